@@ -1,0 +1,47 @@
+use super::*;
+use crate::engine::testutil::*;
+
+fn case(xs: Shape4, cout: usize, spec: ConvSpec, seed: u64) {
+    let x = randn_like(xs.len(), seed);
+    let w = randn_like(cout * xs.c * spec.k * spec.k, seed + 1);
+    let b = randn_like(cout, seed + 2);
+    let (y, ys, saved) = conv2d_forward(&x, xs, &w, &b, spec);
+    let want = conv2d_ref(&to64(&x), xs, &to64(&w), &to64(&b), spec.k, spec.stride, spec.pad);
+    assert_eq!(y.len(), want.len());
+    for (a, e) in y.iter().zip(&want) {
+        assert!((*a as f64 - e).abs() < 1e-5 * (1.0 + e.abs()), "forward {a} vs {e}");
+    }
+    // L = <y, r>, so dL/dy = r.
+    let r = randn_like(ys.len(), seed + 3);
+    let r64 = to64(&r);
+    let mut dw = vec![0.0; w.len()];
+    let mut db = vec![0.0; b.len()];
+    let dx = conv2d_backward(&saved, &w, &r, &mut dw, &mut db, true).unwrap();
+    let (x64, w64, b64) = (to64(&x), to64(&w), to64(&b));
+    let (k, s, p) = (spec.k, spec.stride, spec.pad);
+    check_grad("conv2d dx", &|v| dot(&conv2d_ref(v, xs, &w64, &b64, k, s, p), &r64), &x, &dx, 1e-4);
+    check_grad("conv2d dw", &|v| dot(&conv2d_ref(&x64, xs, v, &b64, k, s, p), &r64), &w, &dw, 1e-4);
+    check_grad("conv2d db", &|v| dot(&conv2d_ref(&x64, xs, &w64, v, k, s, p), &r64), &b, &db, 1e-4);
+    // Gradients accumulate like autograd: a second backward adds the same amount again.
+    let (dw1, db1) = (dw.clone(), db.clone());
+    conv2d_backward(&saved, &w, &r, &mut dw, &mut db, false);
+    for (a, b) in dw.iter().zip(&dw1).chain(db.iter().zip(&db1)) {
+        assert!((a - 2.0 * b).abs() <= 1e-5 * (1.0 + b.abs()));
+    }
+}
+
+#[test]
+fn pad_encoder_geometry_k4_s2_p1() {
+    case(Shape4 { c: 2, n: 2, h: 8, w: 8 }, 3, ConvSpec { k: 4, stride: 2, pad: 1 }, 10);
+}
+
+#[test]
+fn latent_head_geometry_k4_s2_p0_to_1x1() {
+    case(Shape4 { c: 3, n: 3, h: 4, w: 4 }, 5, ConvSpec { k: 4, stride: 2, pad: 0 }, 20);
+}
+
+#[test]
+fn odd_sizes_k3_s1_p1_and_k3_s2_p0() {
+    case(Shape4 { c: 2, n: 2, h: 7, w: 5 }, 2, ConvSpec { k: 3, stride: 1, pad: 1 }, 30);
+    case(Shape4 { c: 1, n: 2, h: 9, w: 9 }, 2, ConvSpec { k: 3, stride: 2, pad: 0 }, 40);
+}

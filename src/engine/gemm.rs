@@ -1,0 +1,176 @@
+//! Deterministic parallel single-precision GEMM on top of `matrixmultiply`.
+//!
+//! C (m x n, row-major, leading dimension `ldc`) = A (m x k) · B (k x n) [+ C if `accumulate`].
+//! A and B are given by element strides, so transposed operands cost nothing.
+//!
+//! Determinism: C is cut into tiles whose size depends only on (m, n, k), never on the number of
+//! threads. Each tile is one single-threaded `sgemm` call over the *whole* reduction dimension k,
+//! so every element of C is computed by the same instructions in the same order whatever
+//! RAYON_NUM_THREADS is; rayon only decides which core runs which tile.
+use rayon::prelude::*;
+
+/// A read-only matrix view: element (i, j) is `data[i * rs + j * cs]`.
+#[derive(Clone, Copy)]
+pub struct MatRef<'a> {
+    pub data: &'a [f32],
+    pub rows: usize,
+    pub cols: usize,
+    pub rs: usize,
+    pub cs: usize,
+}
+
+impl<'a> MatRef<'a> {
+    /// Row-major `rows x cols` matrix.
+    pub fn rm(data: &'a [f32], rows: usize, cols: usize) -> Self {
+        debug_assert!(data.len() >= rows * cols);
+        MatRef { data, rows, cols, rs: cols, cs: 1 }
+    }
+    /// The transpose of this view (no copy).
+    pub fn t(self) -> Self {
+        MatRef { data: self.data, rows: self.cols, cols: self.rows, rs: self.cs, cs: self.rs }
+    }
+}
+
+/// Minimum multiply-adds a tile should carry before it is worth a task of its own.
+const MIN_TILE_MACS: usize = 1 << 21;
+/// Upper bound on tiles per GEMM: enough to balance 2..16 cores, few enough to keep packing cheap.
+const MAX_TILES: usize = 16;
+
+/// Tile sizes (mt, nt) for an m x n x k product; a pure function of the shape.
+fn tile_shape(m: usize, n: usize, k: usize) -> (usize, usize) {
+    let macs = m * n * k.max(1);
+    let want = (macs / MIN_TILE_MACS).clamp(1, MAX_TILES);
+    // Split the longer side first, in halves, keeping tiles multiples of 16 (whole micro-kernels).
+    let (mut mt, mut nt) = (m, n);
+    let mut tiles = 1;
+    while tiles * 2 <= want {
+        if nt >= mt && nt >= 32 {
+            nt = (nt.div_ceil(2)).next_multiple_of(16);
+        } else if mt >= 32 {
+            mt = (mt.div_ceil(2)).next_multiple_of(16);
+        } else {
+            break;
+        }
+        tiles = m.div_ceil(mt) * n.div_ceil(nt);
+    }
+    (mt, nt)
+}
+
+#[derive(Clone, Copy)]
+struct SendPtr(*mut f32);
+unsafe impl Send for SendPtr {}
+unsafe impl Sync for SendPtr {}
+
+/// C = A·B (accumulate = false) or C += A·B (accumulate = true). C is row-major with leading dim `ldc`.
+pub fn gemm(a: MatRef, b: MatRef, c: &mut [f32], ldc: usize, accumulate: bool) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    assert_eq!(b.rows, k, "gemm: inner dimensions differ");
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert!(c.len() >= (m - 1) * ldc + n, "gemm: C too small");
+    if k == 0 {
+        if !accumulate {
+            for i in 0..m {
+                c[i * ldc..i * ldc + n].fill(0.0);
+            }
+        }
+        return;
+    }
+    check_extent(&a);
+    check_extent(&b);
+    let (mt, nt) = tile_shape(m, n, k);
+    let tiles_n = n.div_ceil(nt);
+    let ntiles = m.div_ceil(mt) * tiles_n;
+    let cp = SendPtr(c.as_mut_ptr());
+    let beta = if accumulate { 1.0 } else { 0.0 };
+    let run = |t: usize| {
+        let cp = cp;
+        let (i0, j0) = ((t / tiles_n) * mt, (t % tiles_n) * nt);
+        let (mi, nj) = (mt.min(m - i0), nt.min(n - j0));
+        // SAFETY: tiles are disjoint rectangles of C, all inside the bounds checked above; A and B
+        // extents were checked by `check_extent`.
+        unsafe {
+            matrixmultiply::sgemm(
+                mi,
+                k,
+                nj,
+                1.0,
+                a.data.as_ptr().add(i0 * a.rs),
+                a.rs as isize,
+                a.cs as isize,
+                b.data.as_ptr().add(j0 * b.cs),
+                b.rs as isize,
+                b.cs as isize,
+                beta,
+                cp.0.add(i0 * ldc + j0),
+                ldc as isize,
+                1,
+            );
+        }
+    };
+    if ntiles == 1 {
+        run(0);
+    } else {
+        (0..ntiles).into_par_iter().for_each(run);
+    }
+}
+
+fn check_extent(x: &MatRef) {
+    if x.rows > 0 && x.cols > 0 {
+        let last = (x.rows - 1) * x.rs + (x.cols - 1) * x.cs;
+        assert!(last < x.data.len(), "gemm: operand view exceeds its buffer");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(a: MatRef, b: MatRef) -> Vec<f64> {
+        let mut c = vec![0.0f64; a.rows * b.cols];
+        for i in 0..a.rows {
+            for j in 0..b.cols {
+                let mut s = 0.0f64;
+                for p in 0..a.cols {
+                    s += a.data[i * a.rs + p * a.cs] as f64 * b.data[p * b.rs + j * b.cs] as f64;
+                }
+                c[i * b.cols + j] = s;
+            }
+        }
+        c
+    }
+
+    fn filled(n: usize, seed: u32) -> Vec<f32> {
+        (0..n).map(|i| (((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 8) % 1000) as f32 / 500.0 - 1.0).collect()
+    }
+
+    #[test]
+    fn matches_naive_product_with_transposes_and_tiles() {
+        for &(m, k, n) in &[(3, 5, 7), (300, 70, 500), (64, 4096, 64), (1024, 33, 17)] {
+            let a = filled(m * k, 1);
+            let b = filled(k * n, 2);
+            let am = MatRef::rm(&a, k, m).t(); // A stored transposed
+            let bm = MatRef::rm(&b, k, n);
+            let mut c = vec![0.5f32; m * n];
+            gemm(am, bm, &mut c, n, false);
+            let want = naive(am, bm);
+            for (x, y) in c.iter().zip(&want) {
+                assert!((*x as f64 - y).abs() <= 1e-4 * (1.0 + y.abs()), "{x} vs {y} at {m}x{k}x{n}");
+            }
+            // accumulate adds on top
+            let mut c2 = c.clone();
+            gemm(am, bm, &mut c2, n, true);
+            for (x, y) in c2.iter().zip(&c) {
+                assert!((x - 2.0 * y).abs() <= 1e-4 * (1.0 + y.abs()));
+            }
+        }
+    }
+
+    #[test]
+    fn tile_shape_is_a_function_of_shape_only_and_covers() {
+        let (mt, nt) = tile_shape(256, 1024, 2048);
+        assert!(mt <= 256 && nt <= 1024 && (256usize.div_ceil(mt) * 1024usize.div_ceil(nt)) <= MAX_TILES);
+        assert_eq!(tile_shape(2, 3, 4), (2, 3));
+    }
+}
