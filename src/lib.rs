@@ -1,1 +1,4 @@
+pub mod atomic;
 pub mod engine;
+pub mod model;
+pub mod train;

@@ -37,7 +37,47 @@ pub fn conv2d_forward(x: &[f32], xs: Shape4, weight: &[f32], bias: &[f32], spec:
     (y, ys, Conv2dSaved { geom, cols })
 }
 
-/// Accumulates dL/dweight and dL/dbias (+=, like autograd) and returns dL/dx if asked for.
+/// y = conv2d(x, weight) + bias for the same input `x` as an earlier forward (its columns are
+/// reused): two heads reading one trunk share one im2col.
+pub fn conv2d_forward_reuse(saved: &Conv2dSaved, weight: &[f32], bias: &[f32]) -> Vec<f32> {
+    let g = &saved.geom;
+    let cout = bias.len();
+    assert_eq!(weight.len(), cout * g.rows(), "conv2d: weight shape");
+    let mut y = vec![0.0; cout * g.cols()];
+    gemm(MatRef::rm(weight, cout, g.rows()), MatRef::rm(&saved.cols, g.rows(), g.cols()), &mut y, g.cols(), false);
+    add_bias(&mut y, bias);
+    y
+}
+
+/// Accumulates dL/dweight and dL/dbias (+=, like autograd). If `dcols` is given, also
+/// accumulates W^T·dy into it (the input gradient in column form; see `conv2d_input_grad`).
+pub fn conv2d_backward_cols(
+    saved: &Conv2dSaved,
+    weight: &[f32],
+    dy: &[f32],
+    dweight: &mut [f32],
+    dbias: &mut [f32],
+    dcols: Option<&mut [f32]>,
+) {
+    let g = &saved.geom;
+    let cout = dbias.len();
+    assert_eq!(dy.len(), cout * g.cols(), "conv2d backward: dy shape");
+    // dW[co, r] += sum_j dy[co, j] * cols[r, j]
+    gemm(MatRef::rm(dy, cout, g.cols()), MatRef::rm(&saved.cols, g.rows(), g.cols()).t(), dweight, g.rows(), true);
+    add_row_sums(dy, g.cols(), dbias);
+    if let Some(dcols) = dcols {
+        gemm(MatRef::rm(weight, cout, g.rows()).t(), MatRef::rm(dy, cout, g.cols()), dcols, g.cols(), true);
+    }
+}
+
+/// dL/dx from the column-form gradient: scatter the columns back onto the input image.
+pub fn conv2d_input_grad(saved: &Conv2dSaved, dcols: &[f32]) -> Vec<f32> {
+    let mut dx = vec![0.0; saved.geom.image_len()];
+    col2im(&saved.geom, dcols, &mut dx);
+    dx
+}
+
+/// Accumulates dL/dweight and dL/dbias and returns dL/dx if asked for.
 pub fn conv2d_backward(
     saved: &Conv2dSaved,
     weight: &[f32],
@@ -46,20 +86,14 @@ pub fn conv2d_backward(
     dbias: &mut [f32],
     want_dx: bool,
 ) -> Option<Vec<f32>> {
-    let g = &saved.geom;
-    let cout = dbias.len();
-    assert_eq!(dy.len(), cout * g.cols(), "conv2d backward: dy shape");
-    // dW[co, r] += sum_j dy[co, j] * cols[r, j]
-    gemm(MatRef::rm(dy, cout, g.cols()), MatRef::rm(&saved.cols, g.rows(), g.cols()).t(), dweight, g.rows(), true);
-    add_row_sums(dy, g.cols(), dbias);
-    want_dx.then(|| {
-        // dcols = W^T · dy, then scatter the columns back onto the input image.
-        let mut dcols = vec![0.0; g.rows() * g.cols()];
-        gemm(MatRef::rm(weight, cout, g.rows()).t(), MatRef::rm(dy, cout, g.cols()), &mut dcols, g.cols(), false);
-        let mut dx = vec![0.0; g.image_len()];
-        col2im(g, &dcols, &mut dx);
-        dx
-    })
+    if want_dx {
+        let mut dcols = vec![0.0; saved.cols.len()];
+        conv2d_backward_cols(saved, weight, dy, dweight, dbias, Some(&mut dcols));
+        Some(conv2d_input_grad(saved, &dcols))
+    } else {
+        conv2d_backward_cols(saved, weight, dy, dweight, dbias, None);
+        None
+    }
 }
 
 /// y[c, :] += bias[c] for each channel row of a [C, rest] matrix.

@@ -1,0 +1,119 @@
+//! Checkpoints as safetensors files.
+//!
+//! Tensor names are the authors' state-dict names (conv1.0.weight ... dis.0.bias for E,
+//! tconv1.0.weight ... tconv4.0.bias for G; the two sets do not collide), so PyTorch loads a pad
+//! checkpoint with `E.load_state_dict(sd, strict=False)` (or by filtering names), and pad reads
+//! weights trained by PyTorch. Optimizer state, when present, is stored as
+//! `adam.<E|G>.<param>.exp_avg` / `.exp_avg_sq` tensors plus step counts in the metadata.
+//! Reading checks every name, shape and dtype and reports all that is missing at once.
+use super::error::ModelError;
+use super::param::Param;
+use crate::engine::adam::AdamSlot;
+use safetensors::tensor::{Dtype, TensorView};
+use safetensors::SafeTensors;
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+/// Raw contents of a checkpoint file: f32 tensors by name, and string metadata.
+pub struct TensorFile {
+    pub tensors: BTreeMap<String, (Vec<usize>, Vec<f32>)>,
+    pub metadata: BTreeMap<String, String>,
+}
+
+fn f32_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// Serialises f32 tensors and metadata to safetensors bytes (names sorted: byte-stable output).
+pub fn to_bytes(tensors: &BTreeMap<String, (Vec<usize>, Vec<f32>)>, metadata: &BTreeMap<String, String>) -> Vec<u8> {
+    let raw: Vec<(String, Vec<usize>, Vec<u8>)> = tensors.iter().map(|(k, (s, v))| (k.clone(), s.clone(), f32_bytes(v))).collect();
+    let views: Vec<(String, TensorView)> = raw
+        .iter()
+        .map(|(k, s, b)| (k.clone(), TensorView::new(Dtype::F32, s.clone(), b).expect("shape matches data")))
+        .collect();
+    let meta: HashMap<String, String> = metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    safetensors::serialize(views, &Some(meta)).expect("serialising in-memory tensors")
+}
+
+/// Reads every tensor of a safetensors file as f32 (error on any other dtype).
+pub fn read_file(path: &Path) -> Result<TensorFile, ModelError> {
+    let bytes = std::fs::read(path).map_err(|source| ModelError::Io { path: path.into(), source })?;
+    parse(path, &bytes)
+}
+
+pub fn parse(path: &Path, bytes: &[u8]) -> Result<TensorFile, ModelError> {
+    let fmt = |e: safetensors::SafeTensorError| ModelError::Format { path: path.into(), msg: e.to_string() };
+    let (_, header) = SafeTensors::read_metadata(bytes).map_err(fmt)?;
+    let metadata = header.metadata().clone().unwrap_or_default().into_iter().collect();
+    let st = SafeTensors::deserialize(bytes).map_err(fmt)?;
+    let mut tensors = BTreeMap::new();
+    for (name, view) in st.tensors() {
+        if view.dtype() != Dtype::F32 {
+            return Err(ModelError::DType { path: path.into(), name, found: format!("{:?}", view.dtype()) });
+        }
+        let v = view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        tensors.insert(name, (view.shape().to_vec(), v));
+    }
+    Ok(TensorFile { tensors, metadata })
+}
+
+impl TensorFile {
+    /// Copies the named tensors into `params`, checking that all exist with the right shapes.
+    pub fn load_params(&self, path: &Path, what: &str, params: Vec<&mut Param>) -> Result<(), ModelError> {
+        let missing: Vec<String> = params.iter().filter(|p| !self.tensors.contains_key(&p.name)).map(|p| p.name.clone()).collect();
+        if !missing.is_empty() {
+            return Err(ModelError::Missing { path: path.into(), what: what.into(), names: missing });
+        }
+        for p in params {
+            let (shape, v) = &self.tensors[&p.name];
+            if *shape != p.shape {
+                return Err(ModelError::Shape { path: path.into(), name: p.name.clone(), expected: p.shape.clone(), found: shape.clone() });
+            }
+            p.value.copy_from_slice(v);
+        }
+        Ok(())
+    }
+
+    /// Restores Adam state written by `put_adam`; `prefix` is "E" or "G".
+    pub fn load_adam(&self, path: &Path, prefix: &str, params: &[&Param], slots: &mut [AdamSlot]) -> Result<(), ModelError> {
+        let key = format!("adam.{prefix}.steps");
+        let steps: Vec<u64> = serde_json::from_str(self.metadata.get(&key).ok_or_else(|| ModelError::Metadata {
+            path: path.into(),
+            key: key.clone(),
+            msg: "missing (a weights-only file cannot resume training)".into(),
+        })?)
+        .map_err(|e| ModelError::Metadata { path: path.into(), key: key.clone(), msg: e.to_string() })?;
+        if steps.len() != params.len() {
+            return Err(ModelError::Metadata { path: path.into(), key, msg: format!("{} step counts for {} parameters", steps.len(), params.len()) });
+        }
+        for ((p, slot), step) in params.iter().zip(slots.iter_mut()).zip(steps) {
+            for (field, dst) in [("exp_avg", &mut slot.m), ("exp_avg_sq", &mut slot.v)] {
+                let name = format!("adam.{prefix}.{}.{field}", p.name);
+                let (shape, v) = self.tensors.get(&name).ok_or_else(|| ModelError::Missing { path: path.into(), what: "optimizer state".into(), names: vec![name.clone()] })?;
+                if *shape != p.shape {
+                    return Err(ModelError::Shape { path: path.into(), name, expected: p.shape.clone(), found: shape.clone() });
+                }
+                dst.copy_from_slice(v);
+            }
+            slot.step = step;
+        }
+        Ok(())
+    }
+}
+
+/// Adds parameters by their names.
+pub fn put_params(out: &mut BTreeMap<String, (Vec<usize>, Vec<f32>)>, params: &[&Param]) {
+    for p in params {
+        out.insert(p.name.clone(), (p.shape.clone(), p.value.clone()));
+    }
+}
+
+/// Adds Adam moments as tensors and step counts as metadata.
+pub fn put_adam(out: &mut BTreeMap<String, (Vec<usize>, Vec<f32>)>, meta: &mut BTreeMap<String, String>, prefix: &str, params: &[&Param], slots: &[AdamSlot]) {
+    for (p, s) in params.iter().zip(slots) {
+        out.insert(format!("adam.{prefix}.{}.exp_avg", p.name), (p.shape.clone(), s.m.clone()));
+        out.insert(format!("adam.{prefix}.{}.exp_avg_sq", p.name), (p.shape.clone(), s.v.clone()));
+    }
+    let steps: Vec<u64> = slots.iter().map(|s| s.step).collect();
+    meta.insert(format!("adam.{prefix}.steps"), serde_json::to_string(&steps).unwrap());
+}

@@ -1,0 +1,130 @@
+//! The encoder E (the authors' `Discriminator`, netD): a 3-layer convolutional trunk with two
+//! heads on its last feature map: the latent z (conv4, no nonlinearity) and the real/fake
+//! output d = sigmoid(dis(trunk)).
+//!
+//!   x [C,32,32] -conv1-> 64x16x16 -conv2-> 128x8x8 -conv3-> 256x4x4 -conv4-> z 256 ; -dis-> d 1
+//!   (k4 s2 p1 with LeakyReLU(0.2) in the trunk; heads k4 s2 p0)
+use super::param::{ConvLayer, Network};
+use crate::engine::activation::{leaky_relu_backward, leaky_relu_forward, sigmoid_backward, sigmoid_forward};
+use crate::engine::conv2d::{conv2d_backward, conv2d_backward_cols, conv2d_forward, conv2d_forward_reuse, conv2d_input_grad, Conv2dSaved, ConvSpec};
+use crate::engine::Shape4;
+
+/// The paper's latent size and filter count (the authors' --nz and --nf).
+pub const NZ: usize = 256;
+pub const NF: usize = 64;
+const SLOPE: f32 = 0.2;
+const TRUNK: ConvSpec = ConvSpec { k: 4, stride: 2, pad: 1 };
+const HEAD: ConvSpec = ConvSpec { k: 4, stride: 2, pad: 0 };
+
+#[derive(Clone, Debug)]
+pub struct Encoder {
+    pub channels: usize,
+    pub nz: usize,
+    pub conv1: ConvLayer,
+    pub conv2: ConvLayer,
+    pub conv3: ConvLayer,
+    pub conv4: ConvLayer,
+    pub dis: ConvLayer,
+}
+
+/// Which heads a forward pass computes (NREM needs only z, REM only d).
+#[derive(Clone, Copy, Debug)]
+pub struct Heads {
+    pub z: bool,
+    pub d: bool,
+}
+
+/// Forward results plus what the backward pass needs.
+pub struct EncoderPass {
+    /// z laid out [nz, N] (latent dimension major).
+    pub z: Vec<f32>,
+    /// d = sigmoid(dis(.)), [N].
+    pub d: Vec<f32>,
+    saved: [Conv2dSaved; 4],
+    acts: [Vec<f32>; 3],
+}
+
+impl Encoder {
+    /// The paper's encoder for images with `channels` channels.
+    pub fn new(channels: usize) -> Self {
+        Self::with_size(channels, NF, NZ)
+    }
+
+    /// An encoder with `nf` base filters and an `nz`-dimensional latent (tests use small ones).
+    pub fn with_size(channels: usize, nf: usize, nz: usize) -> Self {
+        Encoder {
+            channels,
+            nz,
+            conv1: ConvLayer::conv("conv1", channels, nf, TRUNK),
+            conv2: ConvLayer::conv("conv2", nf, nf * 2, TRUNK),
+            conv3: ConvLayer::conv("conv3", nf * 2, nf * 4, TRUNK),
+            conv4: ConvLayer::conv("conv4", nf * 4, nz, HEAD),
+            dis: ConvLayer::conv("dis", nf * 4, 1, HEAD),
+        }
+    }
+
+    /// x: images in CNHW [C, N, 32, 32].
+    pub fn forward(&self, x: &[f32], xs: Shape4, heads: Heads) -> EncoderPass {
+        let (mut a1, s1, k1) = conv2d_forward(x, xs, &self.conv1.weight.value, &self.conv1.bias.value, TRUNK);
+        leaky_relu_forward(&mut a1, SLOPE);
+        let (mut a2, s2, k2) = conv2d_forward(&a1, s1, &self.conv2.weight.value, &self.conv2.bias.value, TRUNK);
+        leaky_relu_forward(&mut a2, SLOPE);
+        let (mut a3, s3, k3) = conv2d_forward(&a2, s2, &self.conv3.weight.value, &self.conv3.bias.value, TRUNK);
+        leaky_relu_forward(&mut a3, SLOPE);
+        // Both heads read the same 4x4 map with the same geometry: one im2col serves both.
+        let (z, _, k4) = if heads.z {
+            conv2d_forward(&a3, s3, &self.conv4.weight.value, &self.conv4.bias.value, HEAD)
+        } else {
+            conv2d_forward(&a3, s3, &self.dis.weight.value, &self.dis.bias.value, HEAD)
+        };
+        let d = if heads.d {
+            let mut d = if heads.z { conv2d_forward_reuse(&k4, &self.dis.weight.value, &self.dis.bias.value) } else { z.clone() };
+            sigmoid_forward(&mut d);
+            d
+        } else {
+            Vec::new()
+        };
+        let z = if heads.z { z } else { Vec::new() };
+        EncoderPass { z, d, saved: [k1, k2, k3, k4], acts: [a1, a2, a3] }
+    }
+
+    /// Accumulates parameter gradients from dL/dz ([nz, N]) and dL/dd ([N], gradient with respect
+    /// to the sigmoid output), and returns dL/dx if `want_dx`. A head whose gradient is None gets
+    /// none (its parameters keep `has_grad` as they were, as in autograd).
+    pub fn backward(&mut self, pass: &EncoderPass, dz: Option<&[f32]>, dd: Option<&[f32]>, want_dx: bool) -> Option<Vec<f32>> {
+        let [k1, k2, k3, k4] = &pass.saved;
+        let [a1, a2, a3] = &pass.acts;
+        let mut dcols = vec![0.0; k4.cols.len()];
+        if let Some(dz) = dz {
+            let (w, dw, db) = self.conv4.for_backward();
+            conv2d_backward_cols(k4, w, dz, dw, db, Some(&mut dcols));
+        }
+        if let Some(dd) = dd {
+            let mut dlogit = dd.to_vec();
+            sigmoid_backward(&mut dlogit, &pass.d);
+            let (w, dw, db) = self.dis.for_backward();
+            conv2d_backward_cols(k4, w, &dlogit, dw, db, Some(&mut dcols));
+        }
+        let mut g3 = conv2d_input_grad(k4, &dcols);
+        leaky_relu_backward(&mut g3, a3, SLOPE);
+        let mut g2 = trunk_backward(&mut self.conv3, k3, &g3, true).unwrap();
+        leaky_relu_backward(&mut g2, a2, SLOPE);
+        let mut g1 = trunk_backward(&mut self.conv2, k2, &g2, true).unwrap();
+        leaky_relu_backward(&mut g1, a1, SLOPE);
+        trunk_backward(&mut self.conv1, k1, &g1, want_dx)
+    }
+}
+
+fn trunk_backward(l: &mut ConvLayer, saved: &Conv2dSaved, dy: &[f32], want_dx: bool) -> Option<Vec<f32>> {
+    let (w, dw, db) = l.for_backward();
+    conv2d_backward(saved, w, dy, dw, db, want_dx)
+}
+
+impl Network for Encoder {
+    fn layers(&self) -> Vec<&ConvLayer> {
+        vec![&self.conv1, &self.conv2, &self.conv3, &self.conv4, &self.dis]
+    }
+    fn layers_mut(&mut self) -> Vec<&mut ConvLayer> {
+        vec![&mut self.conv1, &mut self.conv2, &mut self.conv3, &mut self.conv4, &mut self.dis]
+    }
+}

@@ -1,0 +1,96 @@
+//! The generator G: z (256) -> image [C, 32, 32] in [-1, 1] by four transposed convolutions.
+//!
+//!   z 256x1x1 -tconv1(k4 s1 p0)-> 256x4x4 -tconv2-> 128x8x8 -tconv3-> 64x16x16 -tconv4-> C x32x32
+//!   (LeakyReLU(0.2) after the first three, tanh after the last; k4 s2 p1 from tconv2 on)
+use super::encoder::{NF, NZ};
+use super::param::{ConvLayer, Network};
+use crate::engine::activation::{leaky_relu_backward, leaky_relu_forward, tanh_backward, tanh_forward};
+use crate::engine::conv2d::ConvSpec;
+use crate::engine::conv_transpose2d::{conv_transpose2d_backward, conv_transpose2d_forward, ConvT2dSaved};
+use crate::engine::Shape4;
+
+const SLOPE: f32 = 0.2;
+const FIRST: ConvSpec = ConvSpec { k: 4, stride: 1, pad: 0 };
+const UP: ConvSpec = ConvSpec { k: 4, stride: 2, pad: 1 };
+
+#[derive(Clone, Debug)]
+pub struct Generator {
+    pub channels: usize,
+    pub nz: usize,
+    pub tconv1: ConvLayer,
+    pub tconv2: ConvLayer,
+    pub tconv3: ConvLayer,
+    pub tconv4: ConvLayer,
+}
+
+/// Forward result: the image (CNHW) and what backward needs (each layer's input).
+pub struct GeneratorPass {
+    pub x: Vec<f32>,
+    pub xs: Shape4,
+    saved: [ConvT2dSaved; 4],
+    inputs: [Vec<f32>; 4],
+}
+
+impl Generator {
+    /// The paper's generator for images with `channels` channels.
+    pub fn new(channels: usize) -> Self {
+        Self::with_size(channels, NF, NZ)
+    }
+
+    /// A generator from an `nz`-dimensional latent with `nf` base filters.
+    pub fn with_size(channels: usize, nf: usize, nz: usize) -> Self {
+        Generator {
+            channels,
+            nz,
+            tconv1: ConvLayer::conv_transpose("tconv1", nz, nf * 4, FIRST),
+            tconv2: ConvLayer::conv_transpose("tconv2", nf * 4, nf * 2, UP),
+            tconv3: ConvLayer::conv_transpose("tconv3", nf * 2, nf, UP),
+            tconv4: ConvLayer::conv_transpose("tconv4", nf, channels, UP),
+        }
+    }
+
+    /// z laid out [nz, N].
+    pub fn forward(&self, z: &[f32]) -> GeneratorPass {
+        let n = z.len() / self.nz;
+        let s0 = Shape4 { c: self.nz, n, h: 1, w: 1 };
+        let layer = |l: &ConvLayer, x: &[f32], xs: Shape4| conv_transpose2d_forward(x, xs, &l.weight.value, &l.bias.value, l.spec);
+        let (mut h1, s1, k1) = layer(&self.tconv1, z, s0);
+        leaky_relu_forward(&mut h1, SLOPE);
+        let (mut h2, s2, k2) = layer(&self.tconv2, &h1, s1);
+        leaky_relu_forward(&mut h2, SLOPE);
+        let (mut h3, s3, k3) = layer(&self.tconv3, &h2, s2);
+        leaky_relu_forward(&mut h3, SLOPE);
+        let (mut x, xs, k4) = layer(&self.tconv4, &h3, s3);
+        tanh_forward(&mut x);
+        GeneratorPass { x, xs, saved: [k1, k2, k3, k4], inputs: [z.to_vec(), h1, h2, h3] }
+    }
+
+    /// Accumulates parameter gradients from dL/dimage and returns dL/dz if `want_dz`.
+    pub fn backward(&mut self, pass: &GeneratorPass, dimage: &[f32], want_dz: bool) -> Option<Vec<f32>> {
+        let [k1, k2, k3, k4] = &pass.saved;
+        let [z, h1, h2, h3] = &pass.inputs;
+        let mut g = dimage.to_vec();
+        tanh_backward(&mut g, &pass.x);
+        let mut g = back(&mut self.tconv4, k4, h3, &g, true).unwrap();
+        leaky_relu_backward(&mut g, h3, SLOPE);
+        let mut g = back(&mut self.tconv3, k3, h2, &g, true).unwrap();
+        leaky_relu_backward(&mut g, h2, SLOPE);
+        let mut g = back(&mut self.tconv2, k2, h1, &g, true).unwrap();
+        leaky_relu_backward(&mut g, h1, SLOPE);
+        back(&mut self.tconv1, k1, z, &g, want_dz)
+    }
+}
+
+fn back(l: &mut ConvLayer, saved: &ConvT2dSaved, x: &[f32], dy: &[f32], want_dx: bool) -> Option<Vec<f32>> {
+    let (w, dw, db) = l.for_backward();
+    conv_transpose2d_backward(saved, x, w, dy, dw, db, want_dx)
+}
+
+impl Network for Generator {
+    fn layers(&self) -> Vec<&ConvLayer> {
+        vec![&self.tconv1, &self.tconv2, &self.tconv3, &self.tconv4]
+    }
+    fn layers_mut(&mut self) -> Vec<&mut ConvLayer> {
+        vec![&mut self.tconv1, &mut self.tconv2, &mut self.tconv3, &mut self.tconv4]
+    }
+}
