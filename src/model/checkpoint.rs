@@ -9,9 +9,9 @@
 use super::error::ModelError;
 use super::param::Param;
 use crate::engine::adam::AdamSlot;
-use safetensors::tensor::{Dtype, TensorView};
+use safetensors::tensor::Dtype;
 use safetensors::SafeTensors;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Raw contents of a checkpoint file: f32 tensors by name, and string metadata.
@@ -20,19 +20,39 @@ pub struct TensorFile {
     pub metadata: BTreeMap<String, String>,
 }
 
-fn f32_bytes(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
-/// Serialises f32 tensors and metadata to safetensors bytes (names sorted: byte-stable output).
+/// Serialises f32 tensors and metadata to safetensors bytes.
+///
+/// Written here rather than by `safetensors::serialize`, whose metadata is a HashMap and comes out
+/// in a different key order in every process: pad's checkpoints must be byte-identical across
+/// runs. Keys are sorted (tensors by name, data in that order), the header is padded with spaces
+/// to a multiple of 8 bytes as the format recommends; `parse` reads it back through the
+/// safetensors crate, which validates it.
 pub fn to_bytes(tensors: &BTreeMap<String, (Vec<usize>, Vec<f32>)>, metadata: &BTreeMap<String, String>) -> Vec<u8> {
-    let raw: Vec<(String, Vec<usize>, Vec<u8>)> = tensors.iter().map(|(k, (s, v))| (k.clone(), s.clone(), f32_bytes(v))).collect();
-    let views: Vec<(String, TensorView)> = raw
-        .iter()
-        .map(|(k, s, b)| (k.clone(), TensorView::new(Dtype::F32, s.clone(), b).expect("shape matches data")))
-        .collect();
-    let meta: HashMap<String, String> = metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    safetensors::serialize(views, &Some(meta)).expect("serialising in-memory tensors")
+    let mut header = serde_json::Map::new();
+    if !metadata.is_empty() {
+        header.insert("__metadata__".into(), serde_json::to_value(metadata).expect("string map"));
+    }
+    let mut offset = 0usize;
+    for (name, (shape, data)) in tensors {
+        assert_eq!(shape.iter().product::<usize>(), data.len(), "tensor {name}: shape does not match data");
+        let end = offset + 4 * data.len();
+        header.insert(name.clone(), serde_json::json!({"dtype": "F32", "shape": shape, "data_offsets": [offset, end]}));
+        offset = end;
+    }
+    // serde_json's Map is a BTreeMap (no preserve_order feature): keys come out sorted.
+    let mut json = serde_json::to_vec(&header).expect("json");
+    while (json.len() + 8) % 8 != 0 {
+        json.push(b' ');
+    }
+    let mut out = Vec::with_capacity(8 + json.len() + offset);
+    out.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    out.extend_from_slice(&json);
+    for (_, data) in tensors.values() {
+        for x in data {
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+    out
 }
 
 /// Reads every tensor of a safetensors file as f32 (error on any other dtype).

@@ -1,8 +1,14 @@
 //! Training: the conditions table, the three phases, occlusion masks, the epoch loop with
 //! checkpoints and exact resume. Knows nothing of where data came from.
+pub mod batches;
 pub mod conditions;
+pub mod error;
 pub mod occlusion;
 pub mod phases;
+pub mod run;
 
+pub use batches::Images;
 pub use conditions::{condition, Condition, CONDITIONS};
+pub use error::TrainError;
 pub use phases::{IterationDraws, PadState, Phase, StepStats};
+pub use run::{train, RunReport, RunSpec};

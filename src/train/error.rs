@@ -1,0 +1,17 @@
+use crate::model::ModelError;
+use std::path::PathBuf;
+
+/// Errors of a training run; each says where, and what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("non-finite loss at epoch {epoch}, iteration {iteration}: {loss} = {value}; the last good checkpoint (epoch {last_good}) is kept in {dir}")]
+    NonFinite { epoch: usize, iteration: usize, loss: &'static str, value: f32, last_good: usize, dir: PathBuf },
+    #[error("{path} belongs to another run ({key} is {found}, this run has {expected}); use another --out directory or delete it")]
+    Mismatch { path: PathBuf, key: String, found: String, expected: String },
+    #[error("bad training input: {0}")]
+    Input(String),
+}

@@ -1,0 +1,250 @@
+//! A training run: the epoch loop, per-epoch checkpoints and loss table, and exact resume.
+//!
+//! Files in the run directory (all written atomically):
+//!   epoch-0000.safetensors ...   weights of E and G after each epoch (0 = untrained), authors' names
+//!   state.safetensors            everything needed to continue: weights, Adam moments and steps,
+//!                                epochs done and the loss table so far
+//!   losses.csv                   one row per epoch: epoch means of the losses and d outputs
+//!
+//! Randomness is derived per (seed, purpose, epoch) (engine::rng), and REM's memory of the previous
+//! mini-batch restarts every epoch, so the state at an epoch boundary is exactly what
+//! state.safetensors holds: a run resumed from it writes the same bytes as one never stopped.
+use super::batches::{epoch_order, Images};
+use super::conditions::Condition;
+use super::error::TrainError;
+use super::occlusion::nrem_mask;
+use super::phases::{IterationDraws, PadState, StepStats};
+use crate::atomic::write_atomic;
+use crate::engine::rng::Stream;
+use crate::model::checkpoint::{put_adam, put_params, read_file, to_bytes};
+use crate::model::{Encoder, Generator, Network, Param};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Everything that determines a run's bytes.
+#[derive(Clone, Debug)]
+pub struct RunSpec {
+    pub condition: &'static Condition,
+    pub seed: u64,
+    pub epochs: usize,
+    pub batch: usize,
+    /// Identity of the training data (the dataset artifact's sha256).
+    pub dataset_id: String,
+    pub nf: usize,
+    pub nz: usize,
+}
+
+impl RunSpec {
+    /// The keys a resumed run must agree on, as stored in the checkpoint metadata.
+    fn identity(&self, channels: usize) -> BTreeMap<String, String> {
+        [
+            ("condition", self.condition.name.to_string()),
+            ("seed", self.seed.to_string()),
+            ("batch", self.batch.to_string()),
+            ("dataset", self.dataset_id.clone()),
+            ("channels", channels.to_string()),
+            ("nf", self.nf.to_string()),
+            ("nz", self.nz.to_string()),
+            ("format", "pad-checkpoint-v1".to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+}
+
+pub const CSV_HEADER: &str = "epoch,iterations,L_img,L_KL,L_real,L_NREM,L_fake,d_real,d_fake";
+
+/// What a finished (or already complete) run reports.
+#[derive(Debug)]
+pub struct RunReport {
+    pub epochs_done: usize,
+    pub resumed_from: usize,
+    pub seconds_per_epoch: Vec<f64>,
+}
+
+pub fn epoch_file(dir: &Path, epoch: usize) -> PathBuf {
+    dir.join(format!("epoch-{epoch:04}.safetensors"))
+}
+
+/// Untrained networks for a run: G is initialised first, then E, from the "init" stream
+/// (the authors' order).
+pub fn init_state(seed: u64, channels: usize, nf: usize, nz: usize) -> PadState {
+    let mut rng = Stream::derive(seed, "init", 0);
+    let mut gen = Generator::with_size(channels, nf, nz);
+    gen.init(&mut rng);
+    let mut enc = Encoder::with_size(channels, nf, nz);
+    enc.init(&mut rng);
+    PadState::new(enc, gen)
+}
+
+/// The random draws of one epoch: per iteration, the Wake noise and REM noise from the epoch's
+/// "noise" stream, and the NREM mask from its "occlusion" stream.
+pub struct EpochDraws {
+    noise: Stream,
+    occlusion: Stream,
+    batch: usize,
+    nz: usize,
+}
+
+impl EpochDraws {
+    pub fn new(seed: u64, epoch: usize, batch: usize, nz: usize) -> Self {
+        EpochDraws { noise: Stream::derive(seed, "noise", epoch as u64), occlusion: Stream::derive(seed, "occlusion", epoch as u64), batch, nz }
+    }
+    pub fn next(&mut self) -> IterationDraws {
+        let mut wake_noise = vec![0.0; self.batch * self.nz];
+        self.noise.fill_normal(&mut wake_noise, 0.0, 1.0);
+        let mut rem_noise = vec![0.0; self.batch * self.nz];
+        self.noise.fill_normal(&mut rem_noise, 0.0, 1.0);
+        let mask = nrem_mask(32, 32, &mut self.occlusion);
+        IterationDraws { wake_noise, rem_noise, mask }
+    }
+}
+
+/// Trains (or resumes) the run described by `spec` in `dir`.
+pub fn train(spec: &RunSpec, images: Images, dir: &Path, progress: bool) -> Result<RunReport, TrainError> {
+    let iters = images.n / spec.batch;
+    if iters == 0 {
+        return Err(TrainError::Input(format!("{} images make no mini-batch of {}", images.n, spec.batch)));
+    }
+    std::fs::create_dir_all(dir).map_err(|source| TrainError::Io { path: dir.into(), source })?;
+    let identity = spec.identity(images.channels);
+    let state_path = dir.join("state.safetensors");
+    let (mut state, mut done, mut history) = if state_path.exists() {
+        resume(&state_path, &identity, images.channels, spec)?
+    } else {
+        let s = init_state(spec.seed, images.channels, spec.nf, spec.nz);
+        write_weights(&epoch_file(dir, 0), &s, &identity, 0)?;
+        (s, 0, Vec::new())
+    };
+    let resumed_from = done;
+    let bar = progress_bar(progress, (spec.epochs.saturating_sub(done) * iters) as u64, spec);
+    let mut seconds = Vec::new();
+    while done < spec.epochs {
+        let epoch = done + 1;
+        let t0 = std::time::Instant::now();
+        let means = run_epoch(&mut state, spec, images, epoch, &bar).map_err(|(iteration, loss, value)| TrainError::NonFinite {
+            epoch,
+            iteration,
+            loss,
+            value,
+            last_good: done,
+            dir: dir.into(),
+        })?;
+        history.push(csv_row(epoch, iters, &means));
+        write_weights(&epoch_file(dir, epoch), &state, &identity, epoch)?;
+        write_state(&state_path, &state, &identity, epoch, &history)?;
+        write_csv(&dir.join("losses.csv"), &history)?;
+        done = epoch;
+        seconds.push(t0.elapsed().as_secs_f64());
+        bar.println(format!("epoch {epoch}/{}: {} ({:.1} s)", spec.epochs, history.last().unwrap(), seconds.last().unwrap()));
+    }
+    bar.finish_and_clear();
+    // A run that was already complete still guarantees its table exists.
+    write_csv(&dir.join("losses.csv"), &history)?;
+    Ok(RunReport { epochs_done: done, resumed_from, seconds_per_epoch: seconds })
+}
+
+/// One epoch; returns the epoch means, or (iteration, loss name, value) of the first non-finite loss.
+fn run_epoch(state: &mut PadState, spec: &RunSpec, images: Images, epoch: usize, bar: &ProgressBar) -> Result<[f64; 7], (usize, &'static str, f32)> {
+    let order = epoch_order(spec.seed, epoch, images.n);
+    let mut draws = EpochDraws::new(spec.seed, epoch, spec.batch, spec.nz);
+    let iters = images.n / spec.batch;
+    let mut sums = [0.0f64; 7];
+    state.z_old = None;
+    for it in 0..iters {
+        let (x, xs) = images.batch(&order[it * spec.batch..(it + 1) * spec.batch]);
+        let st = state.step(spec.condition, &x, xs, &draws.next(), it == 0);
+        for ((name, v), s) in StepStats::NAMES.iter().zip(st.values()).zip(sums.iter_mut()) {
+            if !v.is_finite() {
+                return Err((it, name, v));
+            }
+            *s += v as f64;
+        }
+        bar.inc(1);
+        if it % 20 == 0 || it + 1 == iters {
+            let n = (it + 1) as f64;
+            bar.set_message(format!("epoch {epoch} rec {:.4} kl {:.3} nrem {:.4} d(x) {:.2} d(dream) {:.2}", sums[0] / n, sums[1] / n, sums[3] / n, sums[5] / n, sums[6] / n));
+        }
+    }
+    Ok(sums.map(|s| s / iters as f64))
+}
+
+fn progress_bar(show: bool, total: u64, spec: &RunSpec) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template("{prefix} [{elapsed_precise}] {bar:25} {pos}/{len} it {per_sec} ETA {eta} {msg}")
+            .expect("valid template"),
+    );
+    bar.set_prefix(format!("train {} seed {}", spec.condition.name, spec.seed));
+    bar
+}
+
+fn csv_row(epoch: usize, iters: usize, means: &[f64; 7]) -> String {
+    let vals: Vec<String> = means.iter().map(|v| format!("{v:.6}")).collect();
+    format!("{epoch},{iters},{}", vals.join(","))
+}
+
+fn write_csv(path: &Path, rows: &[String]) -> Result<(), TrainError> {
+    let mut s = String::from(CSV_HEADER);
+    s.push('\n');
+    for r in rows {
+        s.push_str(r);
+        s.push('\n');
+    }
+    write_atomic(path, s.as_bytes()).map_err(|source| TrainError::Io { path: path.into(), source })
+}
+
+fn all_params(s: &PadState) -> Vec<&Param> {
+    s.enc.params().into_iter().chain(s.gen.params()).collect()
+}
+
+fn write_weights(path: &Path, s: &PadState, identity: &BTreeMap<String, String>, epoch: usize) -> Result<(), TrainError> {
+    let mut tensors = BTreeMap::new();
+    put_params(&mut tensors, &all_params(s));
+    let mut meta = identity.clone();
+    meta.insert("epoch".into(), epoch.to_string());
+    write_atomic(path, &to_bytes(&tensors, &meta)).map_err(|source| TrainError::Io { path: path.into(), source })
+}
+
+fn write_state(path: &Path, s: &PadState, identity: &BTreeMap<String, String>, epoch: usize, history: &[String]) -> Result<(), TrainError> {
+    let mut tensors = BTreeMap::new();
+    let mut meta = identity.clone();
+    put_params(&mut tensors, &all_params(s));
+    put_adam(&mut tensors, &mut meta, "E", &s.enc.params(), &s.opt_e);
+    put_adam(&mut tensors, &mut meta, "G", &s.gen.params(), &s.opt_g);
+    meta.insert("epoch".into(), epoch.to_string());
+    meta.insert("history".into(), history.join("\n"));
+    write_atomic(path, &to_bytes(&tensors, &meta)).map_err(|source| TrainError::Io { path: path.into(), source })
+}
+
+fn resume(path: &Path, identity: &BTreeMap<String, String>, channels: usize, spec: &RunSpec) -> Result<(PadState, usize, Vec<String>), TrainError> {
+    let f = read_file(path)?;
+    for (k, v) in identity {
+        let found = f.metadata.get(k).cloned().unwrap_or_else(|| "missing".into());
+        if &found != v {
+            return Err(TrainError::Mismatch { path: path.into(), key: k.clone(), found, expected: v.clone() });
+        }
+    }
+    let meta_err = |key: &str, msg: String| crate::model::ModelError::Metadata { path: path.into(), key: key.into(), msg };
+    let epoch: usize = f.metadata.get("epoch").ok_or_else(|| meta_err("epoch", "missing".into()))?.parse().map_err(|e| meta_err("epoch", format!("{e}")))?;
+    let history: Vec<String> = f.metadata.get("history").map(|h| h.lines().map(String::from).filter(|l| !l.is_empty()).collect()).unwrap_or_default();
+    if history.len() != epoch {
+        return Err(meta_err("history", format!("{} rows for {epoch} epochs", history.len())).into());
+    }
+    let mut s = init_state(spec.seed, channels, spec.nf, spec.nz);
+    f.load_params(path, "the encoder", s.enc.params_mut())?;
+    f.load_params(path, "the generator", s.gen.params_mut())?;
+    f.load_adam(path, "E", &s.enc.params(), &mut s.opt_e)?;
+    f.load_adam(path, "G", &s.gen.params(), &mut s.opt_g)?;
+    // A parameter has a gradient buffer exactly when its optimizer has stepped it (at an epoch
+    // boundary every backward pass has been followed by its step).
+    for (p, slot) in s.enc.params_mut().into_iter().zip(&s.opt_e).chain(s.gen.params_mut().into_iter().zip(&s.opt_g)) {
+        p.has_grad = slot.step > 0;
+    }
+    Ok((s, epoch, history))
+}
