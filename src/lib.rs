@@ -1,4 +1,5 @@
 pub mod atomic;
+pub mod bench;
 pub mod engine;
 pub mod model;
 pub mod train;

@@ -1,10 +1,13 @@
-//! Deterministic parallel single-precision GEMM on top of `matrixmultiply`.
+//! Deterministic parallel single-precision GEMM on top of the `gemm` crate's single-threaded
+//! kernels (AVX-512 where the CPU has it). `matrixmultiply` 0.3.11 was the first choice; on these
+//! machines `gemm` is 1.5-2.5x faster at every shape PAD uses (examples/gemm_backends.rs measures
+//! both side by side).
 //!
 //! C (m x n, row-major, leading dimension `ldc`) = A (m x k) · B (k x n) [+ C if `accumulate`].
 //! A and B are given by element strides, so transposed operands cost nothing.
 //!
 //! Determinism: C is cut into tiles whose size depends only on (m, n, k), never on the number of
-//! threads. Each tile is one single-threaded `sgemm` call over the *whole* reduction dimension k,
+//! threads. Each tile is one single-threaded GEMM call over the *whole* reduction dimension k,
 //! so every element of C is computed by the same instructions in the same order whatever
 //! RAYON_NUM_THREADS is; rayon only decides which core runs which tile.
 use rayon::prelude::*;
@@ -63,13 +66,12 @@ unsafe impl Sync for SendPtr {}
 
 /// C = A·B (accumulate = false) or C += A·B (accumulate = true). C is row-major with leading dim `ldc`.
 pub fn gemm(a: MatRef, b: MatRef, c: &mut [f32], ldc: usize, accumulate: bool) {
-    let (m, k, n) = (a.rows, a.cols, b.cols);
-    assert_eq!(b.rows, k, "gemm: inner dimensions differ");
+    let (m, n) = (a.rows, b.cols);
     if m == 0 || n == 0 {
         return;
     }
     assert!(c.len() >= (m - 1) * ldc + n, "gemm: C too small");
-    if k == 0 {
+    if a.cols == 0 {
         if !accumulate {
             for i in 0..m {
                 c[i * ldc..i * ldc + n].fill(0.0);
@@ -77,35 +79,66 @@ pub fn gemm(a: MatRef, b: MatRef, c: &mut [f32], ldc: usize, accumulate: bool) {
         }
         return;
     }
+    // SAFETY: c holds the m x n block at leading dimension ldc (checked above).
+    unsafe { gemm_raw(a, b, c.as_mut_ptr(), ldc, accumulate) }
+}
+
+/// A·B in a new row-major buffer. The buffer is never zero-filled: with `accumulate = false` the
+/// kernels write every element without reading it, so memory goes from allocation to result.
+pub fn gemm_new(a: MatRef, b: MatRef) -> Vec<f32> {
+    let (m, n) = (a.rows, b.cols);
+    if a.cols == 0 || m == 0 || n == 0 {
+        return vec![0.0; m * n];
+    }
+    let mut c: Vec<f32> = Vec::with_capacity(m * n);
+    // SAFETY: the capacity holds m*n floats; gemm_raw writes (never reads) each of them once when
+    // accumulate is false, so they are all initialised before set_len.
+    unsafe {
+        gemm_raw(a, b, c.as_mut_ptr(), n, false);
+        c.set_len(m * n);
+    }
+    c
+}
+
+/// The tiled product into raw memory. Caller guarantees that `c` points to at least
+/// (m - 1) * ldc + n writable floats (initialised if `accumulate`), and that m, n, k > 0.
+unsafe fn gemm_raw(a: MatRef, b: MatRef, c: *mut f32, ldc: usize, accumulate: bool) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    assert_eq!(b.rows, k, "gemm: inner dimensions differ");
     check_extent(&a);
     check_extent(&b);
     let (mt, nt) = tile_shape(m, n, k);
     let tiles_n = n.div_ceil(nt);
     let ntiles = m.div_ceil(mt) * tiles_n;
-    let cp = SendPtr(c.as_mut_ptr());
-    let beta = if accumulate { 1.0 } else { 0.0 };
+    let cp = SendPtr(c);
     let run = |t: usize| {
         let cp = cp;
         let (i0, j0) = ((t / tiles_n) * mt, (t % tiles_n) * nt);
         let (mi, nj) = (mt.min(m - i0), nt.min(n - j0));
-        // SAFETY: tiles are disjoint rectangles of C, all inside the bounds checked above; A and B
-        // extents were checked by `check_extent`.
+        // SAFETY: tiles are disjoint rectangles of C, inside the caller's bounds; A and B extents
+        // were checked by `check_extent`. gemm computes dst = alpha*dst + beta*lhs*rhs and reads
+        // dst only when told to (accumulate).
         unsafe {
-            matrixmultiply::sgemm(
+            gemm::gemm(
                 mi,
-                k,
                 nj,
-                1.0,
-                a.data.as_ptr().add(i0 * a.rs),
-                a.rs as isize,
-                a.cs as isize,
-                b.data.as_ptr().add(j0 * b.cs),
-                b.rs as isize,
-                b.cs as isize,
-                beta,
+                k,
                 cp.0.add(i0 * ldc + j0),
-                ldc as isize,
                 1,
+                ldc as isize,
+                accumulate,
+                a.data.as_ptr().add(i0 * a.rs),
+                a.cs as isize,
+                a.rs as isize,
+                b.data.as_ptr().add(j0 * b.cs),
+                b.cs as isize,
+                b.rs as isize,
+                if accumulate { 1.0 } else { 0.0 },
+                1.0,
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
             );
         }
     };

@@ -8,6 +8,7 @@
 //! the "column" side (OH x OW positions). For conv2d the image side is the input; for a transposed
 //! convolution it is the output (conv_transpose2d is the adjoint of conv2d with the same geometry).
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Patches {
@@ -48,11 +49,36 @@ impl Patches {
         let i = (o * self.stride + kk) as isize - self.pad as isize;
         (i >= 0 && (i as usize) < size).then_some(i as usize)
     }
+    /// The output positions [lo, hi) whose input coordinate o*s + kk - p lies in [0, size), so the
+    /// inner loops run without bounds tests.
+    #[inline]
+    fn valid(&self, kk: usize, size: usize, out: usize) -> (usize, usize) {
+        let (s, p) = (self.stride, self.pad);
+        let lo = if p > kk { (p - kk).div_ceil(s) } else { 0 };
+        let hi = if size + p > kk { (size + p - kk).div_ceil(s) } else { 0 };
+        (lo.min(out), hi.min(out).max(lo.min(out)))
+    }
+}
+
+/// im2col into a new buffer (never zero-filled first: every element is written once).
+pub fn im2col_new(g: &Patches, image: &[f32]) -> Vec<f32> {
+    let len = g.rows() * g.cols();
+    let mut cols = Vec::with_capacity(len);
+    im2col_uninit(g, image, &mut cols.spare_capacity_mut()[..len]);
+    // SAFETY: im2col_uninit wrote every one of the `len` elements.
+    unsafe { cols.set_len(len) };
+    cols
 }
 
 /// cols[(ci, kh, kw), (n, oh, ow)] = image[ci, n, oh*s - p + kh, ow*s - p + kw] (0 outside).
-/// Parallel over rows of `cols`: each row is an independent contiguous slice.
 pub fn im2col(g: &Patches, image: &[f32], cols: &mut [f32]) {
+    // SAFETY: viewing initialised floats as MaybeUninit is sound; only valid floats are written.
+    let cols = unsafe { std::slice::from_raw_parts_mut(cols.as_mut_ptr() as *mut MaybeUninit<f32>, cols.len()) };
+    im2col_uninit(g, image, cols);
+}
+
+/// Parallel over rows of `cols`: each row is an independent contiguous slice, written in full.
+fn im2col_uninit(g: &Patches, image: &[f32], cols: &mut [MaybeUninit<f32>]) {
     assert_eq!(image.len(), g.image_len());
     assert_eq!(cols.len(), g.rows() * g.cols());
     let kk = g.k * g.k;
@@ -60,17 +86,19 @@ pub fn im2col(g: &Patches, image: &[f32], cols: &mut [f32]) {
     cols.par_chunks_mut(g.cols()).enumerate().for_each(|(row, out)| {
         let (ci, kh, kw) = (row / kk, (row % kk) / g.k, row % g.k);
         let img = &image[ci * g.n * plane..(ci + 1) * g.n * plane];
+        let (lo, hi) = g.valid(kw, g.w, g.ow);
         for n in 0..g.n {
             let src_plane = &img[n * plane..(n + 1) * plane];
             for oh in 0..g.oh {
                 let dst = &mut out[(n * g.oh + oh) * g.ow..(n * g.oh + oh + 1) * g.ow];
                 match g.src(oh, kh, g.h) {
-                    None => dst.fill(0.0),
+                    None => dst.fill(ZERO),
                     Some(ih) => {
                         let src_row = &src_plane[ih * g.w..(ih + 1) * g.w];
-                        for (ow, d) in dst.iter_mut().enumerate() {
-                            *d = g.src(ow, kw, g.w).map_or(0.0, |iw| src_row[iw]);
-                        }
+                        dst[..lo].fill(ZERO);
+                        dst[hi..].fill(ZERO);
+                        let first = lo * g.stride + kw - g.pad;
+                        gather(&mut dst[lo..hi], &src_row[first..], g.stride);
                     }
                 }
             }
@@ -78,10 +106,46 @@ pub fn im2col(g: &Patches, image: &[f32], cols: &mut [f32]) {
     });
 }
 
+const ZERO: MaybeUninit<f32> = MaybeUninit::new(0.0);
+
+/// dst[j] = src[j * stride], with the common strides spelled out so the compiler unrolls them.
+#[inline]
+fn gather(dst: &mut [MaybeUninit<f32>], src: &[f32], stride: usize) {
+    match stride {
+        1 => dst.iter_mut().zip(src).for_each(|(d, v)| {
+            d.write(*v);
+        }),
+        2 => {
+            let src = &src[..2 * dst.len() - 1];
+            for (j, d) in dst.iter_mut().enumerate() {
+                d.write(src[2 * j]);
+            }
+        }
+        s => dst.iter_mut().zip(src.iter().step_by(s)).for_each(|(d, v)| {
+            d.write(*v);
+        }),
+    }
+}
+
+/// dst[j * stride] += src[j] (the adjoint of `gather`).
+#[inline]
+fn scatter_add(dst: &mut [f32], src: &[f32], stride: usize) {
+    match stride {
+        1 => dst[..src.len()].iter_mut().zip(src).for_each(|(d, v)| *d += v),
+        2 => {
+            let dst = &mut dst[..2 * src.len() - 1];
+            for (j, v) in src.iter().enumerate() {
+                dst[2 * j] += v;
+            }
+        }
+        s => dst.iter_mut().step_by(s).zip(src).for_each(|(d, v)| *d += v),
+    }
+}
+
 /// The adjoint of `im2col`: image[ci, n, ih, iw] += cols[...] for every patch that covers it.
 /// Parallel over channels (each owns its image plane and its k*k rows of `cols`); within a channel
 /// contributions are added in a fixed (kh, kw, n, oh, ow) order, so the sums are deterministic.
-/// `image` is overwritten (not accumulated into).
+/// `image` is accumulated into: pass zeros to get the plain adjoint.
 pub fn col2im(g: &Patches, cols: &[f32], image: &mut [f32]) {
     assert_eq!(image.len(), g.image_len());
     assert_eq!(cols.len(), g.rows() * g.cols());
@@ -89,21 +153,20 @@ pub fn col2im(g: &Patches, cols: &[f32], image: &mut [f32]) {
     let plane = g.h * g.w;
     let ncols = g.cols();
     image.par_chunks_mut(g.n * plane).enumerate().for_each(|(ci, img)| {
-        img.fill(0.0);
         for kh in 0..g.k {
             for kw in 0..g.k {
                 let row = &cols[(ci * kk + kh * g.k + kw) * ncols..][..ncols];
+                let (lo, hi) = g.valid(kw, g.w, g.ow);
+                if lo >= hi {
+                    continue;
+                }
+                let first = lo * g.stride + kw - g.pad;
                 for n in 0..g.n {
                     let dst_plane = &mut img[n * plane..(n + 1) * plane];
                     for oh in 0..g.oh {
                         let Some(ih) = g.src(oh, kh, g.h) else { continue };
-                        let src = &row[(n * g.oh + oh) * g.ow..][..g.ow];
-                        let dst_row = &mut dst_plane[ih * g.w..(ih + 1) * g.w];
-                        for (ow, v) in src.iter().enumerate() {
-                            if let Some(iw) = g.src(ow, kw, g.w) {
-                                dst_row[iw] += v;
-                            }
-                        }
+                        let src = &row[(n * g.oh + oh) * g.ow + lo..(n * g.oh + oh) * g.ow + hi];
+                        scatter_add(&mut dst_plane[ih * g.w + first..(ih + 1) * g.w], src, g.stride);
                     }
                 }
             }
@@ -118,17 +181,49 @@ mod tests {
     /// <im2col(x), y> == <x, col2im(y)>: col2im is exactly the adjoint.
     #[test]
     fn col2im_is_adjoint_of_im2col() {
-        for &(c, n, h, k, s, p) in &[(2, 3, 8, 4, 2, 1), (3, 2, 5, 3, 1, 1), (1, 1, 4, 4, 1, 0), (2, 2, 7, 4, 2, 0)] {
+        for &(c, n, h, k, s, p) in &[(2, 3, 8, 4, 2, 1), (3, 2, 5, 3, 1, 1), (1, 1, 4, 4, 1, 0), (2, 2, 7, 4, 2, 0), (2, 2, 9, 3, 3, 2), (1, 2, 3, 4, 1, 2)] {
             let g = Patches::new(c, n, h, h, k, s, p);
             let x: Vec<f32> = (0..g.image_len()).map(|i| ((i * 37 % 11) as f32) - 5.0).collect();
             let y: Vec<f32> = (0..g.rows() * g.cols()).map(|i| ((i * 13 % 7) as f32) - 3.0).collect();
             let mut cx = vec![0.0; y.len()];
             im2col(&g, &x, &mut cx);
             let mut ty = vec![0.0; x.len()];
+            assert_eq!(im2col_new(&g, &x), cx);
             col2im(&g, &y, &mut ty);
             let lhs: f64 = cx.iter().zip(&y).map(|(a, b)| (*a as f64) * (*b as f64)).sum();
             let rhs: f64 = x.iter().zip(&ty).map(|(a, b)| (*a as f64) * (*b as f64)).sum();
             assert_eq!(lhs, rhs);
+        }
+    }
+
+    /// The bounds-test-free loops agree with the plain definition, for strides 1-3 and paddings 0-2.
+    #[test]
+    fn im2col_matches_the_definition_elementwise() {
+        for &(h, w, k, s, p) in &[(5, 7, 3, 1, 1), (8, 8, 4, 2, 1), (9, 6, 3, 3, 2), (4, 4, 4, 2, 0), (3, 5, 4, 1, 2)] {
+            let g = Patches::new(2, 2, h, w, k, s, p);
+            let x: Vec<f32> = (0..g.image_len()).map(|i| i as f32 + 1.0).collect();
+            let mut cols = vec![f32::NAN; g.rows() * g.cols()];
+            im2col(&g, &x, &mut cols);
+            for ci in 0..2 {
+                for kh in 0..k {
+                    for kw in 0..k {
+                        for n in 0..2 {
+                            for oh in 0..g.oh {
+                                for ow in 0..g.ow {
+                                    let (ih, iw) = ((oh * s + kh) as isize - p as isize, (ow * s + kw) as isize - p as isize);
+                                    let want = if ih < 0 || iw < 0 || ih >= h as isize || iw >= w as isize {
+                                        0.0
+                                    } else {
+                                        x[((ci * 2 + n) * h + ih as usize) * w + iw as usize]
+                                    };
+                                    let got = cols[((ci * k + kh) * k + kw) * g.cols() + (n * g.oh + oh) * g.ow + ow];
+                                    assert_eq!(got, want, "h{h} w{w} k{k} s{s} p{p}");
+                                }
+                            }
+                        }
+                    }
+                }
+            }
         }
     }
 

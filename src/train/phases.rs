@@ -25,9 +25,9 @@ pub struct IterationDraws {
 /// The three phases of an iteration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Phase {
-    Wake,
-    Nrem,
-    Rem,
+    Wake = 0,
+    Nrem = 1,
+    Rem = 2,
 }
 
 impl Phase {
@@ -77,13 +77,15 @@ pub struct PadState {
     pub adam: AdamConfig,
     /// z of the previous mini-batch, [nz, N]; None at the start of an epoch.
     pub z_old: Option<Vec<f32>>,
+    /// Wall-clock seconds spent in Wake, NREM and REM so far (for benchmarks; never saved).
+    pub phase_seconds: [f64; 3],
 }
 
 impl PadState {
     pub fn new(enc: Encoder, gen: Generator) -> Self {
         let opt_e = enc.params().iter().map(|p| AdamSlot::new(p.value.len())).collect();
         let opt_g = gen.params().iter().map(|p| AdamSlot::new(p.value.len())).collect();
-        PadState { enc, gen, opt_e, opt_g, adam: AdamConfig::default(), z_old: None }
+        PadState { enc, gen, opt_e, opt_g, adam: AdamConfig::default(), z_old: None, phase_seconds: [0.0; 3] }
     }
 
     /// One full iteration on images `x` (CNHW, values in [-1, 1]).
@@ -105,22 +107,26 @@ impl PadState {
         let n = xs.n;
         let mut st = StepStats::default();
         let hook = before_step;
+        let t = std::time::Instant::now();
         let z = self.wake(cond, x, xs, &to_latent_layout(&draws.wake_noise, n), &mut st, hook);
+        self.phase_seconds[0] += t.elapsed().as_secs_f64();
         let mix = if first_of_epoch || self.z_old.is_none() { cond.first_mix() } else { cond.rem_mix };
         let z_mix = mix_latents(mix, &z, self.z_old.as_deref(), &to_latent_layout(&draws.rem_noise, n));
         let (nrem_src, nrem_target) = match cond.nrem_source {
             NremSource::Latent => (&z, &z),
             NremSource::RemMixture => (&z_mix, &z_mix),
         };
-        match cond.order {
-            PhaseOrder::WakeNremRem => {
-                self.nrem(cond, nrem_src, nrem_target, xs, &draws.mask, &mut st, hook);
-                self.rem(cond, &z_mix, &mut st, hook);
+        let sleep = match cond.order {
+            PhaseOrder::WakeNremRem => [Phase::Nrem, Phase::Rem],
+            PhaseOrder::WakeRemNrem => [Phase::Rem, Phase::Nrem],
+        };
+        for phase in sleep {
+            let t = std::time::Instant::now();
+            match phase {
+                Phase::Nrem => self.nrem(cond, nrem_src, nrem_target, xs, &draws.mask, &mut st, hook),
+                _ => self.rem(cond, &z_mix, &mut st, hook),
             }
-            PhaseOrder::WakeRemNrem => {
-                self.rem(cond, &z_mix, &mut st, hook);
-                self.nrem(cond, nrem_src, nrem_target, xs, &draws.mask, &mut st, hook);
-            }
+            self.phase_seconds[phase as usize] += t.elapsed().as_secs_f64();
         }
         self.z_old = Some(z);
         st

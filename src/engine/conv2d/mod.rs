@@ -3,8 +3,8 @@
 //!
 //! Shapes: x [C_in, N, H, W], weight [C_out, C_in, k, k] (PyTorch layout), bias [C_out],
 //! y [C_out, N, OH, OW].
-use super::gemm::{gemm, MatRef};
-use super::im2col::{col2im, im2col, Patches};
+use super::gemm::{gemm, gemm_new, MatRef};
+use super::im2col::{col2im, im2col_new, Patches};
 use super::reduce::add_row_sums;
 use super::Shape4;
 
@@ -28,10 +28,8 @@ pub fn conv2d_forward(x: &[f32], xs: Shape4, weight: &[f32], bias: &[f32], spec:
     let geom = Patches::new(xs.c, xs.n, xs.h, xs.w, spec.k, spec.stride, spec.pad);
     let cout = bias.len();
     assert_eq!(weight.len(), cout * geom.rows(), "conv2d: weight shape");
-    let mut cols = vec![0.0; geom.rows() * geom.cols()];
-    im2col(&geom, x, &mut cols);
-    let mut y = vec![0.0; cout * geom.cols()];
-    gemm(MatRef::rm(weight, cout, geom.rows()), MatRef::rm(&cols, geom.rows(), geom.cols()), &mut y, geom.cols(), false);
+    let cols = im2col_new(&geom, x);
+    let mut y = gemm_new(MatRef::rm(weight, cout, geom.rows()), MatRef::rm(&cols, geom.rows(), geom.cols()));
     add_bias(&mut y, bias);
     let ys = Shape4 { c: cout, n: xs.n, h: geom.oh, w: geom.ow };
     (y, ys, Conv2dSaved { geom, cols })
@@ -43,8 +41,7 @@ pub fn conv2d_forward_reuse(saved: &Conv2dSaved, weight: &[f32], bias: &[f32]) -
     let g = &saved.geom;
     let cout = bias.len();
     assert_eq!(weight.len(), cout * g.rows(), "conv2d: weight shape");
-    let mut y = vec![0.0; cout * g.cols()];
-    gemm(MatRef::rm(weight, cout, g.rows()), MatRef::rm(&saved.cols, g.rows(), g.cols()), &mut y, g.cols(), false);
+    let mut y = gemm_new(MatRef::rm(weight, cout, g.rows()), MatRef::rm(&saved.cols, g.rows(), g.cols()));
     add_bias(&mut y, bias);
     y
 }
@@ -87,8 +84,9 @@ pub fn conv2d_backward(
     want_dx: bool,
 ) -> Option<Vec<f32>> {
     if want_dx {
-        let mut dcols = vec![0.0; saved.cols.len()];
-        conv2d_backward_cols(saved, weight, dy, dweight, dbias, Some(&mut dcols));
+        conv2d_backward_cols(saved, weight, dy, dweight, dbias, None);
+        let g = &saved.geom;
+        let dcols = gemm_new(MatRef::rm(weight, dbias.len(), g.rows()).t(), MatRef::rm(dy, dbias.len(), g.cols()));
         Some(conv2d_input_grad(saved, &dcols))
     } else {
         conv2d_backward_cols(saved, weight, dy, dweight, dbias, None);

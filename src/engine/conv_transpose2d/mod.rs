@@ -4,8 +4,8 @@
 //! Shapes: x [C_in, N, H, W], weight [C_in, C_out, k, k] (PyTorch layout), bias [C_out],
 //! y [C_out, N, OH, OW] with OH = (H - 1) * stride - 2 * pad + k.
 use super::conv2d::{add_bias, ConvSpec};
-use super::gemm::{gemm, MatRef};
-use super::im2col::{col2im, im2col, Patches};
+use super::gemm::{gemm, gemm_new, MatRef};
+use super::im2col::{col2im, im2col_new, Patches};
 use super::reduce::add_row_sums;
 use super::Shape4;
 
@@ -29,8 +29,7 @@ pub fn conv_transpose2d_forward(x: &[f32], xs: Shape4, weight: &[f32], bias: &[f
     assert_eq!((geom.oh, geom.ow), (xs.h, xs.w), "conv_transpose2d: geometry does not invert");
     assert_eq!(weight.len(), xs.c * geom.rows(), "conv_transpose2d: weight shape");
     // cols[(co, kh, kw), j] = sum_ci W[ci, (co, kh, kw)] * x[ci, j]
-    let mut cols = vec![0.0; geom.rows() * geom.cols()];
-    gemm(MatRef::rm(weight, xs.c, geom.rows()).t(), MatRef::rm(x, xs.c, geom.cols()), &mut cols, geom.cols(), false);
+    let cols = gemm_new(MatRef::rm(weight, xs.c, geom.rows()).t(), MatRef::rm(x, xs.c, geom.cols()));
     let mut y = vec![0.0; geom.image_len()];
     col2im(&geom, &cols, &mut y);
     add_bias(&mut y, bias);
@@ -51,15 +50,12 @@ pub fn conv_transpose2d_backward(
     let g = &saved.geom;
     let cout = dbias.len();
     assert_eq!(dy.len(), g.image_len(), "conv_transpose2d backward: dy shape");
-    let mut dcols = vec![0.0; g.rows() * g.cols()];
-    im2col(g, dy, &mut dcols);
+    let dcols = im2col_new(g, dy);
     // dW[ci, r] += sum_j x[ci, j] * dcols[r, j]
     gemm(MatRef::rm(x, saved.cin, g.cols()), MatRef::rm(&dcols, g.rows(), g.cols()).t(), dweight, g.rows(), true);
     add_row_sums(dy, dy.len() / cout, dbias);
     want_dx.then(|| {
-        let mut dx = vec![0.0; saved.cin * g.cols()];
-        gemm(MatRef::rm(weight, saved.cin, g.rows()), MatRef::rm(&dcols, g.rows(), g.cols()), &mut dx, g.cols(), false);
-        dx
+        gemm_new(MatRef::rm(weight, saved.cin, g.rows()), MatRef::rm(&dcols, g.rows(), g.cols()))
     })
 }
 
