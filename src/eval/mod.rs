@@ -1,0 +1,6 @@
+//! Evaluation of trained networks: frozen features and the linear probe.
+pub mod features;
+pub mod probe;
+
+pub use features::encode;
+pub use probe::{linear_probe, ProbeConfig, ProbeEpoch};
