@@ -99,6 +99,7 @@ fn args(dataset: &str, dir: &Path, mirror: &str) -> FetchArgs {
         mirror: Some(mirror.into()),
         data_dir: Some(dir.join("dl")),
         out: Some(dir.join("out.safetensors")),
+        allow_unpublished: true,
         ..Default::default()
     }
 }
@@ -209,6 +210,25 @@ fn fashion_content_hash_is_checked_and_bad_labels_leave_no_artifact() {
     let e = data::run_fetch(&args("mnist", dir.path(), mirror.to_str().unwrap())).unwrap_err();
     assert!(matches!(&e, DataError::LabelOutOfRange { path, label: 12, .. } if path.ends_with("train-labels-idx1-ubyte.gz")), "{e}");
     assert!(!dir.path().join("out.safetensors").exists());
+}
+
+#[test]
+fn mirror_files_must_match_published_hashes_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let mirror = dir.path().join("mirror");
+    std::fs::create_dir_all(&mirror).unwrap();
+    for (n, b) in mnist_files(3, 2, false) {
+        std::fs::write(mirror.join(n), b).unwrap();
+    }
+    let strict = FetchArgs { allow_unpublished: false, ..args("mnist", dir.path(), mirror.to_str().unwrap()) };
+    let e = data::run_fetch(&strict).unwrap_err();
+    assert!(matches!(&e, DataError::HashMismatch { algo: "md5", file, expected, .. }
+        if file == "train-images-idx3-ubyte.gz" && expected == "f68b3c2dcbeaaa9fbdd348bbdeb94873"), "{e}");
+    assert!(leftovers(dir.path()).is_empty());
+    // CIFAR-10 from a mirror: the published size is checked first
+    std::fs::write(mirror.join("cifar-10-binary.tar.gz"), b"not the archive").unwrap();
+    let e = data::run_fetch(&FetchArgs { dataset: "cifar10".into(), ..strict.clone() }).unwrap_err();
+    assert!(matches!(e, DataError::SizeMismatch { expected: 170_052_171, actual: 15, .. }), "{e}");
 }
 
 #[test]

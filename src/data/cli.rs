@@ -29,6 +29,9 @@ pub struct FetchArgs {
     /// Lock file [default: <data-dir>/datasets.lock]
     #[arg(long)]
     pub lock: Option<PathBuf>,
+    /// Accept mirror files that differ from the published archives (still locked by sha256).
+    #[arg(long)]
+    pub allow_unpublished: bool,
     /// Rebuild the artifact even if the cached one matches the lock.
     #[arg(long)]
     pub force: bool,
@@ -49,6 +52,7 @@ impl FetchArgs {
             path: self.path.clone(),
             name: self.name.clone(),
             lock: self.lock.clone(),
+            allow_unpublished: self.allow_unpublished,
         }
     }
 }

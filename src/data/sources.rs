@@ -117,6 +117,9 @@ pub struct SourceSpec {
     pub name: Option<String>,
     /// Lock file (default: `<download_dir>/datasets.lock`).
     pub lock: Option<PathBuf>,
+    /// Accept mirror files whose size/MD5/sha256 differ from the published archives (own
+    /// re-encodings, test data); they are still recorded in and checked against the lock.
+    pub allow_unpublished: bool,
 }
 
 impl SourceSpec {
@@ -181,7 +184,7 @@ pub fn build_with_sources(source: &SourceSpec, download_dir: &Path) -> Result<(D
     let mut paths = Vec::new();
     let mut result = Ok(());
     for spec in info.files {
-        match ensure_file(spec, base, origin, download_dir, &mut lock) {
+        match ensure_file(spec, base, origin, download_dir, &mut lock, source.allow_unpublished) {
             Ok((p, sha)) => {
                 hashes.insert(spec.name.to_string(), sha);
                 paths.push(p);
