@@ -10,11 +10,14 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// path -> (status, body, Content-Length to announce)
+type Routes = Arc<Mutex<HashMap<String, (u16, Vec<u8>, usize)>>>;
+
 /// A tiny HTTP/1.0 file server on 127.0.0.1 (loopback only). `files` maps a path to
 /// (status, body, Content-Length to announce). Stops when dropped, or after 60 s.
 struct Server {
     base: String,
-    files: Arc<Mutex<HashMap<String, (u16, Vec<u8>, usize)>>>,
+    files: Routes,
     hits: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
 }
@@ -24,7 +27,7 @@ impl Server {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let files: Arc<Mutex<HashMap<String, (u16, Vec<u8>, usize)>>> = Arc::default();
+        let files: Routes = Arc::default();
         let hits = Arc::new(AtomicUsize::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let (f, h, s) = (files.clone(), hits.clone(), stop.clone());
@@ -93,6 +96,16 @@ fn mnist_files(n_train: usize, n_test: usize, bad_label: bool) -> Vec<(&'static 
     ]
 }
 
+/// Writes `files` into `<dir>/mirror` and returns that directory.
+fn mirror_dir(dir: &Path, files: Vec<(&str, Vec<u8>)>) -> PathBuf {
+    let mirror = dir.join("mirror");
+    std::fs::create_dir_all(&mirror).unwrap();
+    for (n, b) in files {
+        std::fs::write(mirror.join(n), b).unwrap();
+    }
+    mirror
+}
+
 fn args(dataset: &str, dir: &Path, mirror: &str) -> FetchArgs {
     FetchArgs {
         dataset: dataset.into(),
@@ -154,7 +167,7 @@ fn http_errors_leave_nothing_behind() {
     let srv = Server::start();
     // 404 on the second file
     let files = mnist_files(3, 2, false);
-    srv.put(&files[0].0.to_string(), files[0].1.clone());
+    srv.put(files[0].0, files[0].1.clone());
     let e = data::run_fetch(&args("mnist", dir.path(), &srv.base)).unwrap_err();
     assert!(matches!(&e, DataError::Http { url, detail } if url.ends_with("/train-labels-idx1-ubyte.gz") && detail.contains("404")), "{e}");
     assert!(leftovers(dir.path()).is_empty(), "{:?}", leftovers(dir.path()));
@@ -194,19 +207,13 @@ fn changed_mirror_file_is_a_hash_mismatch() {
 #[test]
 fn fashion_content_hash_is_checked_and_bad_labels_leave_no_artifact() {
     let dir = tempfile::tempdir().unwrap();
-    let mirror = dir.path().join("mirror");
-    std::fs::create_dir_all(&mirror).unwrap();
-    for (n, b) in mnist_files(3, 2, false) {
-        std::fs::write(mirror.join(n), b).unwrap();
-    }
+    let mirror = mirror_dir(dir.path(), mnist_files(3, 2, false));
     // synthetic files are not Fashion-MNIST: the published decompressed-content hash rejects them
     let e = data::run_fetch(&args("fashion-mnist", dir.path(), mirror.to_str().unwrap())).unwrap_err();
     assert!(matches!(&e, DataError::HashMismatch { algo, file, .. } if algo.contains("content") && file == "train-images-idx3-ubyte.gz"), "{e}");
     assert!(leftovers(dir.path()).is_empty());
     // label out of range in a file that verifies (mnist from a fresh mirror): decoded, refused
-    for (n, b) in mnist_files(3, 2, true) {
-        std::fs::write(mirror.join(n), b).unwrap();
-    }
+    mirror_dir(dir.path(), mnist_files(3, 2, true));
     let e = data::run_fetch(&args("mnist", dir.path(), mirror.to_str().unwrap())).unwrap_err();
     assert!(matches!(&e, DataError::LabelOutOfRange { path, label: 12, .. } if path.ends_with("train-labels-idx1-ubyte.gz")), "{e}");
     assert!(!dir.path().join("out.safetensors").exists());
@@ -215,11 +222,7 @@ fn fashion_content_hash_is_checked_and_bad_labels_leave_no_artifact() {
 #[test]
 fn mirror_files_must_match_published_hashes_by_default() {
     let dir = tempfile::tempdir().unwrap();
-    let mirror = dir.path().join("mirror");
-    std::fs::create_dir_all(&mirror).unwrap();
-    for (n, b) in mnist_files(3, 2, false) {
-        std::fs::write(mirror.join(n), b).unwrap();
-    }
+    let mirror = mirror_dir(dir.path(), mnist_files(3, 2, false));
     let strict = FetchArgs { allow_unpublished: false, ..args("mnist", dir.path(), mirror.to_str().unwrap()) };
     let e = data::run_fetch(&strict).unwrap_err();
     assert!(matches!(&e, DataError::HashMismatch { algo: "md5", file, expected, .. }

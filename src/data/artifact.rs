@@ -41,7 +41,7 @@ fn header(ds: &Dataset, sources: &SourceHashes) -> Vec<u8> {
         off += len;
     }
     let mut bytes = serde_json::to_vec(&h).unwrap_or_default();
-    while bytes.len() % 8 != 0 {
+    while !bytes.len().is_multiple_of(8) {
         bytes.push(b' ');
     }
     bytes

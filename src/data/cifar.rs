@@ -17,7 +17,7 @@ pub const TEST_MEMBER: &str = "test_batch.bin";
 
 /// Appends the records of one batch file to `split`.
 pub fn parse_batch(bytes: &[u8], archive: &Path, member: &str, split: &mut Split) -> Result<(), DataError> {
-    if bytes.is_empty() || bytes.len() % RECORD != 0 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(RECORD) {
         return Err(DataError::RecordLength { path: archive.to_path_buf(), member: member.to_string(), len: bytes.len(), record: RECORD });
     }
     for (i, rec) in bytes.chunks_exact(RECORD).enumerate() {
@@ -49,7 +49,7 @@ pub fn load_cifar10(archive: &Path) -> Result<Dataset, DataError> {
         let parts = safe_components(&path, archive)?;
         let Some(file) = parts.last() else { continue };
         if TRAIN_MEMBERS.contains(&file.as_str()) || file == TEST_MEMBER {
-            let mut bytes = Vec::with_capacity(entry.size() as usize);
+            let mut bytes = Vec::with_capacity(entry.size().min(1 << 28) as usize);
             entry.read_to_end(&mut bytes).map_err(|e| stream_err(archive, e))?;
             members.insert(file.clone(), bytes);
         }

@@ -73,7 +73,11 @@ fn pump(mut reader: impl Read, part: &Path, len: Option<u64>, name: &str, from: 
 /// Downloads `url` into `part`; checks the byte count against Content-Length.
 pub fn download(url: &str, part: &Path, name: &str) -> Result<(), DataError> {
     let http = |detail: String| DataError::Http { url: url.to_string(), detail };
-    let resp = ureq::get(url).call().map_err(|e| match e {
+    let agent = ureq::AgentBuilder::new()
+        .timeout_connect(std::time::Duration::from_secs(30))
+        .timeout_read(std::time::Duration::from_secs(120))
+        .build();
+    let resp = agent.get(url).call().map_err(|e| match e {
         ureq::Error::Status(code, r) => http(format!("HTTP {code} {}", r.status_text())),
         ureq::Error::Transport(t) => http(t.to_string()),
     })?;
@@ -203,4 +207,58 @@ pub fn ensure_file(
         lock.record(entry);
     }
     Ok((dest, sha))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn gz(bytes: &[u8], level: u32) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(level));
+        e.write_all(bytes).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn locate_urls_and_dirs() {
+        assert_eq!(locate("http://h/a/", "f.gz"), Location::Url("http://h/a/f.gz".into()));
+        assert_eq!(locate("file:///m", "f.gz"), Location::Path("/m/f.gz".into()));
+        assert_eq!(locate("../shared/data", "f.gz"), Location::Path("../shared/data/f.gz".into()));
+    }
+
+    /// A re-gzipped copy (different archive bytes and MD5, same content) is accepted on its
+    /// decompressed-content hash; different content is not, whatever the origin.
+    #[test]
+    fn regzipped_file_verifies_on_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let content = b"idx content".repeat(100);
+        let official = gz(&content, 9);
+        let (_, md5_official) = {
+            let p = dir.path().join("o.gz");
+            std::fs::write(&p, &official).unwrap();
+            hash_file(&p).unwrap()
+        };
+        let want = sha256_hex(&content);
+        let md5_static: &'static str = Box::leak(md5_official.into_boxed_str());
+        let want_static: &'static str = Box::leak(want.into_boxed_str());
+        let spec = FileSpec { name: "f.gz", size: None, md5: Some(md5_static), sha256: None, content_sha256: Some(want_static), gz: true };
+        let p = dir.path().join("f.gz");
+        std::fs::write(&p, gz(&content, 1)).unwrap();
+        let lock = Lock::default();
+        for origin in [LOCAL, OFFICIAL, "/mirror"] {
+            let e = verify(&p, &spec, origin, "here", &lock, false).unwrap();
+            assert_eq!(e.content_sha256.as_deref(), Some(want_static));
+        }
+        std::fs::write(&p, gz(b"other content", 1)).unwrap();
+        let e = verify(&p, &spec, LOCAL, "here", &lock, true).unwrap_err();
+        assert!(matches!(e, DataError::HashMismatch { algo, .. } if algo.contains("content")));
+        // without a content hash the published MD5 decides
+        let spec = FileSpec { content_sha256: None, ..spec };
+        std::fs::write(&p, gz(&content, 1)).unwrap();
+        let e = verify(&p, &spec, OFFICIAL, "here", &lock, false).unwrap_err();
+        assert!(matches!(e, DataError::HashMismatch { algo: "md5", .. }), "{e}");
+        std::fs::write(&p, &official).unwrap();
+        assert!(verify(&p, &spec, OFFICIAL, "here", &lock, false).is_ok());
+    }
 }

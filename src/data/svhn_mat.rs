@@ -108,7 +108,7 @@ impl<'a> Cursor<'a> {
         }
         self.pos = start + n;
         if pad {
-            self.pos = (self.pos + 7) / 8 * 8;
+            self.pos = self.pos.div_ceil(8) * 8;
             self.pos = self.pos.min(self.buf.len());
         }
         Ok((first, &self.buf[start..start + n]))
