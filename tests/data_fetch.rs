@@ -285,3 +285,43 @@ fn cli_end_to_end_image_folder() {
     assert!(stderr.contains("2.png"), "{stderr}");
     assert!(!dir.path().join("dl/broken.safetensors").exists());
 }
+
+/// CIFAR-10 binary batches in a tar.gz: `labels` per batch, pixel value = record index.
+fn cifar_archive(record_len: usize, label: u8) -> Vec<u8> {
+    let batch = |labels: &[u8]| -> Vec<u8> {
+        labels.iter().enumerate().flat_map(|(i, &l)| std::iter::once(l).chain(std::iter::repeat_n(i as u8, record_len - 1))).collect()
+    };
+    let names: Vec<String> = (1..=5).map(|i| format!("cifar-10-batches-bin/data_batch_{i}.bin")).collect();
+    let train = batch(&[1, 2]);
+    let test = batch(&[label]);
+    let mut files: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), train.as_slice())).collect();
+    files.push(("cifar-10-batches-bin/batches.meta.txt", b"airplane\n"));
+    files.push(("cifar-10-batches-bin/test_batch.bin", &test));
+    data::image_folder::testing::targz(&files)
+}
+
+#[test]
+fn cifar10_over_http_and_bad_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start();
+    srv.put("cifar-10-binary.tar.gz", cifar_archive(3073, 7));
+    let out = data::run_fetch(&args("cifar10", dir.path(), &srv.base)).unwrap();
+    let ds = data::load_artifact(&out).unwrap();
+    assert_eq!((ds.channels, ds.train.n, ds.test.n, ds.test.labels[0]), (3, 10, 1, 7));
+    assert_eq!(ds.classes[9], "truck");
+    // wrong record length and label out of range: named, and no artifact
+    for (archive, want) in [(cifar_archive(3072, 1), "not a whole number of 3073-byte records"), (cifar_archive(3073, 10), "label 10")] {
+        let dir = tempfile::tempdir().unwrap();
+        srv.put("cifar-10-binary.tar.gz", archive);
+        let e = data::run_fetch(&args("cifar10", dir.path(), &srv.base)).unwrap_err().to_string();
+        assert!(e.contains("cifar-10-binary.tar.gz") && e.contains(want), "{e}");
+        assert!(leftovers(dir.path()).is_empty());
+    }
+    // a truncated archive (the transfer itself complete)
+    let dir = tempfile::tempdir().unwrap();
+    let full = cifar_archive(3073, 1);
+    srv.put("cifar-10-binary.tar.gz", full[..full.len() * 2 / 3].to_vec());
+    let e = data::run_fetch(&args("cifar10", dir.path(), &srv.base)).unwrap_err();
+    assert!(matches!(e, DataError::Truncated { .. } | DataError::MissingMember { .. }), "{e}");
+    assert!(leftovers(dir.path()).is_empty());
+}

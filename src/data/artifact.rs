@@ -177,6 +177,21 @@ pub fn load_artifact(path: &Path) -> Result<Dataset, DataError> {
     Ok(ds)
 }
 
+/// Loads an artifact after checking that its sha256 is `expected` (the dataset's identity).
+pub fn load_artifact_verified(path: &Path, expected: &str) -> Result<Dataset, DataError> {
+    let actual = super::sha256_file(path)?;
+    if actual != expected {
+        return Err(DataError::HashMismatch {
+            file: path.display().to_string(),
+            algo: "sha256",
+            from: "artifact".into(),
+            expected: expected.to_string(),
+            actual,
+        });
+    }
+    load_artifact(path)
+}
+
 /// Time to load an artifact once (for `pad bench` and benches/data_load.rs).
 pub fn bench_load(path: &Path) -> Result<Duration, DataError> {
     let t = Instant::now();
@@ -212,6 +227,8 @@ pub(crate) mod tests {
         assert_eq!(ha, hb);
         assert_eq!(ha, crate::data::sha256_file(&a).unwrap());
         assert_eq!(load_artifact(&a).unwrap(), ds);
+        assert_eq!(load_artifact_verified(&a, &ha).unwrap(), ds);
+        assert!(matches!(load_artifact_verified(&a, "00"), Err(DataError::HashMismatch { .. })));
         assert_eq!(read_meta(&a).unwrap().sources, src);
         let bytes = std::fs::read(&a).unwrap();
         let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();

@@ -93,3 +93,19 @@ pub fn run_fetch(args: &FetchArgs) -> Result<PathBuf, DataError> {
     );
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn download_dir_flag_then_pad_data_then_default() {
+        let a = FetchArgs { data_dir: Some("x".into()), ..Default::default() };
+        assert_eq!(a.download_dir(), PathBuf::from("x"));
+        // only this test reads or sets PAD_DATA
+        std::env::set_var("PAD_DATA", "/tmp/pad-data-test");
+        assert_eq!(FetchArgs::default().download_dir(), PathBuf::from("/tmp/pad-data-test"));
+        std::env::remove_var("PAD_DATA");
+        assert_eq!(FetchArgs::default().download_dir(), PathBuf::from("data"));
+    }
+}

@@ -17,7 +17,7 @@ pub mod svhn_mat;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-pub use artifact::{bench_load, load_artifact, write_artifact};
+pub use artifact::{bench_load, load_artifact, load_artifact_verified, write_artifact};
 pub use cli::{run_fetch, FetchArgs};
 pub use error::DataError;
 pub use sources::{build, SourceSpec};
