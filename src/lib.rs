@@ -1,2 +1,3 @@
+pub mod atomic;
 pub mod data;
 pub mod engine;

@@ -14,8 +14,8 @@ pub mod resize;
 pub mod sources;
 pub mod svhn_mat;
 
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::Read;
+use std::path::Path;
 
 pub use artifact::{bench_load, load_artifact, load_artifact_verified, write_artifact};
 pub use cli::{run_fetch, FetchArgs};
@@ -117,14 +117,9 @@ pub fn sha256_file(path: &Path) -> Result<String, DataError> {
     Ok(hash_file(path)?.0)
 }
 
-/// A temporary path beside `dest` (same directory, so the final rename is atomic).
-pub(crate) fn temp_beside(dest: &Path, suffix: &str) -> PathBuf {
-    let name = dest.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    dest.with_file_name(format!(".{name}.{}{suffix}", std::process::id()))
-}
-
-/// Writes a file through `fill` into a temporary file beside `dest`, then renames it into place.
-/// On any error the temporary file is removed and `dest` is untouched.
+/// Writes a file through `fill` (streamed, for artifacts of hundreds of MB) into the temporary
+/// sibling of `crate::atomic`, then renames it into place. On any error the temporary file is
+/// removed and `dest` is untouched. Small files use `crate::atomic::write_atomic`.
 pub(crate) fn write_atomic<T>(
     dest: &Path,
     fill: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> Result<T, DataError>,
@@ -132,7 +127,7 @@ pub(crate) fn write_atomic<T>(
     if let Some(dir) = dest.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| DataError::io(dir, e))?;
     }
-    let tmp = temp_beside(dest, ".tmp");
+    let tmp = crate::atomic::temp_path(dest);
     let result = (|| {
         let f = std::fs::File::create(&tmp).map_err(|e| DataError::io(&tmp, e))?;
         let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
@@ -150,5 +145,5 @@ pub(crate) fn write_atomic<T>(
 
 /// Writes a whole byte buffer atomically.
 pub(crate) fn write_bytes_atomic(dest: &Path, bytes: &[u8]) -> Result<(), DataError> {
-    write_atomic(dest, |w| w.write_all(bytes).map_err(|e| DataError::io(dest, e)))
+    crate::atomic::write_atomic(dest, bytes).map_err(|e| DataError::io(dest, e))
 }
