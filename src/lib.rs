@@ -1,5 +1,6 @@
 pub mod atomic;
 pub mod bench;
+pub mod data;
 pub mod engine;
 pub mod eval;
 pub mod model;

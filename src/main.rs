@@ -13,6 +13,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Fetch, verify and decode a dataset into its canonical artifact (u8 images + labels).
+    Fetch(pad::data::FetchArgs),
     /// List the paper's conditions and their phase parameters.
     Conditions,
     /// Time one PAD iteration (batch 64, 3x32x32) and each phase, next to the PyTorch peer.
@@ -56,6 +58,7 @@ fn main() -> ExitCode {
             Ok(())
         }
         Cmd::Bench(a) => bench(&a),
+        Cmd::Fetch(a) => pad::data::run_fetch(&a).map(|p| println!("{}", p.display())).map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
