@@ -17,8 +17,84 @@ enum Cmd {
     Fetch(pad::data::FetchArgs),
     /// List the paper's conditions and their phase parameters.
     Conditions,
+    /// Train PAD (or an ablation) on a dataset artifact; resumes from the last epoch if stopped.
+    Train(TrainArgs),
+    /// Linear read-out of a checkpoint's frozen latent code (Fig. 4): test accuracy per probe epoch.
+    Probe(ProbeArgs),
     /// Time one PAD iteration (batch 64, 3x32x32) and each phase, next to the PyTorch peer.
     Bench(BenchArgs),
+}
+
+/// Where a dataset artifact comes from: a file, or a name fetched earlier into the data directory.
+#[derive(Args)]
+struct DataArgs {
+    /// Dataset artifact (.safetensors) written by `pad fetch`.
+    #[arg(long, conflicts_with = "dataset")]
+    data: Option<PathBuf>,
+    /// Dataset name, read from <data-dir>/<name>.safetensors (see `pad fetch`).
+    #[arg(long)]
+    dataset: Option<String>,
+    /// Where `pad fetch` puts artifacts.
+    #[arg(long, env = "PAD_DATA", default_value = "data")]
+    data_dir: PathBuf,
+}
+
+impl DataArgs {
+    fn path(&self) -> Result<PathBuf, String> {
+        match (&self.data, &self.dataset) {
+            (Some(p), _) => Ok(p.clone()),
+            (None, Some(name)) => Ok(self.data_dir.join(format!("{name}.safetensors"))),
+            (None, None) => Err("say which data: --data FILE or --dataset NAME (see `pad fetch --help`)".into()),
+        }
+    }
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Condition of the paper (`pad conditions` lists them).
+    #[arg(long, default_value = "pad")]
+    condition: String,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long, default_value_t = 50)]
+    epochs: usize,
+    #[arg(long, default_value_t = 64)]
+    batch: usize,
+    /// Train on the first N training images only (quick runs).
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Run directory (checkpoints, losses.csv). Default: runs/<dataset>/<condition>/seed<seed>.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Worker threads (default: RAYON_NUM_THREADS or all cores). Results do not depend on it.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Args)]
+struct ProbeArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Checkpoint whose encoder is probed (pad's epoch-NNNN.safetensors or the PyTorch peer's).
+    #[arg(long, required_unless_present = "untrained")]
+    ckpt: Option<PathBuf>,
+    /// Probe the untrained encoder of --seed instead.
+    #[arg(long)]
+    untrained: bool,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Classifier epochs.
+    #[arg(long, default_value_t = 20)]
+    epochs: usize,
+    #[arg(long, default_value_t = 0.2)]
+    lr: f32,
+    #[arg(long)]
+    threads: Option<usize>,
 }
 
 #[derive(Args)]
@@ -58,6 +134,8 @@ fn main() -> ExitCode {
             Ok(())
         }
         Cmd::Bench(a) => bench(&a),
+        Cmd::Train(a) => train(&a),
+        Cmd::Probe(a) => probe(&a),
         Cmd::Fetch(a) => pad::data::run_fetch(&a).map(|p| println!("{}", p.display())).map_err(Into::into),
     };
     match result {
@@ -67,6 +145,67 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn set_threads(n: Option<usize>) {
+    if let Some(n) = n {
+        // Only fails if a pool was already built, which cannot happen this early.
+        let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+    }
+}
+
+fn train(a: &TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
+    set_threads(a.threads);
+    let cond = pad::train::condition(&a.condition)?;
+    let path = a.data.path()?;
+    let ds = pad::data::load_artifact(&path)?;
+    let id = pad::data::sha256_file(&path)?;
+    let per = ds.channels * 32 * 32;
+    let n = a.limit.unwrap_or(ds.train.n).min(ds.train.n);
+    let images = pad::train::Images::new(&ds.train.images[..n * per], ds.channels)?;
+    // The identity of a --limit run is the artifact plus the limit.
+    let dataset_id = if n < ds.train.n { format!("{id}[..{n}]") } else { id };
+    let spec = pad::train::RunSpec { condition: cond, seed: a.seed, epochs: a.epochs, batch: a.batch, dataset_id, nf: 64, nz: 256 };
+    let out = a.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(&ds.name).join(cond.name).join(format!("seed{}", a.seed)));
+    eprintln!("training {} on {} ({} images, {} iterations/epoch) -> {}", cond.name, ds.name, n, n / a.batch, out.display());
+    let t = std::time::Instant::now();
+    let r = pad::train::train(&spec, images, &out, !a.quiet)?;
+    if r.resumed_from > 0 {
+        eprintln!("resumed after epoch {}", r.resumed_from);
+    }
+    let secs: Vec<String> = r.seconds_per_epoch.iter().map(|s| format!("{s:.1}")).collect();
+    eprintln!("done: {} epochs in {}; {:.1} s total ({} s per epoch)", r.epochs_done, out.display(), t.elapsed().as_secs_f64(), secs.join(", "));
+    Ok(())
+}
+
+fn probe(a: &ProbeArgs) -> Result<(), Box<dyn std::error::Error>> {
+    set_threads(a.threads);
+    let ds = pad::data::load_artifact(&a.data.path()?)?;
+    let enc = match &a.ckpt {
+        Some(p) if !a.untrained => pad::model::checkpoint::read_file(p)?.encoder(p)?,
+        _ => pad::train::run::init_state(a.seed, ds.channels, 64, 256).enc,
+    };
+    let t = std::time::Instant::now();
+    let train = pad::train::Images::new(&ds.train.images, ds.channels)?;
+    let test = pad::train::Images::new(&ds.test.images, ds.channels)?;
+    let (ftr, fte) = (pad::eval::encode(&enc, train, None), pad::eval::encode(&enc, test, None));
+    let t_feat = t.elapsed().as_secs_f64();
+    let cfg = pad::eval::ProbeConfig { lr: a.lr, epochs: a.epochs, seed: a.seed, ..Default::default() };
+    let (_, hist) = pad::eval::linear_probe(ftr.view(), &ds.train.labels, fte.view(), &ds.test.labels, ds.classes.len(), &cfg);
+    println!("epoch,train_loss,train_acc,test_loss,test_acc,test_acc_ref");
+    for h in &hist {
+        println!("{},{:.4},{:.2},{:.4},{:.2},{:.2}", h.epoch, h.train_loss, h.train_acc, h.test_loss, h.test_acc, h.test_acc_ref);
+    }
+    let last5: Vec<f64> = hist.iter().rev().take(5).map(|h| h.test_acc).collect();
+    eprintln!(
+        "test accuracy {:.2}% (last epoch), {:.2}% (mean of last {}); features {:.1} s, total {:.1} s",
+        hist.last().map_or(f64::NAN, |h| h.test_acc),
+        last5.iter().sum::<f64>() / last5.len() as f64,
+        last5.len(),
+        t_feat,
+        t.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 fn list_conditions() {

@@ -7,7 +7,7 @@
 //! `adam.<E|G>.<param>.exp_avg` / `.exp_avg_sq` tensors plus step counts in the metadata.
 //! Reading checks every name, shape and dtype and reports all that is missing at once.
 use super::error::ModelError;
-use super::param::Param;
+use super::param::{Network, Param};
 use crate::engine::adam::AdamSlot;
 use safetensors::tensor::Dtype;
 use safetensors::SafeTensors;
@@ -136,4 +136,47 @@ pub fn put_adam(out: &mut BTreeMap<String, (Vec<usize>, Vec<f32>)>, meta: &mut B
     }
     let steps: Vec<u64> = slots.iter().map(|s| s.step).collect();
     meta.insert(format!("adam.{prefix}.steps"), serde_json::to_string(&steps).unwrap());
+}
+
+/// The tensor-name prefixes under which other tools store the authors' state dicts
+/// ("" for pad's own files; "encoder."/"generator." for the PyTorch peer's safetensors twin).
+const PREFIXES: [(&str, &str); 2] = [("", ""), ("encoder.", "generator.")];
+
+impl TensorFile {
+    /// The prefix pair under which this file stores the encoder, if any.
+    fn prefixes(&self) -> Option<(&'static str, &'static str)> {
+        PREFIXES.iter().copied().find(|(e, _)| self.tensors.contains_key(&format!("{e}conv1.0.weight")))
+    }
+
+    /// The encoder stored in this file, its sizes (channels, nf, nz) read off the tensor shapes.
+    pub fn encoder(&self, path: &Path) -> Result<super::Encoder, ModelError> {
+        let (pe, _) = self.prefixes().ok_or_else(|| ModelError::Missing { path: path.into(), what: "the encoder".into(), names: vec!["conv1.0.weight".into()] })?;
+        let shape = |n: &str| self.tensors.get(&format!("{pe}{n}")).map(|t| t.0.clone()).unwrap_or_default();
+        let (c1, c4) = (shape("conv1.0.weight"), shape("conv4.0.weight"));
+        if c1.len() != 4 || c4.len() != 4 {
+            return Err(ModelError::Missing { path: path.into(), what: "the encoder".into(), names: vec![format!("{pe}conv4.0.weight")] });
+        }
+        let mut enc = super::Encoder::with_size(c1[1], c1[0], c4[0]);
+        let renamed: BTreeMap<String, (Vec<usize>, Vec<f32>)> =
+            self.tensors.iter().filter_map(|(k, v)| k.strip_prefix(pe).map(|b| (b.to_string(), v.clone()))).collect();
+        let view = TensorFile { tensors: renamed, metadata: BTreeMap::new() };
+        view.load_params(path, "the encoder", enc.params_mut())?;
+        Ok(enc)
+    }
+
+    /// The generator stored in this file, sizes read off the tensor shapes.
+    pub fn generator(&self, path: &Path) -> Result<super::Generator, ModelError> {
+        let (_, pg) = self.prefixes().unwrap_or(("", ""));
+        let shape = |n: &str| self.tensors.get(&format!("{pg}{n}")).map(|t| t.0.clone()).unwrap_or_default();
+        let (t1, t4) = (shape("tconv1.0.weight"), shape("tconv4.0.weight"));
+        if t1.len() != 4 || t4.len() != 4 {
+            return Err(ModelError::Missing { path: path.into(), what: "the generator".into(), names: vec![format!("{pg}tconv1.0.weight")] });
+        }
+        let mut gen = super::Generator::with_size(t4[1], t4[0], t1[0]);
+        let renamed: BTreeMap<String, (Vec<usize>, Vec<f32>)> =
+            self.tensors.iter().filter_map(|(k, v)| k.strip_prefix(pg).map(|b| (b.to_string(), v.clone()))).collect();
+        let view = TensorFile { tensors: renamed, metadata: BTreeMap::new() };
+        view.load_params(path, "the generator", gen.params_mut())?;
+        Ok(gen)
+    }
 }
