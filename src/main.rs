@@ -23,6 +23,44 @@ enum Cmd {
     Probe(ProbeArgs),
     /// Time one PAD iteration (batch 64, 3x32x32) and each phase, next to the PyTorch peer.
     Bench(BenchArgs),
+    /// Compute every missing stage of a profile (cached by content hash), then write results/<profile>/.
+    Run(RunArgs),
+    /// List every stage of a profile as fresh or missing, with its key.
+    Status(StatusArgs),
+    /// Rehash the cache and name any corrupted entry.
+    Verify,
+}
+
+#[derive(Args)]
+struct PipelineArgs {
+    /// The experiment file.
+    #[arg(long, default_value = "pipeline.toml")]
+    config: PathBuf,
+    /// Profile of pipeline.toml (e.g. demo, paper).
+    #[arg(long, default_value = "demo")]
+    profile: String,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    #[command(flatten)]
+    pipeline: PipelineArgs,
+    /// Only these stages (and what they need): data, train, probe, report. Default: all.
+    stages: Vec<String>,
+    /// Where the report writes its tables.
+    #[arg(long, default_value = "results")]
+    results: PathBuf,
+    #[arg(long)]
+    threads: Option<usize>,
+    /// No progress bars.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Args)]
+struct StatusArgs {
+    #[command(flatten)]
+    pipeline: PipelineArgs,
 }
 
 /// Where a dataset artifact comes from: a file, or a name fetched earlier into the data directory.
@@ -135,6 +173,9 @@ fn main() -> ExitCode {
         }
         Cmd::Bench(a) => bench(&a),
         Cmd::Train(a) => train(&a),
+        Cmd::Run(a) => run_pipeline(&a),
+        Cmd::Status(a) => status(&a),
+        Cmd::Verify => verify(),
         Cmd::Probe(a) => probe(&a),
         Cmd::Fetch(a) => pad::data::run_fetch(&a).map(|p| println!("{}", p.display())).map_err(Into::into),
     };
@@ -206,6 +247,66 @@ fn probe(a: &ProbeArgs) -> Result<(), Box<dyn std::error::Error>> {
         t.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+fn load_plan(a: &PipelineArgs) -> Result<pad::pipeline::Plan, Box<dyn std::error::Error>> {
+    let cfg = pad::pipeline::Config::load(&a.config)?;
+    Ok(pad::pipeline::Plan::new(cfg.profile(&a.profile)?))
+}
+
+fn run_pipeline(a: &RunArgs) -> Result<(), Box<dyn std::error::Error>> {
+    set_threads(a.threads);
+    let plan = load_plan(&a.pipeline)?;
+    let mut kinds = Vec::new();
+    let mut want_report = a.stages.is_empty();
+    for s in &a.stages {
+        match (s.as_str(), pad::pipeline::StageKind::parse(s)) {
+            ("report", _) => want_report = true,
+            (_, Some(k)) => kinds.push(k),
+            _ => return Err(format!("unknown stage '{s}'; stages: data, train, probe, report").into()),
+        }
+    }
+    let cache = pad::pipeline::Cache::from_env();
+    let t = std::time::Instant::now();
+    if !kinds.is_empty() || a.stages.is_empty() {
+        let nodes = plan.select(&kinds);
+        let (computed, fresh) = pad::pipeline::run::run(&plan, &cache, &nodes, !a.quiet)?;
+        eprintln!("{computed} stage(s) computed, {fresh} already fresh, in {:.1} s (cache {})", t.elapsed().as_secs_f64(), cache.root.display());
+    }
+    if want_report {
+        for p in pad::pipeline::collect::report(&plan, &cache, &a.results)? {
+            eprintln!("wrote {}", p.display());
+        }
+    }
+    Ok(())
+}
+
+fn status(a: &StatusArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let plan = load_plan(&a.pipeline)?;
+    let cache = pad::pipeline::Cache::from_env();
+    let mut missing = 0;
+    for n in &plan.nodes {
+        let fresh = cache.is_complete(n.kind.name(), &n.key);
+        let partial = !fresh && cache.work_dir(n.kind.name(), &n.key).exists();
+        missing += !fresh as usize;
+        println!("{:<8} {:<9} {}  {}", n.kind.name(), if fresh { "fresh" } else if partial { "partial" } else { "missing" }, &n.key[..16], n.label);
+    }
+    eprintln!("{} stages, {} missing (profile {}, cache {})", plan.nodes.len(), missing, plan.profile.name, cache.root.display());
+    Ok(())
+}
+
+fn verify() -> Result<(), Box<dyn std::error::Error>> {
+    let cache = pad::pipeline::Cache::from_env();
+    let (n, bad) = cache.verify()?;
+    for e in &bad {
+        eprintln!("{e}");
+    }
+    if bad.is_empty() {
+        eprintln!("{n} cache entries verified in {}", cache.root.display());
+        Ok(())
+    } else {
+        Err(format!("{} of {n} cache entries are corrupted", bad.len()).into())
+    }
 }
 
 fn list_conditions() {

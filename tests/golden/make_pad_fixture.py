@@ -40,8 +40,10 @@ import torch
 import torch.nn as nn
 from safetensors.torch import save_file
 
-B, C, NF, NZ = 6, 3, 4, 8
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pad_fixture.safetensors")
+# PAD_FIXTURE_SIZE="B,C,NF,NZ" and PAD_FIXTURE_OUT make a larger, uncommitted fixture for a one-off
+# check at the paper's size (e.g. "16,3,64,256"), replayed with PAD_GOLDEN_FIXTURE=that file.
+B, C, NF, NZ = (int(v) for v in os.environ.get("PAD_FIXTURE_SIZE", "6,3,4,8").split(","))
+OUT = os.environ.get("PAD_FIXTURE_OUT") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "pad_fixture.safetensors")
 
 # name: (W, N, R, epsilon, mix (z, z_old, noise))
 CONDITIONS = {
