@@ -56,7 +56,11 @@ pub struct Measurement {
 
 /// Median ms per iteration (and per phase) of pad at `threads`, over `reps` repetitions of `iters`.
 pub fn time_pad(threads: usize, batch: usize, iters: usize) -> (f64, [f64; 3]) {
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("thread pool");
+    let pool = if std::env::var_os("PAD_KEEP_DENORMALS").is_some() {
+        rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("thread pool")
+    } else {
+        crate::engine::fpmode::thread_pool(Some(threads))
+    };
     pool.install(|| {
         let mut rng = Stream::derive(0, "bench", 0);
         let data: Vec<u8> = (0..4 * batch * 3 * 1024).map(|_| (rng.next_u64() & 255) as u8).collect();

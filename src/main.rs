@@ -188,10 +188,15 @@ fn main() -> ExitCode {
     }
 }
 
+/// The global thread pool: `n` workers (default: RAYON_NUM_THREADS or all cores), each flushing
+/// denormals to zero (engine::fpmode; PAD_KEEP_DENORMALS=1 turns that off, for comparisons).
 fn set_threads(n: Option<usize>) {
-    if let Some(n) = n {
-        // Only fails if a pool was already built, which cannot happen this early.
-        let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+    if std::env::var_os("PAD_KEEP_DENORMALS").is_some() {
+        if let Some(n) = n {
+            let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+        }
+    } else {
+        pad::engine::fpmode::init_global(n);
     }
 }
 
@@ -329,6 +334,7 @@ fn list_conditions() {
 }
 
 fn bench(a: &BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
+    set_threads(None);
     let batch = 64;
     let flop = 2.0 * iteration_macs(batch, 3, 64, 256).iter().sum::<f64>();
     let mut rows = Vec::new();

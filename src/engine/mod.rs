@@ -9,6 +9,7 @@ pub mod activation;
 pub mod adam;
 pub mod conv2d;
 pub mod conv_transpose2d;
+pub mod fpmode;
 pub mod gemm;
 pub mod im2col;
 pub mod loss;
