@@ -12,7 +12,9 @@ pub mod conv_transpose2d;
 pub mod gemm;
 pub mod im2col;
 pub mod loss;
+pub mod pool;
 pub mod reduce;
+pub mod resize;
 pub mod rng;
 mod testutil;
 
