@@ -10,21 +10,26 @@
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
-/// Geometry of a convolution: kernel kh x kw, strides (sh, sw), zero padding (ph, pw) on both
-/// sides of each axis. Square kernels (PAD's own networks) use `new`; Inception's 1x7 / 7x1 / 1x3 /
-/// 3x1 kernels use `rect`.
+/// Kernel kh x kw, strides (sh, sw) and zero padding (ph, pw) on both sides of each axis.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Patches {
-    pub c: usize,
-    pub n: usize,
-    pub h: usize,
-    pub w: usize,
+pub struct RectSpec {
     pub kh: usize,
     pub kw: usize,
     pub sh: usize,
     pub sw: usize,
     pub ph: usize,
     pub pw: usize,
+}
+
+/// Geometry of a convolution over `c x h x w` images. Square kernels (PAD's own networks) use
+/// `new`; Inception's 1x7 / 7x1 / 1x3 / 3x1 kernels use `rect`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Patches {
+    pub c: usize,
+    pub n: usize,
+    pub h: usize,
+    pub w: usize,
+    pub k: RectSpec,
     pub oh: usize,
     pub ow: usize,
 }
@@ -57,19 +62,19 @@ impl Axis {
 impl Patches {
     /// Geometry of a square convolution reading an image side of `c x h x w` per example.
     pub fn new(c: usize, n: usize, h: usize, w: usize, k: usize, stride: usize, pad: usize) -> Self {
-        Self::rect(c, n, h, w, (k, k), (stride, stride), (pad, pad))
+        Self::rect(c, n, h, w, RectSpec { kh: k, kw: k, sh: stride, sw: stride, ph: pad, pw: pad })
     }
-    /// General geometry: kernel (kh, kw), strides (sh, sw), paddings (ph, pw).
-    pub fn rect(c: usize, n: usize, h: usize, w: usize, (kh, kw): (usize, usize), (sh, sw): (usize, usize), (ph, pw): (usize, usize)) -> Self {
-        assert!(h + 2 * ph >= kh && w + 2 * pw >= kw, "kernel larger than padded input");
-        assert!(sh > 0 && sw > 0, "zero stride");
-        let oh = (h + 2 * ph - kh) / sh + 1;
-        let ow = (w + 2 * pw - kw) / sw + 1;
-        Patches { c, n, h, w, kh, kw, sh, sw, ph, pw, oh, ow }
+    /// General geometry: rectangular kernel, per-axis strides and paddings.
+    pub fn rect(c: usize, n: usize, h: usize, w: usize, k: RectSpec) -> Self {
+        assert!(h + 2 * k.ph >= k.kh && w + 2 * k.pw >= k.kw, "kernel larger than padded input");
+        assert!(k.sh > 0 && k.sw > 0, "zero stride");
+        let oh = (h + 2 * k.ph - k.kh) / k.sh + 1;
+        let ow = (w + 2 * k.pw - k.kw) / k.sw + 1;
+        Patches { c, n, h, w, k, oh, ow }
     }
     /// Rows of the column matrix: c * kh * kw.
     pub fn rows(&self) -> usize {
-        self.c * self.kh * self.kw
+        self.c * self.k.kh * self.k.kw
     }
     /// Columns of the column matrix: n * oh * ow.
     pub fn cols(&self) -> usize {
@@ -80,10 +85,10 @@ impl Patches {
         self.c * self.n * self.h * self.w
     }
     fn y(&self) -> Axis {
-        Axis { s: self.sh, p: self.ph }
+        Axis { s: self.k.sh, p: self.k.ph }
     }
     fn x(&self) -> Axis {
-        Axis { s: self.sw, p: self.pw }
+        Axis { s: self.k.sw, p: self.k.pw }
     }
 }
 
@@ -108,11 +113,11 @@ pub fn im2col(g: &Patches, image: &[f32], cols: &mut [f32]) {
 fn im2col_uninit(g: &Patches, image: &[f32], cols: &mut [MaybeUninit<f32>]) {
     assert_eq!(image.len(), g.image_len());
     assert_eq!(cols.len(), g.rows() * g.cols());
-    let kk = g.kh * g.kw;
+    let kk = g.k.kh * g.k.kw;
     let plane = g.h * g.w;
     let (ay, ax) = (g.y(), g.x());
     cols.par_chunks_mut(g.cols()).enumerate().for_each(|(row, out)| {
-        let (ci, kh, kw) = (row / kk, (row % kk) / g.kw, row % g.kw);
+        let (ci, kh, kw) = (row / kk, (row % kk) / g.k.kw, row % g.k.kw);
         let img = &image[ci * g.n * plane..(ci + 1) * g.n * plane];
         let (lo, hi) = ax.valid(kw, g.w, g.ow);
         for n in 0..g.n {
@@ -125,8 +130,8 @@ fn im2col_uninit(g: &Patches, image: &[f32], cols: &mut [MaybeUninit<f32>]) {
                         let src_row = &src_plane[ih * g.w..(ih + 1) * g.w];
                         dst[..lo].fill(ZERO);
                         dst[hi..].fill(ZERO);
-                        let first = lo * g.sw + kw - g.pw;
-                        gather(&mut dst[lo..hi], &src_row[first..], g.sw);
+                        let first = lo * g.k.sw + kw - g.k.pw;
+                        gather(&mut dst[lo..hi], &src_row[first..], g.k.sw);
                     }
                 }
             }
@@ -177,25 +182,25 @@ fn scatter_add(dst: &mut [f32], src: &[f32], stride: usize) {
 pub fn col2im(g: &Patches, cols: &[f32], image: &mut [f32]) {
     assert_eq!(image.len(), g.image_len());
     assert_eq!(cols.len(), g.rows() * g.cols());
-    let kk = g.kh * g.kw;
+    let kk = g.k.kh * g.k.kw;
     let plane = g.h * g.w;
     let ncols = g.cols();
     let (ay, ax) = (g.y(), g.x());
     image.par_chunks_mut(g.n * plane).enumerate().for_each(|(ci, img)| {
-        for kh in 0..g.kh {
-            for kw in 0..g.kw {
-                let row = &cols[(ci * kk + kh * g.kw + kw) * ncols..][..ncols];
+        for kh in 0..g.k.kh {
+            for kw in 0..g.k.kw {
+                let row = &cols[(ci * kk + kh * g.k.kw + kw) * ncols..][..ncols];
                 let (lo, hi) = ax.valid(kw, g.w, g.ow);
                 if lo >= hi {
                     continue;
                 }
-                let first = lo * g.sw + kw - g.pw;
+                let first = lo * g.k.sw + kw - g.k.pw;
                 for n in 0..g.n {
                     let dst_plane = &mut img[n * plane..(n + 1) * plane];
                     for oh in 0..g.oh {
                         let Some(ih) = ay.src(oh, kh, g.h) else { continue };
                         let src = &row[(n * g.oh + oh) * g.ow + lo..(n * g.oh + oh) * g.ow + hi];
-                        scatter_add(&mut dst_plane[ih * g.w + first..(ih + 1) * g.w], src, g.sw);
+                        scatter_add(&mut dst_plane[ih * g.w + first..(ih + 1) * g.w], src, g.k.sw);
                     }
                 }
             }
@@ -261,7 +266,7 @@ mod tests {
     #[test]
     fn rectangular_geometry_matches_the_definition_and_adjoint() {
         for &(h, w, kh, kw, sh, sw, ph, pw) in &[(6, 9, 1, 7, 1, 1, 0, 3), (9, 6, 7, 1, 1, 1, 3, 0), (5, 5, 1, 3, 1, 1, 0, 1), (7, 8, 3, 1, 2, 1, 1, 0), (8, 7, 3, 2, 1, 3, 0, 1)] {
-            let g = Patches::rect(2, 2, h, w, (kh, kw), (sh, sw), (ph, pw));
+            let g = Patches::rect(2, 2, h, w, RectSpec { kh, kw, sh, sw, ph, pw });
             assert_eq!((g.oh, g.ow), ((h + 2 * ph - kh) / sh + 1, (w + 2 * pw - kw) / sw + 1));
             let x: Vec<f32> = (0..g.image_len()).map(|i| i as f32 + 1.0).collect();
             let cols = im2col_new(&g, &x);

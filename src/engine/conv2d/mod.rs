@@ -5,6 +5,7 @@
 //! y [C_out, N, OH, OW].
 use super::gemm::{gemm, gemm_new, MatRef};
 use super::im2col::{col2im, im2col_new, Patches};
+pub use super::im2col::RectSpec;
 use super::reduce::add_row_sums;
 use super::Shape4;
 
@@ -14,17 +15,6 @@ pub struct ConvSpec {
     pub k: usize,
     pub stride: usize,
     pub pad: usize,
-}
-
-/// Kernel (kh, kw), strides and per-axis zero padding of a possibly rectangular convolution.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RectSpec {
-    pub kh: usize,
-    pub kw: usize,
-    pub sh: usize,
-    pub sw: usize,
-    pub ph: usize,
-    pub pw: usize,
 }
 
 impl From<ConvSpec> for RectSpec {
@@ -39,7 +29,7 @@ impl RectSpec {
         (self.kh, self.kw, self.sh, self.sw, self.ph, self.pw) == (1, 1, 1, 1, 0, 0)
     }
     pub fn geometry(&self, xs: Shape4) -> Patches {
-        Patches::rect(xs.c, xs.n, xs.h, xs.w, (self.kh, self.kw), (self.sh, self.sw), (self.ph, self.pw))
+        Patches::rect(xs.c, xs.n, xs.h, xs.w, *self)
     }
 }
 
