@@ -34,9 +34,21 @@ pub struct FidArgs {
 }
 
 /// Whether `path` is a statistics file written by `save_stats` (rather than a dataset artifact).
+/// Reads only the safetensors header: artifacts can be hundreds of megabytes.
 fn is_stats_file(path: &Path) -> Result<bool, FidError> {
-    let bytes = std::fs::read(path).map_err(|source| FidError::Io { path: path.into(), source })?;
-    Ok(safetensors::SafeTensors::read_metadata(&bytes).ok().and_then(|(_, h)| h.metadata().clone()).is_some_and(|m| m.contains_key("pad_fid_stats")))
+    use std::io::Read;
+    let io = |source| FidError::Io { path: path.into(), source };
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    let mut len = [0u8; 8];
+    f.read_exact(&mut len).map_err(io)?;
+    let len = u64::from_le_bytes(len);
+    if len > 1 << 24 {
+        return Ok(false);
+    }
+    let mut header = vec![0u8; len as usize];
+    f.read_exact(&mut header).map_err(io)?;
+    let json: serde_json::Value = serde_json::from_slice(&header).map_err(|e| FidError::Format { path: path.into(), msg: e.to_string() })?;
+    Ok(json.get("__metadata__").and_then(|m| m.get("pad_fid_stats")).is_some())
 }
 
 /// Statistics of one side: read from a stats file, from the cache, or computed and cached.
