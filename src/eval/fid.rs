@@ -65,7 +65,7 @@ impl StatsBuilder {
     /// Adds `rows` ([m, dim] row-major) to the sums. Non-finite features are an error.
     pub fn add(&mut self, rows: &[f32]) -> Result<(), FidError> {
         let d = self.dim;
-        if d == 0 || rows.len() % d != 0 {
+        if d == 0 || !rows.len().is_multiple_of(d) {
             return Err(FidError::Input(format!("{} feature values are not rows of {d}", rows.len())));
         }
         if let Some(i) = rows.iter().position(|v| !v.is_finite()) {
