@@ -10,30 +10,71 @@
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
+/// Kernel kh x kw, strides (sh, sw) and zero padding (ph, pw) on both sides of each axis.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RectSpec {
+    pub kh: usize,
+    pub kw: usize,
+    pub sh: usize,
+    pub sw: usize,
+    pub ph: usize,
+    pub pw: usize,
+}
+
+/// Geometry of a convolution over `c x h x w` images. Square kernels (PAD's own networks) use
+/// `new`; Inception's 1x7 / 7x1 / 1x3 / 3x1 kernels use `rect`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Patches {
     pub c: usize,
     pub n: usize,
     pub h: usize,
     pub w: usize,
-    pub k: usize,
-    pub stride: usize,
-    pub pad: usize,
+    pub k: RectSpec,
     pub oh: usize,
     pub ow: usize,
 }
 
-impl Patches {
-    /// Geometry of a convolution reading an image side of `c x h x w` per example.
-    pub fn new(c: usize, n: usize, h: usize, w: usize, k: usize, stride: usize, pad: usize) -> Self {
-        assert!(h + 2 * pad >= k && w + 2 * pad >= k, "kernel larger than padded input");
-        let oh = (h + 2 * pad - k) / stride + 1;
-        let ow = (w + 2 * pad - k) / stride + 1;
-        Patches { c, n, h, w, k, stride, pad, oh, ow }
+/// One spatial axis of the geometry: stride and padding.
+#[derive(Clone, Copy)]
+struct Axis {
+    s: usize,
+    p: usize,
+}
+
+impl Axis {
+    /// Input coordinate of output position `o` and kernel offset `kk`, if inside the image.
+    #[inline]
+    fn src(self, o: usize, kk: usize, size: usize) -> Option<usize> {
+        let i = (o * self.s + kk) as isize - self.p as isize;
+        (i >= 0 && (i as usize) < size).then_some(i as usize)
     }
-    /// Rows of the column matrix: c * k * k.
+    /// The output positions [lo, hi) whose input coordinate o*s + kk - p lies in [0, size), so the
+    /// inner loops run without bounds tests.
+    #[inline]
+    fn valid(self, kk: usize, size: usize, out: usize) -> (usize, usize) {
+        let (s, p) = (self.s, self.p);
+        let lo = if p > kk { (p - kk).div_ceil(s) } else { 0 };
+        let hi = if size + p > kk { (size + p - kk).div_ceil(s) } else { 0 };
+        (lo.min(out), hi.min(out).max(lo.min(out)))
+    }
+}
+
+impl Patches {
+    /// Geometry of a square convolution reading an image side of `c x h x w` per example.
+    pub fn new(c: usize, n: usize, h: usize, w: usize, k: usize, stride: usize, pad: usize) -> Self {
+        Self::rect(c, n, h, w, RectSpec { kh: k, kw: k, sh: stride, sw: stride, ph: pad, pw: pad })
+    }
+    /// General geometry: rectangular kernel, per-axis strides and paddings.
+    pub fn rect(c: usize, n: usize, h: usize, w: usize, k: RectSpec) -> Self {
+        assert!(h + 2 * k.ph >= k.kh && w + 2 * k.pw >= k.kw, "kernel larger than padded input");
+        assert!(k.sh > 0 && k.sw > 0, "zero stride");
+        let oh = (h + 2 * k.ph - k.kh) / k.sh + 1;
+        let ow = (w + 2 * k.pw - k.kw) / k.sw + 1;
+        Patches { c, n, h, w, k, oh, ow }
+    }
+    /// Rows of the column matrix: c * kh * kw.
     pub fn rows(&self) -> usize {
-        self.c * self.k * self.k
+        self.c * self.k.kh * self.k.kw
     }
     /// Columns of the column matrix: n * oh * ow.
     pub fn cols(&self) -> usize {
@@ -43,20 +84,11 @@ impl Patches {
     pub fn image_len(&self) -> usize {
         self.c * self.n * self.h * self.w
     }
-    /// Input coordinate of output position `o` and kernel offset `kk`, if inside the image.
-    #[inline]
-    fn src(&self, o: usize, kk: usize, size: usize) -> Option<usize> {
-        let i = (o * self.stride + kk) as isize - self.pad as isize;
-        (i >= 0 && (i as usize) < size).then_some(i as usize)
+    fn y(&self) -> Axis {
+        Axis { s: self.k.sh, p: self.k.ph }
     }
-    /// The output positions [lo, hi) whose input coordinate o*s + kk - p lies in [0, size), so the
-    /// inner loops run without bounds tests.
-    #[inline]
-    fn valid(&self, kk: usize, size: usize, out: usize) -> (usize, usize) {
-        let (s, p) = (self.stride, self.pad);
-        let lo = if p > kk { (p - kk).div_ceil(s) } else { 0 };
-        let hi = if size + p > kk { (size + p - kk).div_ceil(s) } else { 0 };
-        (lo.min(out), hi.min(out).max(lo.min(out)))
+    fn x(&self) -> Axis {
+        Axis { s: self.k.sw, p: self.k.pw }
     }
 }
 
@@ -81,24 +113,25 @@ pub fn im2col(g: &Patches, image: &[f32], cols: &mut [f32]) {
 fn im2col_uninit(g: &Patches, image: &[f32], cols: &mut [MaybeUninit<f32>]) {
     assert_eq!(image.len(), g.image_len());
     assert_eq!(cols.len(), g.rows() * g.cols());
-    let kk = g.k * g.k;
+    let kk = g.k.kh * g.k.kw;
     let plane = g.h * g.w;
+    let (ay, ax) = (g.y(), g.x());
     cols.par_chunks_mut(g.cols()).enumerate().for_each(|(row, out)| {
-        let (ci, kh, kw) = (row / kk, (row % kk) / g.k, row % g.k);
+        let (ci, kh, kw) = (row / kk, (row % kk) / g.k.kw, row % g.k.kw);
         let img = &image[ci * g.n * plane..(ci + 1) * g.n * plane];
-        let (lo, hi) = g.valid(kw, g.w, g.ow);
+        let (lo, hi) = ax.valid(kw, g.w, g.ow);
         for n in 0..g.n {
             let src_plane = &img[n * plane..(n + 1) * plane];
             for oh in 0..g.oh {
                 let dst = &mut out[(n * g.oh + oh) * g.ow..(n * g.oh + oh + 1) * g.ow];
-                match g.src(oh, kh, g.h) {
+                match ay.src(oh, kh, g.h) {
                     None => dst.fill(ZERO),
                     Some(ih) => {
                         let src_row = &src_plane[ih * g.w..(ih + 1) * g.w];
                         dst[..lo].fill(ZERO);
                         dst[hi..].fill(ZERO);
-                        let first = lo * g.stride + kw - g.pad;
-                        gather(&mut dst[lo..hi], &src_row[first..], g.stride);
+                        let first = lo * g.k.sw + kw - g.k.pw;
+                        gather(&mut dst[lo..hi], &src_row[first..], g.k.sw);
                     }
                 }
             }
@@ -149,24 +182,25 @@ fn scatter_add(dst: &mut [f32], src: &[f32], stride: usize) {
 pub fn col2im(g: &Patches, cols: &[f32], image: &mut [f32]) {
     assert_eq!(image.len(), g.image_len());
     assert_eq!(cols.len(), g.rows() * g.cols());
-    let kk = g.k * g.k;
+    let kk = g.k.kh * g.k.kw;
     let plane = g.h * g.w;
     let ncols = g.cols();
+    let (ay, ax) = (g.y(), g.x());
     image.par_chunks_mut(g.n * plane).enumerate().for_each(|(ci, img)| {
-        for kh in 0..g.k {
-            for kw in 0..g.k {
-                let row = &cols[(ci * kk + kh * g.k + kw) * ncols..][..ncols];
-                let (lo, hi) = g.valid(kw, g.w, g.ow);
+        for kh in 0..g.k.kh {
+            for kw in 0..g.k.kw {
+                let row = &cols[(ci * kk + kh * g.k.kw + kw) * ncols..][..ncols];
+                let (lo, hi) = ax.valid(kw, g.w, g.ow);
                 if lo >= hi {
                     continue;
                 }
-                let first = lo * g.stride + kw - g.pad;
+                let first = lo * g.k.sw + kw - g.k.pw;
                 for n in 0..g.n {
                     let dst_plane = &mut img[n * plane..(n + 1) * plane];
                     for oh in 0..g.oh {
-                        let Some(ih) = g.src(oh, kh, g.h) else { continue };
+                        let Some(ih) = ay.src(oh, kh, g.h) else { continue };
                         let src = &row[(n * g.oh + oh) * g.ow + lo..(n * g.oh + oh) * g.ow + hi];
-                        scatter_add(&mut dst_plane[ih * g.w + first..(ih + 1) * g.w], src, g.stride);
+                        scatter_add(&mut dst_plane[ih * g.w + first..(ih + 1) * g.w], src, g.k.sw);
                     }
                 }
             }
@@ -224,6 +258,37 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// Rectangular kernels with per-axis stride and padding (Inception's 1x7, 7x1, 1x3, 3x1)
+    /// agree with the definition, and col2im stays their exact adjoint.
+    #[test]
+    fn rectangular_geometry_matches_the_definition_and_adjoint() {
+        for &(h, w, kh, kw, sh, sw, ph, pw) in &[(6, 9, 1, 7, 1, 1, 0, 3), (9, 6, 7, 1, 1, 1, 3, 0), (5, 5, 1, 3, 1, 1, 0, 1), (7, 8, 3, 1, 2, 1, 1, 0), (8, 7, 3, 2, 1, 3, 0, 1)] {
+            let g = Patches::rect(2, 2, h, w, RectSpec { kh, kw, sh, sw, ph, pw });
+            assert_eq!((g.oh, g.ow), ((h + 2 * ph - kh) / sh + 1, (w + 2 * pw - kw) / sw + 1));
+            let x: Vec<f32> = (0..g.image_len()).map(|i| i as f32 + 1.0).collect();
+            let cols = im2col_new(&g, &x);
+            for (row, r) in cols.chunks(g.cols()).enumerate() {
+                let (ci, a, b) = (row / (kh * kw), row % (kh * kw) / kw, row % kw);
+                for n in 0..2 {
+                    for oh in 0..g.oh {
+                        for ow in 0..g.ow {
+                            let (ih, iw) = ((oh * sh + a) as isize - ph as isize, (ow * sw + b) as isize - pw as isize);
+                            let inside = ih >= 0 && iw >= 0 && ih < h as isize && iw < w as isize;
+                            let want = if inside { x[((ci * 2 + n) * h + ih as usize) * w + iw as usize] } else { 0.0 };
+                            assert_eq!(r[(n * g.oh + oh) * g.ow + ow], want, "{kh}x{kw} s{sh},{sw} p{ph},{pw}");
+                        }
+                    }
+                }
+            }
+            let y: Vec<f32> = (0..cols.len()).map(|i| ((i * 13 % 7) as f32) - 3.0).collect();
+            let mut ty = vec![0.0; x.len()];
+            col2im(&g, &y, &mut ty);
+            let lhs: f64 = cols.iter().zip(&y).map(|(a, b)| (*a as f64) * (*b as f64)).sum();
+            let rhs: f64 = x.iter().zip(&ty).map(|(a, b)| (*a as f64) * (*b as f64)).sum();
+            assert_eq!(lhs, rhs);
         }
     }
 

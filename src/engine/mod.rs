@@ -13,7 +13,9 @@ pub mod fpmode;
 pub mod gemm;
 pub mod im2col;
 pub mod loss;
+pub mod pool;
 pub mod reduce;
+pub mod resize;
 pub mod rng;
 mod testutil;
 

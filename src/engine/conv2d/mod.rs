@@ -5,6 +5,7 @@
 //! y [C_out, N, OH, OW].
 use super::gemm::{gemm, gemm_new, MatRef};
 use super::im2col::{col2im, im2col_new, Patches};
+pub use super::im2col::RectSpec;
 use super::reduce::add_row_sums;
 use super::Shape4;
 
@@ -14,6 +15,41 @@ pub struct ConvSpec {
     pub k: usize,
     pub stride: usize,
     pub pad: usize,
+}
+
+impl From<ConvSpec> for RectSpec {
+    fn from(s: ConvSpec) -> Self {
+        RectSpec { kh: s.k, kw: s.k, sh: s.stride, sw: s.stride, ph: s.pad, pw: s.pad }
+    }
+}
+
+impl RectSpec {
+    /// A 1x1, stride-1, unpadded convolution: its im2col would be a plain copy of the input.
+    pub fn is_pointwise(&self) -> bool {
+        (self.kh, self.kw, self.sh, self.sw, self.ph, self.pw) == (1, 1, 1, 1, 0, 0)
+    }
+    pub fn geometry(&self, xs: Shape4) -> Patches {
+        Patches::rect(xs.c, xs.n, xs.h, xs.w, *self)
+    }
+}
+
+/// Forward-only y = conv2d(x, weight) + bias with a rectangular kernel; nothing is kept for a
+/// backward pass. A pointwise convolution multiplies the CNHW input directly, which already is
+/// its own column matrix [C_in, N*H*W], so most of Inception's convolutions skip im2col.
+pub fn conv2d_infer(x: &[f32], xs: Shape4, weight: &[f32], bias: &[f32], spec: RectSpec) -> (Vec<f32>, Shape4) {
+    let geom = spec.geometry(xs);
+    let cout = bias.len();
+    assert_eq!(weight.len(), cout * geom.rows(), "conv2d: weight shape");
+    assert_eq!(x.len(), xs.len(), "conv2d: input shape");
+    let w = MatRef::rm(weight, cout, geom.rows());
+    let mut y = if spec.is_pointwise() {
+        gemm_new(w, MatRef::rm(x, geom.rows(), geom.cols()))
+    } else {
+        let cols = im2col_new(&geom, x);
+        gemm_new(w, MatRef::rm(&cols, geom.rows(), geom.cols()))
+    };
+    add_bias(&mut y, bias);
+    (y, Shape4 { c: cout, n: xs.n, h: geom.oh, w: geom.ow })
 }
 
 /// What the backward pass needs from the forward pass.

@@ -45,3 +45,60 @@ fn odd_sizes_k3_s1_p1_and_k3_s2_p0() {
     case(Shape4 { c: 2, n: 2, h: 7, w: 5 }, 2, ConvSpec { k: 3, stride: 1, pad: 1 }, 30);
     case(Shape4 { c: 1, n: 2, h: 9, w: 9 }, 2, ConvSpec { k: 3, stride: 2, pad: 0 }, 40);
 }
+
+/// f64 direct rectangular conv2d on CNHW, the definition the inference path must meet.
+fn conv2d_rect_ref(x: &[f64], xs: Shape4, w: &[f64], b: &[f64], s: RectSpec) -> (Vec<f64>, usize, usize) {
+    let (oh, ow) = ((xs.h + 2 * s.ph - s.kh) / s.sh + 1, (xs.w + 2 * s.pw - s.kw) / s.sw + 1);
+    let mut y = vec![0.0; b.len() * xs.n * oh * ow];
+    for (co, &bias) in b.iter().enumerate() {
+        for n in 0..xs.n {
+            for i in 0..oh {
+                for j in 0..ow {
+                    let mut acc = bias;
+                    for ci in 0..xs.c {
+                        for a in 0..s.kh {
+                            for c in 0..s.kw {
+                                let (ih, iw) = ((i * s.sh + a) as isize - s.ph as isize, (j * s.sw + c) as isize - s.pw as isize);
+                                if ih >= 0 && iw >= 0 && (ih as usize) < xs.h && (iw as usize) < xs.w {
+                                    acc += w[((co * xs.c + ci) * s.kh + a) * s.kw + c] * x[((ci * xs.n + n) * xs.h + ih as usize) * xs.w + iw as usize];
+                                }
+                            }
+                        }
+                    }
+                    y[((co * xs.n + n) * oh + i) * ow + j] = acc;
+                }
+            }
+        }
+    }
+    (y, oh, ow)
+}
+
+#[test]
+fn inference_conv_with_rectangular_kernels_and_pointwise_shortcut() {
+    let xs = Shape4 { c: 3, n: 2, h: 9, w: 8 };
+    let specs = [
+        RectSpec { kh: 1, kw: 7, sh: 1, sw: 1, ph: 0, pw: 3 },
+        RectSpec { kh: 7, kw: 1, sh: 1, sw: 1, ph: 3, pw: 0 },
+        RectSpec { kh: 1, kw: 3, sh: 1, sw: 1, ph: 0, pw: 1 },
+        RectSpec { kh: 3, kw: 1, sh: 1, sw: 1, ph: 1, pw: 0 },
+        RectSpec { kh: 1, kw: 1, sh: 1, sw: 1, ph: 0, pw: 0 },
+        RectSpec { kh: 3, kw: 3, sh: 2, sw: 2, ph: 0, pw: 0 },
+    ];
+    for (t, spec) in specs.into_iter().enumerate() {
+        let x = randn_like(xs.len(), 50 + t as u64);
+        let w = randn_like(4 * xs.c * spec.kh * spec.kw, 60 + t as u64);
+        let b = randn_like(4, 70 + t as u64);
+        let (y, ys) = conv2d_infer(&x, xs, &w, &b, spec);
+        let (want, oh, ow) = conv2d_rect_ref(&to64(&x), xs, &to64(&w), &to64(&b), spec);
+        assert_eq!(ys, Shape4 { c: 4, n: 2, h: oh, w: ow });
+        for (a, e) in y.iter().zip(&want) {
+            assert!((*a as f64 - e).abs() < 1e-5 * (1.0 + e.abs()), "{spec:?}: {a} vs {e}");
+        }
+    }
+    // The square path is the same computation as the training forward.
+    let spec = ConvSpec { k: 3, stride: 1, pad: 1 };
+    let x = randn_like(xs.len(), 80);
+    let w = randn_like(4 * xs.c * 9, 81);
+    let b = randn_like(4, 82);
+    assert_eq!(conv2d_infer(&x, xs, &w, &b, spec.into()).0, conv2d_forward(&x, xs, &w, &b, spec).0);
+}
