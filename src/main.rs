@@ -23,6 +23,8 @@ enum Cmd {
     Probe(ProbeArgs),
     /// Time one PAD iteration (batch 64, 3x32x32) and each phase, next to the PyTorch peer.
     Bench(BenchArgs),
+    /// Fréchet Inception Distance between two image sets (datasets or statistics files).
+    Fid(pad::eval::fid_cli::FidArgs),
     /// Compute every missing stage of a profile (cached by content hash), then write results/<profile>/.
     Run(RunArgs),
     /// List every stage of a profile as fresh or missing, with its key.
@@ -176,6 +178,10 @@ fn main() -> ExitCode {
         Cmd::Run(a) => run_pipeline(&a),
         Cmd::Status(a) => status(&a),
         Cmd::Verify => verify(),
+        Cmd::Fid(a) => {
+            set_threads(None);
+            pad::eval::fid_cli::run_fid(&a).map(|_| ()).map_err(Into::into)
+        }
         Cmd::Probe(a) => probe(&a),
         Cmd::Fetch(a) => pad::data::run_fetch(&a).map(|p| println!("{}", p.display())).map_err(Into::into),
     };

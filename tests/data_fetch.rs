@@ -209,7 +209,9 @@ fn fashion_content_hash_is_checked_and_bad_labels_leave_no_artifact() {
     let dir = tempfile::tempdir().unwrap();
     let mirror = mirror_dir(dir.path(), mnist_files(3, 2, false));
     // synthetic files are not Fashion-MNIST: the published decompressed-content hash rejects them
-    let e = data::run_fetch(&args("fashion-mnist", dir.path(), mirror.to_str().unwrap())).unwrap_err();
+    // (unless the caller says they are its own data: allow_unpublished)
+    let strict = FetchArgs { allow_unpublished: false, ..args("fashion-mnist", dir.path(), mirror.to_str().unwrap()) };
+    let e = data::run_fetch(&strict).unwrap_err();
     assert!(matches!(&e, DataError::HashMismatch { algo, file, .. } if algo.contains("content") && file == "train-images-idx3-ubyte.gz"), "{e}");
     assert!(leftovers(dir.path()).is_empty());
     // label out of range in a file that verifies (mnist from a fresh mirror): decoded, refused

@@ -253,7 +253,14 @@ mod tests {
             assert_eq!(e.content_sha256.as_deref(), Some(want_static));
         }
         std::fs::write(&p, gz(b"other content", 1)).unwrap();
-        let e = verify(&p, &spec, LOCAL, "here", &lock, true).unwrap_err();
+        let e = verify(&p, &spec, LOCAL, "here", &lock, false).unwrap_err();
+        assert!(matches!(e, DataError::HashMismatch { algo, .. } if algo.contains("content")));
+        // allow_unpublished: the published content hash does not bind a slice or re-encoding...
+        let e = verify(&p, &spec, LOCAL, "here", &lock, true).unwrap();
+        // ...but what the lock recorded for the file does.
+        let mut locked = Lock::default();
+        locked.file.push(FileEntry { content_sha256: Some(want_static.to_string()), ..e });
+        let e = verify(&p, &spec, LOCAL, "here", &locked, true).unwrap_err();
         assert!(matches!(e, DataError::HashMismatch { algo, .. } if algo.contains("content")));
         // without a content hash the published MD5 decides
         let spec = FileSpec { content_sha256: None, ..spec };

@@ -297,15 +297,15 @@ epochs = 3
     fn an_unknown_key_is_named_with_its_line() {
         let bad = GOOD.replace("epochs = 3", "epochs = 3\nepoch = 4");
         let e = parse(&bad).err().unwrap().to_string();
-        assert!(e.contains("pipeline.toml") && e.contains("epoch") && e.contains("line 16"), "{e}");
+        assert!(e.contains("pipeline.toml") && e.contains("epoch") && e.contains("line 15"), "{e}");
     }
 
     #[test]
     fn an_unknown_condition_or_dataset_is_named_with_key_and_line() {
         let e = parse(&GOOD.replace("\"half_nrem\"]", "\"half_nrm\"]")).err().unwrap().to_string();
-        assert!(e.contains("pipeline.toml:14") && e.contains("profiles.demo.conditions") && e.contains("half_nrm"), "{e}");
+        assert!(e.contains("pipeline.toml:12") && e.contains("profiles.demo.conditions") && e.contains("half_nrm"), "{e}");
         let e = parse(&GOOD.replace("datasets = [\"demo\"]", "datasets = [\"dmo\"]")).err().unwrap().to_string();
-        assert!(e.contains("pipeline.toml:13") && e.contains("unknown dataset 'dmo'"), "{e}");
+        assert!(e.contains("pipeline.toml:11") && e.contains("unknown dataset 'dmo'"), "{e}");
     }
 
     #[test]
