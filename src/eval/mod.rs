@@ -1,6 +1,14 @@
-//! Evaluation of trained networks: frozen features and the linear probe.
+//! Evaluation of trained networks (Methods 4.4): frozen features and the linear probe (Fig. 4),
+pub mod distances;
+pub mod error;
 pub mod features;
+pub mod occlusion;
+pub mod pca;
 pub mod probe;
 
-pub use features::encode;
+pub use distances::{latent_distances, DistanceConfig, Distances};
+pub use error::EvalError;
+pub use features::{encode, encode_selected};
+pub use occlusion::{occlusion_curve, occlusion_sweep, SweepConfig, SweepRow};
+pub use pca::{pca_projection, PcaConfig, PcaProjection};
 pub use probe::{linear_probe, ProbeConfig, ProbeEpoch};
