@@ -4,4 +4,5 @@ pub mod data;
 pub mod engine;
 pub mod eval;
 pub mod model;
+pub mod report;
 pub mod train;
