@@ -126,7 +126,7 @@ pub fn losses_per_epoch(csv_text: &str, path: &Path) -> Result<String, EvalError
 pub fn pca_scatter(title: &str, p: &PcaProjection, class_names: &[String], max_classes: usize) -> String {
     let classes = class_names.len().min(max_classes);
     let mut sets = Vec::new();
-    for (pts, hollow, suffix) in [(&p.clean, false, ""), (&p.occluded, true, " (occluded)")] {
+    for (pts, hollow, suffix) in [(&p.clean, false, ""), (&p.occluded, true, " occl.")] {
         for k in 0..classes {
             let points = pts.iter().zip(&p.labels).filter(|(_, &l)| l as usize == k).map(|(q, _)| (q[0], q[1])).collect();
             sets.push(Points { name: format!("{}{suffix}", class_names[k]), color: color(k), points, hollow });

@@ -87,10 +87,10 @@ pub struct Panel {
     pub content: Content,
 }
 
-const W: f64 = 460.0;
+const W: f64 = 500.0;
 const H: f64 = 340.0;
 const LEFT: f64 = 62.0;
-const RIGHT: f64 = 150.0;
+const RIGHT: f64 = 170.0;
 const TOP: f64 = 34.0;
 const BOTTOM: f64 = 48.0;
 
@@ -130,7 +130,7 @@ pub fn render(panels: &[Panel]) -> String {
 
 fn panel(s: &mut String, p: &Panel) {
     let f = Frame { x: &p.x, y: &p.y };
-    let _ = write!(s, r#"<text x="{}" y="20" text-anchor="middle" font-size="14">{}</text>"#, (LEFT + W - RIGHT) / 2.0, esc(&p.title));
+    let _ = write!(s, r#"<text x="{}" y="20" text-anchor="middle" font-size="14">{}</text>"#, W / 2.0, esc(&p.title));
     y_axis(s, &f);
     let names: Vec<(String, String, bool)> = match &p.content {
         Content::Lines(lines) => {
