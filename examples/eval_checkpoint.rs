@@ -15,6 +15,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let out = PathBuf::from(&a[2]);
     if a.iter().any(|s| s == "--figures-only") {
+        run_figure_losses(&FigureLossesArgs { losses: PathBuf::from(&a[1]).with_file_name("losses.csv"), out: out.join("losses.svg") })?;
         return figures(&out);
     }
     let model = |untrained: bool| ModelArgs { data: a[0].clone().into(), ckpt: Some(a[1].clone().into()), untrained, seed: 0, threads: None };
@@ -24,11 +25,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         eprintln!("{what}: {:.1} s", t.elapsed().as_secs_f64());
         Ok(())
     };
-    // The run's losses.csv sits next to its checkpoints.
-    let losses = PathBuf::from(&a[1]).with_file_name("losses.csv");
-    if losses.exists() {
-        timed("losses figure", &|| run_figure_losses(&FigureLossesArgs { losses: losses.clone(), out: out.join("losses.svg") }))?;
-    }
     for (tag, untrained) in [("trained", false), ("untrained", true)] {
         let dir = out.join(tag);
         timed(&format!("distances ({tag})"), &|| run_distances(&DistancesArgs { model: model(untrained), split: "train".into(), out: Some(dir.join("distances.json")) }))?;
@@ -37,6 +33,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         if !a.iter().any(|s| s == "--skip-sweep") {
             timed(&format!("occlusion ({tag})"), &|| run_occlusion(&OcclusionArgs { model: model(untrained), epochs: 20, lr: 0.2, out: Some(dir.join("occlusion.csv")) }))?;
         }
+    }
+    // The run's losses.csv sits next to its checkpoints.
+    let losses = PathBuf::from(&a[1]).with_file_name("losses.csv");
+    if losses.exists() {
+        run_figure_losses(&FigureLossesArgs { losses, out: out.join("losses.svg") })?;
     }
     figures(&out)?;
     Ok(())

@@ -219,4 +219,15 @@ mod tests {
         assert!(d.inter > 0.0 && d.clean_occluded > 0.0 && d.ratio_intra_inter.is_finite(), "{d:?}");
         assert_eq!(d, latent_distances(&enc, images, &labels, 3, &small_cfg()).unwrap());
     }
+
+    #[test]
+    fn results_do_not_depend_on_the_thread_count() {
+        let (enc, data, labels) = super::super::occlusion::tests::tiny(600, 3, 12);
+        let images = Images::new(&data, 3).unwrap();
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| latent_distances(&enc, images, &labels, 3, &small_cfg()).unwrap())
+        };
+        assert_eq!(run(1), run(3));
+    }
 }
