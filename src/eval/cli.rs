@@ -1,5 +1,6 @@
 //! Command-line entries for the evaluations, to be wired into src/main.rs as subcommands:
-//! `pad occlusion`, `pad distances`, `pad pca`, `pad dreams`, `pad figure-losses`.
+//! `pad occlusion`, `pad distances`, `pad pca`, `pad dreams`, `pad probe-run`, `pad figure-losses`,
+//! `pad figure-accuracy`.
 //! Each loads a dataset artifact and a checkpoint (or the untrained networks of a seed), runs one
 //! library function, prints a table and optionally writes its result atomically.
 use super::error::EvalError;
@@ -196,4 +197,58 @@ pub struct FigureLossesArgs {
 pub fn run_figure_losses(a: &FigureLossesArgs) -> Result<(), EvalError> {
     let text = std::fs::read_to_string(&a.losses).map_err(|e| EvalError::io(&a.losses, e))?;
     write(&a.out, crate::report::figures::losses_per_epoch(&text, &a.losses)?.as_bytes())
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct ProbeRunArgs {
+    /// Dataset artifact (.safetensors) written by `pad fetch`.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Run directory with epoch-NNNN.safetensors checkpoints.
+    #[arg(long)]
+    pub run: PathBuf,
+    /// Probe every n-th epoch.
+    #[arg(long, default_value_t = 1)]
+    pub every: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// CSV output (one row per probed epoch).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// Fig. 4 for one run: the probe's final accuracies for each checkpoint.
+pub fn run_probe_run(a: &ProbeRunArgs) -> Result<(), EvalError> {
+    let ds = load_artifact(&a.data)?;
+    let cfg = super::ProbeConfig { seed: a.seed, ..Default::default() };
+    let rows = super::curves::probe_run(&a.run, a.every, images(&ds, "train")?, images(&ds, "test")?, ds.classes.len(), &cfg)?;
+    let csv = super::curves::curve_csv(&rows);
+    print!("{csv}");
+    a.out.as_ref().map_or(Ok(()), |p| write(p, csv.as_bytes()))
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct FigureAccuracyArgs {
+    /// NAME=CSV from `pad probe-run`; repeat a NAME for several seeds (mean ± SEM).
+    #[arg(long = "curve", required = true)]
+    pub curves: Vec<String>,
+    #[arg(long, default_value = "linear separability")]
+    pub title: String,
+    /// SVG output.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// Accuracy vs epoch per condition (Fig. 4c,d) from probe-run tables.
+pub fn run_figure_accuracy(a: &FigureAccuracyArgs) -> Result<(), EvalError> {
+    let mut conditions: Vec<crate::report::figures::Runs> = Vec::new();
+    for c in &a.curves {
+        let (name, path) = c.split_once('=').ok_or_else(|| EvalError::Input(format!("--curve {c}: expected NAME=CSV")))?;
+        let curve = super::curves::read_curve(Path::new(path))?;
+        match conditions.iter_mut().find(|(n, _)| n == name) {
+            Some((_, runs)) => runs.push(curve),
+            None => conditions.push((name.to_string(), vec![curve])),
+        }
+    }
+    write(&a.out, crate::report::figures::accuracy_vs_epoch(&a.title, &conditions).as_bytes())
 }

@@ -1,6 +1,7 @@
 //! Evaluation of trained networks (Methods 4.4): frozen features and the linear probe (Fig. 4),
 //! the occlusion sweep (Fig. 5), latent distances and PCA (Fig. 6), dreams (Fig. 3).
 pub mod cli;
+pub mod curves;
 pub mod distances;
 pub mod dreams;
 pub mod error;
