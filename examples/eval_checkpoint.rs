@@ -1,7 +1,7 @@
 //! Every evaluation of one checkpoint, next to the untrained networks: occlusion sweep, latent
 //! distances, PCA and dreams, written into OUT (CSV, JSON, SVG, PNG), with timings.
 //!
-//!   cargo run --release --example eval_checkpoint -- ARTIFACT CHECKPOINT OUT [--skip-sweep] [--figures-only]
+//!   cargo run --release --example eval_checkpoint -- ARTIFACT CHECKPOINT OUT [--skip-sweep] [--figures-only] [--probe-run]
 use pad::eval::cli::*;
 use pad::eval::{Distances, SweepRow};
 use pad::report::figures::{accuracy_vs_occlusion, distance_ratio_bars, write_svg};
@@ -11,9 +11,17 @@ use std::time::Instant;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let a: Vec<String> = std::env::args().skip(1).collect();
     if a.len() < 3 {
-        return Err("usage: eval_checkpoint ARTIFACT CHECKPOINT OUT [--skip-sweep] [--figures-only]".into());
+        return Err("usage: eval_checkpoint ARTIFACT CHECKPOINT OUT [--skip-sweep] [--figures-only] [--probe-run]".into());
     }
     let out = PathBuf::from(&a[2]);
+    if a.iter().any(|s| s == "--probe-run") {
+        // Fig. 4 for the checkpoint's whole run: probe every epoch, then the accuracy figure.
+        let run = PathBuf::from(&a[1]).parent().map(Path::to_path_buf).unwrap_or_default();
+        let csv = out.join("probe_run.csv");
+        run_probe_run(&ProbeRunArgs { data: a[0].clone().into(), run, every: 1, seed: 0, out: Some(csv.clone()) })?;
+        run_figure_accuracy(&FigureAccuracyArgs { curves: vec![format!("pad={}", csv.display())], title: "linear separability".into(), out: out.join("accuracy.svg") })?;
+        return Ok(());
+    }
     if a.iter().any(|s| s == "--figures-only") {
         run_figure_losses(&FigureLossesArgs { losses: PathBuf::from(&a[1]).with_file_name("losses.csv"), out: out.join("losses.svg") })?;
         return figures(&out);
