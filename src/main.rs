@@ -23,6 +23,14 @@ enum Cmd {
     Probe(ProbeArgs),
     /// Time one PAD iteration (batch 64, 3x32x32) and each phase, next to the PyTorch peer.
     Bench(BenchArgs),
+    /// Occlusion sweep (Fig. 5): probe accuracy on test images occluded with p = 0, 0.1, ..., 1.
+    Occlusion(pad::eval::cli::OcclusionArgs),
+    /// Intra-/inter-class and clean-vs-occluded latent distances (Fig. 6e,f).
+    Distances(pad::eval::cli::DistancesArgs),
+    /// 2-D PCA of the latent code, clean and occluded (Fig. 6b-d).
+    Pca(pad::eval::cli::PcaArgs),
+    /// PNG grids of real inputs, NREM dreams and REM dreams (Fig. 3).
+    Dreams(pad::eval::cli::DreamsArgs),
     /// Fréchet Inception Distance between two image sets (datasets or statistics files).
     Fid(pad::eval::fid_cli::FidArgs),
     /// Compute every missing stage of a profile (cached by content hash), then write results/<profile>/.
@@ -178,6 +186,22 @@ fn main() -> ExitCode {
         Cmd::Run(a) => run_pipeline(&a),
         Cmd::Status(a) => status(&a),
         Cmd::Verify => verify(),
+        Cmd::Occlusion(a) => {
+            set_threads(None);
+            pad::eval::cli::run_occlusion(&a).map_err(Into::into)
+        }
+        Cmd::Distances(a) => {
+            set_threads(None);
+            pad::eval::cli::run_distances(&a).map_err(Into::into)
+        }
+        Cmd::Pca(a) => {
+            set_threads(None);
+            pad::eval::cli::run_pca(&a).map_err(Into::into)
+        }
+        Cmd::Dreams(a) => {
+            set_threads(None);
+            pad::eval::cli::run_dreams(&a).map_err(Into::into)
+        }
         Cmd::Fid(a) => {
             set_threads(None);
             pad::eval::fid_cli::run_fid(&a).map(|_| ()).map_err(Into::into)

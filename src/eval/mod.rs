@@ -1,9 +1,22 @@
-//! Evaluation of trained networks: frozen features and the linear probe.
+//! Evaluation of trained networks (Methods 4.4): frozen features and the linear probe (Fig. 4),
+//! the occlusion sweep (Fig. 5), latent distances and PCA (Fig. 6), dreams (Fig. 3).
+pub mod cli;
+pub mod curves;
+pub mod distances;
+pub mod dreams;
+pub mod error;
 pub mod features;
 pub mod fid;
 pub mod fid_cli;
 pub mod inception;
+pub mod occlusion;
+pub mod pca;
 pub mod probe;
 
-pub use features::encode;
+pub use distances::{latent_distances, DistanceConfig, Distances};
+pub use dreams::{dreams, DreamConfig, Dreams};
+pub use error::EvalError;
+pub use features::{encode, encode_selected};
+pub use occlusion::{occlusion_curve, occlusion_sweep, SweepConfig, SweepRow};
+pub use pca::{pca_projection, PcaConfig, PcaProjection};
 pub use probe::{linear_probe, ProbeConfig, ProbeEpoch};

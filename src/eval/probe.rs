@@ -123,7 +123,7 @@ pub fn linear_probe(
 }
 
 /// The authors' number: mean over full test batches of each batch's accuracy.
-fn reference_style_accuracy(clf: &Linear, x: ArrayView2<f32>, y: &[u8], batch: usize) -> f64 {
+pub(crate) fn reference_style_accuracy(clf: &Linear, x: ArrayView2<f32>, y: &[u8], batch: usize) -> f64 {
     let nb = y.len() / batch;
     if nb == 0 {
         return f64::NAN;

@@ -1,2 +1,5 @@
-//! Reporting: tidy tables and summaries (mean ± SEM). Knows nothing of how results were made.
+//! Reporting: tidy tables and summaries (mean ± SEM), and figures viewable without Python (a small
+//! SVG plotter and the paper's figures built on it). Knows nothing of how results were made.
+pub mod figures;
+pub mod svg;
 pub mod tables;

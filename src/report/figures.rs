@@ -1,0 +1,171 @@
+//! The paper's figures from evaluation results, as SVG documents:
+//! accuracy vs epoch with SEM bands (Fig. 4c,d), accuracy vs occlusion (Fig. 5c,d), distance-ratio
+//! bars (Fig. 6e,f), losses per epoch (Appendix 1-Figs 1-2) and the PCA scatter (Fig. 6b-d).
+//! Bands and error bars are mean ± SEM over runs (seeds), SEM with ddof = 1 as scipy.stats.sem.
+use super::svg::{color, render, Axis, Bar, Content, Line, Panel, Points};
+use crate::eval::{Distances, EvalError, PcaProjection, SweepRow};
+use std::path::Path;
+
+/// A named condition and one curve (x, y) per run.
+pub type Runs = (String, Vec<Vec<(f64, f64)>>);
+
+/// Mean and standard error of the mean; SEM is 0 for a single value.
+pub fn mean_sem(v: &[f64]) -> (f64, f64) {
+    // A band of zero width for a single run (tables print NA there instead).
+    let (m, s) = super::tables::mean_sem(v);
+    (m, if s.is_nan() { 0.0 } else { s })
+}
+
+/// Per x (in increasing order), mean and SEM over the runs that have a point at x.
+pub fn curve_mean_sem(runs: &[Vec<(f64, f64)>]) -> Vec<(f64, f64, f64)> {
+    let mut xs: Vec<f64> = runs.iter().flatten().map(|p| p.0).collect();
+    xs.sort_by(f64::total_cmp);
+    xs.dedup();
+    xs.into_iter()
+        .map(|x| {
+            let ys: Vec<f64> = runs.iter().flatten().filter(|p| p.0 == x).map(|p| p.1).collect();
+            let (m, s) = mean_sem(&ys);
+            (x, m, s)
+        })
+        .collect()
+}
+
+fn sem_lines(conditions: &[Runs]) -> Vec<Line> {
+    conditions
+        .iter()
+        .enumerate()
+        .map(|(i, (name, runs))| {
+            let c = curve_mean_sem(runs);
+            Line { name: name.clone(), color: color(i), points: c.iter().map(|&(x, m, _)| (x, m)).collect(), band: c.iter().map(|&(x, m, s)| (x, m - s, m + s)).collect() }
+        })
+        .collect()
+}
+
+fn sem_panel(title: &str, xlabel: &str, ylabel: &str, conditions: &[Runs], y: Option<(f64, f64)>) -> Panel {
+    let lines = sem_lines(conditions);
+    let x = Axis::fit(xlabel, lines.iter().flat_map(|l| l.points.iter().map(|p| p.0)), None);
+    let y = Axis::fit(ylabel, lines.iter().flat_map(|l| l.band.iter().flat_map(|b| [b.1, b.2])), y);
+    Panel { title: title.into(), x, y, content: Content::Lines(lines) }
+}
+
+/// Fig. 4c,d: linear-probe test accuracy (%) per training epoch, one line per condition.
+pub fn accuracy_vs_epoch(title: &str, conditions: &[Runs]) -> String {
+    render(&[sem_panel(title, "epoch", "linear separability (% test accuracy)", conditions, Some((0.0, 100.0)))])
+}
+
+/// Fig. 5c,d: test accuracy (%) against the occlusion probability, one line per condition.
+pub fn accuracy_vs_occlusion(title: &str, conditions: &[(String, Vec<Vec<SweepRow>>)]) -> String {
+    let runs: Vec<Runs> = conditions.iter().map(|(n, rs)| (n.clone(), rs.iter().map(|r| r.iter().map(|row| (row.p, row.test_acc)).collect()).collect())).collect();
+    render(&[sem_panel(title, "occlusion probability", "test accuracy (%)", &runs, Some((0.0, 100.0)))])
+}
+
+/// Fig. 6e,f: intra/inter and clean-occluded/inter distance ratios, one bar per condition.
+pub fn distance_ratio_bars(conditions: &[(String, Vec<Distances>)]) -> String {
+    let panel = |title: &str, ylabel: &str, pick: fn(&Distances) -> f64| {
+        let bars: Vec<Bar> = conditions
+            .iter()
+            .enumerate()
+            .map(|(i, (name, ds))| {
+                let (m, s) = mean_sem(&ds.iter().map(pick).collect::<Vec<_>>());
+                Bar { label: name.clone(), value: m, err: s, color: color(i) }
+            })
+            .collect();
+        let top = bars.iter().map(|b| b.value + b.err).filter(|v| v.is_finite()).fold(0.0f64, f64::max);
+        Panel { title: title.into(), x: Axis::fit("", [], None), y: Axis::fit(ylabel, [], Some((0.0, (1.15 * top).max(1e-9)))), content: Content::Bars(bars) }
+    };
+    render(&[
+        panel("intra-class / inter-class distance", "ratio", |d| d.ratio_intra_inter),
+        panel("clean-occluded / inter-class distance", "ratio", |d| d.ratio_occluded_inter),
+    ])
+}
+
+/// The trainer's losses.csv (epoch,iterations,L_img,L_KL,L_real,L_NREM,L_fake,d_real,d_fake):
+/// one panel of losses and one of the discriminator's mean outputs, per epoch.
+pub fn losses_per_epoch(csv_text: &str, path: &Path) -> Result<String, EvalError> {
+    let bad = |msg: String| EvalError::Parse { path: path.to_path_buf(), msg };
+    let mut lines = csv_text.lines().filter(|l| !l.trim().is_empty());
+    let header: Vec<&str> = lines.next().ok_or_else(|| bad("empty file".into()))?.split(',').map(str::trim).collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).ok_or_else(|| bad(format!("no column {name} in header {header:?}")));
+    let epoch = col("epoch")?;
+    let mut rows: Vec<Vec<f64>> = Vec::new();
+    for (k, l) in lines.enumerate() {
+        let r: Result<Vec<f64>, _> = l.split(',').map(|v| v.trim().parse::<f64>()).collect();
+        let r = r.map_err(|e| bad(format!("row {}: {e}", k + 2)))?;
+        if r.len() != header.len() {
+            return Err(bad(format!("row {} has {} fields, the header {}", k + 2, r.len(), header.len())));
+        }
+        rows.push(r);
+    }
+    let series = |names: &[&str]| -> Result<Vec<Line>, EvalError> {
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let c = col(n)?;
+                Ok(Line { name: n.to_string(), color: color(i), points: rows.iter().map(|r| (r[epoch], r[c])).collect(), band: Vec::new() })
+            })
+            .collect()
+    };
+    let panel = |title: &str, ylabel: &str, lines: Vec<Line>, y: Option<(f64, f64)>| {
+        let x = Axis::fit("epoch", rows.iter().map(|r| r[epoch]), None);
+        let y = Axis::fit(ylabel, lines.iter().flat_map(|l| l.points.iter().map(|p| p.1)), y);
+        Panel { title: title.into(), x, y, content: Content::Lines(lines) }
+    };
+    Ok(render(&[
+        panel("losses", "loss", series(&["L_img", "L_KL", "L_real", "L_NREM", "L_fake"])?, None),
+        panel("discriminator output", "mean d", series(&["d_real", "d_fake"])?, Some((0.0, 1.0))),
+    ]))
+}
+
+/// Fig. 6b-d: clean codes as dots and occluded codes as circles, coloured by class; at most
+/// `max_classes` classes (the authors show 4) for legibility.
+pub fn pca_scatter(title: &str, p: &PcaProjection, class_names: &[String], max_classes: usize) -> String {
+    let classes = class_names.len().min(max_classes);
+    let mut sets = Vec::new();
+    for (pts, hollow, suffix) in [(&p.clean, false, ""), (&p.occluded, true, " occl.")] {
+        for k in 0..classes {
+            let points = pts.iter().zip(&p.labels).filter(|(_, &l)| l as usize == k).map(|(q, _)| (q[0], q[1])).collect();
+            sets.push(Points { name: format!("{}{suffix}", class_names[k]), color: color(k), points, hollow });
+        }
+    }
+    let all = || sets.iter().flat_map(|s| s.points.iter().copied());
+    let x = Axis::fit(&format!("PC1 ({:.0}% of variance)", 100.0 * p.explained[0]), all().map(|q| q.0), None);
+    let y = Axis::fit(&format!("PC2 ({:.0}%)", 100.0 * p.explained[1]), all().map(|q| q.1), None);
+    render(&[Panel { title: title.into(), x, y, content: Content::Scatter(sets) }])
+}
+
+/// Writes an SVG document atomically.
+pub fn write_svg(path: &Path, svg: &str) -> Result<(), EvalError> {
+    crate::atomic::write_atomic(path, svg.as_bytes()).map_err(|e| EvalError::io(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::svg::count_series;
+
+    #[test]
+    fn mean_and_sem_match_hand_values() {
+        let (m, s) = mean_sem(&[1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(m, 2.5);
+        assert!((s - (5.0f64 / 3.0 / 4.0).sqrt()).abs() < 1e-12);
+        assert_eq!(mean_sem(&[7.0]), (7.0, 0.0));
+        let c = curve_mean_sem(&[vec![(0.0, 1.0), (1.0, 2.0)], vec![(0.0, 3.0), (1.0, 2.0)]]);
+        assert_eq!(c, vec![(0.0, 2.0, 1.0), (1.0, 2.0, 0.0)]);
+    }
+
+    #[test]
+    fn figures_have_one_series_per_condition_or_column() {
+        let runs = |k: f64| vec![vec![(1.0, 10.0 * k), (2.0, 20.0 * k)], vec![(1.0, 12.0 * k), (2.0, 21.0 * k)]];
+        let conds: Vec<Runs> = (1..=3).map(|k| (format!("c{k}"), runs(k as f64))).collect();
+        assert_eq!(count_series(&accuracy_vs_epoch("t", &conds)), 3);
+        let csv = "epoch,iterations,L_img,L_KL,L_real,L_NREM,L_fake,d_real,d_fake\n1,10,0.5,0.1,0.6,0.2,0.7,0.6,0.4\n2,10,0.4,0.1,0.5,0.2,0.6,0.7,0.3\n";
+        assert_eq!(count_series(&losses_per_epoch(csv, Path::new("l.csv")).unwrap()), 7);
+        assert!(losses_per_epoch("epoch,L_img\n1,x\n", Path::new("l.csv")).is_err());
+        assert!(losses_per_epoch("epoch,iterations\n1,2\n", Path::new("l.csv")).unwrap_err().to_string().contains("l.csv"));
+        let d = Distances { definition: "paper-4.4.4", intra: 1.0, inter: 2.0, clean_occluded: 0.5, ratio_intra_inter: 0.5, ratio_occluded_inter: 0.25, intra_per_class: vec![], intra_pairs: 1, inter_pairs: 1, occluded_pairs: 1 };
+        assert_eq!(count_series(&distance_ratio_bars(&[("a".into(), vec![d.clone()]), ("b".into(), vec![d])])), 4);
+        let p = PcaProjection { index: vec![0, 1], labels: vec![0, 1], clean: vec![[0.0, 1.0], [1.0, 0.0]], occluded: vec![[0.1, 1.0], [1.0, 0.2]], explained: [0.5, 0.2] };
+        assert_eq!(count_series(&pca_scatter("p", &p, &["a".into(), "b".into(), "c".into()], 4)), 6);
+    }
+}
