@@ -31,6 +31,9 @@ pub fn report(plan: &Plan, cache: &Cache, results: &Path) -> Result<Vec<PathBuf>
     let mut probe = Table::new(&["dataset", "condition", "seed", "epoch", "test_acc", "test_acc_ref", "train_acc", "test_loss"]);
     // (dataset, condition) -> final-epoch accuracies over seeds; plus the untrained baseline.
     let mut finals: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
+    // dataset -> condition -> seed -> (epoch, test accuracy): the curves of Fig. 4c,d.
+    let mut curves: BTreeMap<String, BTreeMap<String, BTreeMap<i64, Vec<(f64, f64)>>>> = BTreeMap::new();
+    let mut loss_figures: Vec<(String, String)> = Vec::new();
     let mut untrained: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let epochs = plan.profile.epochs;
     for node in &plan.nodes {
@@ -41,6 +44,12 @@ pub fn report(plan: &Plan, cache: &Cache, results: &Path) -> Result<Vec<PathBuf>
         let (d, c, s) = (node.dataset.clone(), node.condition.clone().unwrap_or_default(), node.seed.unwrap_or(0) as i64);
         match node.kind {
             StageKind::Train => {
+                if s == plan.profile.seeds[0] as i64 {
+                    let path = dir.join("losses.csv");
+                    let text = std::fs::read_to_string(&path).map_err(|source| PipelineError::Io { path: path.clone(), source })?;
+                    let svg = crate::report::figures::losses_per_epoch(&text, &path).map_err(|e| PipelineError::Stage { stage: "report".into(), msg: e.to_string() })?;
+                    loss_figures.push((format!("figures/losses_{d}_{c}_seed{s}.svg"), svg));
+                }
                 for r in read_csv(&dir.join("losses.csv"))? {
                     let f = |k| Cell::Float(num(&r, k), 6);
                     losses.push(vec![Cell::Text(d.clone()), Cell::Text(c.clone()), Cell::Int(s), Cell::Int(num(&r, "epoch") as i64), f("L_img"), f("L_KL"), f("L_real"), f("L_NREM"), f("L_fake"), f("d_real"), f("d_fake")]);
@@ -51,6 +60,7 @@ pub fn report(plan: &Plan, cache: &Cache, results: &Path) -> Result<Vec<PathBuf>
                 let Some(last) = rows.last() else { continue };
                 let epoch = node.epoch.unwrap_or(0);
                 let acc = num(last, "test_acc");
+                curves.entry(d.clone()).or_default().entry(c.clone()).or_default().entry(s).or_default().push((epoch as f64, acc));
                 probe.push(vec![Cell::Text(d.clone()), Cell::Text(c.clone()), Cell::Int(s), Cell::Int(epoch as i64), Cell::Float(acc, 2), Cell::Float(num(last, "test_acc_ref"), 2), Cell::Float(num(last, "train_acc"), 2), Cell::Float(num(last, "test_loss"), 4)]);
                 if epoch == epochs {
                     finals.entry((d.clone(), c.clone())).or_default().push(acc);
@@ -82,6 +92,13 @@ pub fn report(plan: &Plan, cache: &Cache, results: &Path) -> Result<Vec<PathBuf>
         Ok(())
     };
     put("losses.csv", losses.to_csv())?;
+    for (d, by_cond) in &curves {
+        let runs: Vec<crate::report::figures::Runs> = by_cond.iter().map(|(c, seeds)| (c.clone(), seeds.values().cloned().collect())).collect();
+        put(&format!("figures/accuracy_{d}.svg"), crate::report::figures::accuracy_vs_epoch(&format!("{d}: linear separability (mean ± SEM over seeds)"), &runs))?;
+    }
+    for (name, svg) in loss_figures {
+        put(&name, svg)?;
+    }
     put("linear_probe.csv", probe.to_csv())?;
     put("summary.csv", summary.to_csv())?;
     let p = &plan.profile;
