@@ -157,10 +157,7 @@ impl TensorFile {
             return Err(ModelError::Missing { path: path.into(), what: "the encoder".into(), names: vec![format!("{pe}conv4.0.weight")] });
         }
         let mut enc = super::Encoder::with_size(c1[1], c1[0], c4[0]);
-        let renamed: BTreeMap<String, (Vec<usize>, Vec<f32>)> =
-            self.tensors.iter().filter_map(|(k, v)| k.strip_prefix(pe).map(|b| (b.to_string(), v.clone()))).collect();
-        let view = TensorFile { tensors: renamed, metadata: BTreeMap::new() };
-        view.load_params(path, "the encoder", enc.params_mut())?;
+        self.without_prefix(pe).load_params(path, "the encoder", enc.params_mut())?;
         Ok(enc)
     }
 
@@ -173,10 +170,13 @@ impl TensorFile {
             return Err(ModelError::Missing { path: path.into(), what: "the generator".into(), names: vec![format!("{pg}tconv1.0.weight")] });
         }
         let mut gen = super::Generator::with_size(t4[1], t4[0], t1[0]);
-        let renamed: BTreeMap<String, (Vec<usize>, Vec<f32>)> =
-            self.tensors.iter().filter_map(|(k, v)| k.strip_prefix(pg).map(|b| (b.to_string(), v.clone()))).collect();
-        let view = TensorFile { tensors: renamed, metadata: BTreeMap::new() };
-        view.load_params(path, "the generator", gen.params_mut())?;
+        self.without_prefix(pg).load_params(path, "the generator", gen.params_mut())?;
         Ok(gen)
+    }
+
+    /// The tensors whose names start with `prefix`, with it removed.
+    fn without_prefix(&self, prefix: &str) -> TensorFile {
+        let tensors = self.tensors.iter().filter_map(|(k, v)| k.strip_prefix(prefix).map(|b| (b.to_string(), v.clone()))).collect();
+        TensorFile { tensors, metadata: BTreeMap::new() }
     }
 }
