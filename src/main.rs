@@ -186,26 +186,11 @@ fn main() -> ExitCode {
         Cmd::Run(a) => run_pipeline(&a),
         Cmd::Status(a) => status(&a),
         Cmd::Verify => verify(),
-        Cmd::Occlusion(a) => {
-            set_threads(None);
-            pad::eval::cli::run_occlusion(&a).map_err(Into::into)
-        }
-        Cmd::Distances(a) => {
-            set_threads(None);
-            pad::eval::cli::run_distances(&a).map_err(Into::into)
-        }
-        Cmd::Pca(a) => {
-            set_threads(None);
-            pad::eval::cli::run_pca(&a).map_err(Into::into)
-        }
-        Cmd::Dreams(a) => {
-            set_threads(None);
-            pad::eval::cli::run_dreams(&a).map_err(Into::into)
-        }
-        Cmd::Fid(a) => {
-            set_threads(None);
-            pad::eval::fid_cli::run_fid(&a).map(|_| ()).map_err(Into::into)
-        }
+        Cmd::Occlusion(a) => eval_cmd(|| pad::eval::cli::run_occlusion(&a)),
+        Cmd::Distances(a) => eval_cmd(|| pad::eval::cli::run_distances(&a)),
+        Cmd::Pca(a) => eval_cmd(|| pad::eval::cli::run_pca(&a)),
+        Cmd::Dreams(a) => eval_cmd(|| pad::eval::cli::run_dreams(&a)),
+        Cmd::Fid(a) => eval_cmd(|| pad::eval::fid_cli::run_fid(&a)),
         Cmd::Probe(a) => probe(&a),
         Cmd::Fetch(a) => pad::data::run_fetch(&a).map(|p| println!("{}", p.display())).map_err(Into::into),
     };
@@ -230,11 +215,10 @@ fn set_threads(n: Option<usize>) {
     }
 }
 
-/// Runs `f` on a worker of the global pool. Parallel loops started from a worker are scheduled
-/// in place; started from the main thread, each of the hundreds per iteration would be handed
-/// across threads and waited for, which costs about a third of an iteration's time.
-fn on_pool<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    rayon::scope(|_| f())
+/// An evaluation command on the global pool.
+fn eval_cmd<T, E: Into<Box<dyn std::error::Error>>>(f: impl FnOnce() -> Result<T, E>) -> Result<(), Box<dyn std::error::Error>> {
+    set_threads(None);
+    f().map(|_| ()).map_err(Into::into)
 }
 
 fn train(a: &TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
@@ -252,7 +236,7 @@ fn train(a: &TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
     let out = a.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(&ds.name).join(cond.name).join(format!("seed{}", a.seed)));
     eprintln!("training {} on {} ({} images, {} iterations/epoch) -> {}", cond.name, ds.name, n, n / a.batch, out.display());
     let t = std::time::Instant::now();
-    let r = on_pool(|| pad::train::train(&spec, images, &out, !a.quiet))?;
+    let r = pad::train::train(&spec, images, &out, !a.quiet)?;
     if r.resumed_from > 0 {
         eprintln!("resumed after epoch {}", r.resumed_from);
     }
@@ -271,7 +255,7 @@ fn probe(a: &ProbeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let t = std::time::Instant::now();
     let train = pad::train::Images::new(&ds.train.images, ds.channels)?;
     let test = pad::train::Images::new(&ds.test.images, ds.channels)?;
-    let (ftr, fte) = on_pool(|| (pad::eval::encode(&enc, train, None), pad::eval::encode(&enc, test, None)));
+    let (ftr, fte) = (pad::eval::encode(&enc, train, None), pad::eval::encode(&enc, test, None));
     let t_feat = t.elapsed().as_secs_f64();
     let cfg = pad::eval::ProbeConfig { lr: a.lr, epochs: a.epochs, seed: a.seed, ..Default::default() };
     let (_, hist) = pad::eval::linear_probe(ftr.view(), &ds.train.labels, fte.view(), &ds.test.labels, ds.classes.len(), &cfg);
@@ -312,7 +296,7 @@ fn run_pipeline(a: &RunArgs) -> Result<(), Box<dyn std::error::Error>> {
     let t = std::time::Instant::now();
     if !kinds.is_empty() || a.stages.is_empty() {
         let nodes = plan.select(&kinds);
-        let (computed, fresh) = on_pool(|| pad::pipeline::run::run(&plan, &cache, &nodes, !a.quiet))?;
+        let (computed, fresh) = pad::pipeline::run::run(&plan, &cache, &nodes, !a.quiet)?;
         eprintln!("{computed} stage(s) computed, {fresh} already fresh, in {:.1} s (cache {})", t.elapsed().as_secs_f64(), cache.root.display());
     }
     if want_report {
