@@ -4,8 +4,12 @@
 PAD      := target/release/pad
 PROFILE  ?= demo
 CARGO    ?= cargo
+PYTHON   ?= python3
+INCEPTION     := data/pt_inception-2015-12-05.safetensors
+INCEPTION_PTH := data/pt_inception-2015-12-05-6726825d.pth
+INCEPTION_URL := https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth
 
-.PHONY: all build demo reproduce test bench data train probe report status verify clean-cache
+.PHONY: all build demo reproduce inception test bench data train probe occlusion distances pca dreams fid-real fid report status verify clean-cache
 
 all: demo
 
@@ -16,9 +20,19 @@ build:
 demo: build
 	$(PAD) run --config pipeline.toml --profile demo
 
-# The paper's grid (CIFAR-10 and SVHN; fetches the official archives).
-reproduce: build
+# The paper's grid (CIFAR-10 and SVHN; fetches the official archives; FID needs the Inception
+# weights below).
+reproduce: build $(INCEPTION)
 	$(PAD) run --config pipeline.toml --profile paper
+
+# pytorch-fid's Inception-v3 (the network FID is defined with), converted to safetensors once.
+# Needs curl and a Python with torch (docs/fid.md). pipeline.toml's [eval] fid_weights names it.
+inception: $(INCEPTION)
+$(INCEPTION):
+	mkdir -p $(dir $@)
+	curl -fL --retry 3 -o $(INCEPTION_PTH).part $(INCEPTION_URL)
+	mv $(INCEPTION_PTH).part $(INCEPTION_PTH)
+	$(PYTHON) tools/convert_inception.py $(INCEPTION_PTH) $@
 
 test:
 	$(CARGO) test --release --locked
@@ -28,7 +42,7 @@ bench: build
 	$(CARGO) run --release --locked --example gemm_backends
 
 # One stage (and whatever it needs) of $(PROFILE): make train PROFILE=paper
-data train probe report: build
+data train probe occlusion distances pca dreams fid-real fid report: build
 	$(PAD) run --config pipeline.toml --profile $(PROFILE) $@
 
 status: build

@@ -67,7 +67,7 @@ fn figures(out: &Path) -> Result<(), Box<dyn std::error::Error>> {
         }
         let j: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join(tag).join("distances.json"))?)?;
         let f = |k: &str| j[k].as_f64().unwrap_or(f64::NAN);
-        let d = Distances { definition: "paper-4.4.4", intra: f("intra"), inter: f("inter"), clean_occluded: f("clean_occluded"), ratio_intra_inter: f("ratio_intra_inter"), ratio_occluded_inter: f("ratio_occluded_inter"), intra_per_class: vec![], intra_pairs: 0, inter_pairs: 0, occluded_pairs: 0 };
+        let d = Distances { definition: "paper-4.4.4".into(), intra: f("intra"), inter: f("inter"), clean_occluded: f("clean_occluded"), ratio_intra_inter: f("ratio_intra_inter"), ratio_occluded_inter: f("ratio_occluded_inter"), intra_per_class: vec![], intra_pairs: 0, inter_pairs: 0, occluded_pairs: 0 };
         dists.push((tag.to_string(), vec![d]));
     }
     if !sweeps.is_empty() {

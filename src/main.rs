@@ -55,7 +55,8 @@ struct PipelineArgs {
 struct RunArgs {
     #[command(flatten)]
     pipeline: PipelineArgs,
-    /// Only these stages (and what they need): data, train, probe, report. Default: all.
+    /// Only these stages (and what they need): data, train, probe, occlusion, distances, pca,
+    /// dreams, fid-real, fid, report. Default: all.
     stages: Vec<String>,
     /// Where the report writes its tables.
     #[arg(long, default_value = "results")]
@@ -289,7 +290,10 @@ fn run_pipeline(a: &RunArgs) -> Result<(), Box<dyn std::error::Error>> {
         match (s.as_str(), pad::pipeline::StageKind::parse(s)) {
             ("report", _) => want_report = true,
             (_, Some(k)) => kinds.push(k),
-            _ => return Err(format!("unknown stage '{s}'; stages: data, train, probe, report").into()),
+            _ => {
+                let names: Vec<&str> = pad::pipeline::StageKind::ALL.iter().map(|k| k.name()).collect();
+                return Err(format!("unknown stage '{s}'; stages: {}, report", names.join(", ")).into());
+            }
         }
     }
     let cache = pad::pipeline::Cache::from_env();
@@ -315,7 +319,7 @@ fn status(a: &StatusArgs) -> Result<(), Box<dyn std::error::Error>> {
         let fresh = cache.is_complete(n.kind.name(), &n.key);
         let partial = !fresh && cache.work_dir(n.kind.name(), &n.key).exists();
         missing += !fresh as usize;
-        println!("{:<8} {:<9} {}  {}", n.kind.name(), if fresh { "fresh" } else if partial { "partial" } else { "missing" }, &n.key[..16], n.label);
+        println!("{:<10} {:<9} {}  {}", n.kind.name(), if fresh { "fresh" } else if partial { "partial" } else { "missing" }, &n.key[..16], n.label);
     }
     eprintln!("{} stages, {} missing (profile {}, cache {})", plan.nodes.len(), missing, plan.profile.name, cache.root.display());
     Ok(())

@@ -45,36 +45,72 @@ fn cached_stages_are_not_recomputed_and_a_parameter_invalidates_exactly_its_down
     let cache = Cache { root: tmp.path().join("cache") };
     let base = plan(&config("", "[0]"));
     let all: Vec<usize> = (0..base.nodes.len()).collect();
-    // data, 2 trains, 2 x (epoch 0, epoch 1) probes
-    assert_eq!(run(&base, &cache, &all, false).unwrap(), (7, 0));
-    assert_eq!(run(&base, &cache, &all, false).unwrap(), (0, 7));
+    // data; the untrained networks of seed 0: probe, occlusion, distances, PCA; per run (2):
+    // train, epoch-1 probe, occlusion, distances, PCA, dreams (early epoch = last epoch = 1).
+    assert_eq!(run(&base, &cache, &all, false).unwrap(), (17, 0));
+    assert_eq!(run(&base, &cache, &all, false).unwrap(), (0, 17));
 
-    // A probe parameter: same data and train keys, all probe keys new.
+    // A probe parameter: same data and train keys, all probe keys new, and the occlusion sweeps
+    // (which reuse the probe's read-out) with them; distances, PCA and dreams stay.
     let lr = plan(&config("probe_lr = 0.1", "[0]"));
     assert_eq!(keys(&lr, StageKind::Data), keys(&base, StageKind::Data));
     assert_eq!(keys(&lr, StageKind::Train), keys(&base, StageKind::Train));
+    assert_eq!(keys(&lr, StageKind::Distances), keys(&base, StageKind::Distances));
     assert!(keys(&lr, StageKind::Probe).is_disjoint(&keys(&base, StageKind::Probe)));
-    assert_eq!(run(&lr, &cache, &all, false).unwrap(), (4, 3));
+    assert!(keys(&lr, StageKind::Occlusion).is_disjoint(&keys(&base, StageKind::Occlusion)));
+    assert_eq!(run(&lr, &cache, &all, false).unwrap(), (6, 11));
 
-    // One more seed: only that seed's runs and probes are new.
+    // One more seed: only that seed's untrained evaluations and runs are new.
     let seeds = plan(&config("", "[0, 1]"));
     let all2: Vec<usize> = (0..seeds.nodes.len()).collect();
-    assert_eq!(run(&seeds, &cache, &all2, false).unwrap(), (6, 7));
+    assert_eq!(run(&seeds, &cache, &all2, false).unwrap(), (16, 17));
 
-    // Report: tidy tables with one row per run and probed epoch.
+    // The untrained evaluations re-create init_state(seed): the same networks as every run's
+    // epoch-0000 checkpoint of that seed.
+    let train = seeds.nodes.iter().find(|n| n.kind == StageKind::Train && n.seed == Some(1)).unwrap();
+    let ckpt = pad::train::run::epoch_file(&cache.dir("train", &train.key), 0);
+    let enc = pad::model::checkpoint::read_file(&ckpt).unwrap().encoder(&ckpt).unwrap();
+    let init = pad::train::run::init_state(1, 1, pad::model::encoder::NF, pad::model::NZ).enc;
+    use pad::model::Network;
+    let values = |e: &pad::model::Encoder| e.params().iter().map(|p| p.value.clone()).collect::<Vec<_>>();
+    assert_eq!(values(&enc), values(&init));
+
+    // Report: tidy tables with one row per network state (and level), and the figures.
     let results = tmp.path().join("results");
     pad::pipeline::collect::report(&seeds, &cache, &results).unwrap();
-    let probe = std::fs::read_to_string(results.join("tiny/linear_probe.csv")).unwrap();
-    assert_eq!(probe.lines().count(), 1 + 8, "{probe}");
+    let out = results.join("tiny");
+    let probe = std::fs::read_to_string(out.join("linear_probe.csv")).unwrap();
+    // 2 seeds x (untrained + 2 runs at epoch 1)
+    assert_eq!(probe.lines().count(), 1 + 6, "{probe}");
     assert!(probe.starts_with("dataset,condition,seed,epoch,test_acc"));
-    let summary = std::fs::read_to_string(results.join("tiny/summary.md")).unwrap();
+    assert_eq!(probe.matches(",untrained,").count(), 2, "{probe}");
+    let occ = std::fs::read_to_string(out.join("occlusion.csv")).unwrap();
+    assert_eq!(occ.lines().count(), 1 + 6 * 11, "{occ}");
+    let dist = std::fs::read_to_string(out.join("distances.csv")).unwrap();
+    assert_eq!(dist.lines().count(), 1 + 6, "{dist}");
+    assert!(dist.contains("paper-4.4.4"));
+    for f in ["accuracy_demo.svg", "occlusion_demo.svg", "distances_demo.svg", "pca_demo_pad_seed0.svg", "pca_demo_untrained_seed0.svg", "losses_demo_pad_seed0.svg"] {
+        let svg = std::fs::read_to_string(out.join("figures").join(f)).unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("class=\"series\""), "{f}");
+    }
+    // One series per condition (pad, wo_rem, untrained) in the occlusion and distance figures.
+    assert_eq!(pad::report::svg::count_series(&std::fs::read_to_string(out.join("figures/occlusion_demo.svg")).unwrap()), 3);
+    assert_eq!(pad::report::svg::count_series(&std::fs::read_to_string(out.join("figures/distances_demo.svg")).unwrap()), 6);
+    let png = std::fs::read(out.join("figures/dreams_demo_pad_seed0_epoch1.png")).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
     assert!(summary.contains("| demo | pad |") && summary.contains("±"), "{summary}");
+    assert!(summary.contains("Robustness to occlusion") && summary.contains("Latent organisation") && summary.contains("| demo | untrained |"), "{summary}");
+    // The report is a function of the cache: a second one writes the same bytes.
+    let first: Vec<Vec<u8>> = ["summary.md", "occlusion.csv", "figures/occlusion_demo.svg"].iter().map(|f| std::fs::read(out.join(f)).unwrap()).collect();
+    pad::pipeline::collect::report(&seeds, &cache, &results).unwrap();
+    let second: Vec<Vec<u8>> = ["summary.md", "occlusion.csv", "figures/occlusion_demo.svg"].iter().map(|f| std::fs::read(out.join(f)).unwrap()).collect();
+    assert_eq!(first, second);
 
     // Verification finds nothing, then names a file changed behind the cache's back.
     let (checked, bad) = cache.verify().unwrap();
-    assert_eq!((checked, bad.len()), (17, 0));
-    let train = &seeds.nodes.iter().find(|n| n.kind == StageKind::Train).unwrap().key;
-    let losses = cache.dir("train", train).join("losses.csv");
+    assert_eq!((checked, bad.len()), (17 + 6 + 16, 0));
+    let losses = cache.dir("train", &train.key).join("losses.csv");
     std::fs::write(&losses, "tampered\n").unwrap();
     let (_, bad) = cache.verify().unwrap();
     assert_eq!(bad.len(), 1);
@@ -92,15 +128,93 @@ fn two_runs_sharing_a_cache_compute_each_key_once() {
                 let (root, text) = (root.clone(), text.clone());
                 s.spawn(move || {
                     let p = plan(&text);
-                    let all: Vec<usize> = (0..p.nodes.len()).collect();
-                    run(&p, &Cache { root }, &all, false).unwrap()
+                    run(&p, &Cache { root }, &p.select(&[StageKind::Probe]), false).unwrap()
                 })
             })
             .collect();
         hs.into_iter().map(|h| h.join().unwrap()).collect()
     });
+    // data, 2 trains, the untrained probe and 2 epoch-1 probes
     let computed: usize = counts.iter().map(|c| c.0).sum();
-    assert_eq!(computed, 7, "{counts:?}");
+    assert_eq!(computed, 6, "{counts:?}");
     let cache = Cache { root };
-    assert_eq!(cache.verify().unwrap().0, 7);
+    assert_eq!(cache.verify().unwrap().0, 6);
+}
+
+/// Synthetic Inception weights (the formula of tests/golden/make_fid_fixture.py) as a file.
+fn synthetic_inception(dir: &Path) -> std::path::PathBuf {
+    let path = dir.join("inception-synthetic.safetensors");
+    let bytes = pad::model::checkpoint::to_bytes(&pad::eval::inception::synthetic::state_dict(), &Default::default());
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+fn fid_config(weights: &Path) -> String {
+    config(&format!("fid_samples = 12\nfid_weights = \"{}\"", weights.display()), "[0]").replace("limit_train = 128", "limit_train = 128\nfid_conditions = [\"pad\"]")
+}
+
+#[test]
+fn dream_fid_stages_give_sample_counted_values_and_real_statistics_are_shared() {
+    let tmp = tempfile::tempdir().unwrap();
+    let weights = synthetic_inception(tmp.path());
+    let cache = Cache { root: tmp.path().join("cache") };
+    let p = plan(&fid_config(&weights));
+    // One fid-real for the dataset; FID only for the listed condition (early = last epoch).
+    assert_eq!(p.nodes.iter().filter(|n| n.kind == StageKind::FidReal).count(), 1);
+    let fids: Vec<_> = p.nodes.iter().filter(|n| n.kind == StageKind::Fid).collect();
+    assert_eq!(fids.len(), 1);
+    assert_eq!(fids[0].condition.as_deref(), Some("pad"));
+    // data, train pad, fid-real, fid
+    assert_eq!(run(&p, &cache, &p.select(&[StageKind::Fid]), false).unwrap(), (4, 0));
+    let csv = std::fs::read_to_string(cache.dir("fid", &fids[0].key).join("fid.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = csv.lines().skip(1).map(|l| l.splitn(5, ',').collect()).collect();
+    assert_eq!(rows.len(), 2, "{csv}");
+    for (row, kind) in rows.iter().zip(["nrem", "rem"]) {
+        assert_eq!(&row[..3], &[kind, "12", "12"], "{csv}");
+        let fid: f64 = row[3].parse().unwrap();
+        assert!(fid.is_finite() && fid > 0.0, "{csv}");
+        // (shortest round-trip digits: the synthetic network sees little difference)
+        // 12 samples in 2048 dimensions: the value comes with the rank warning.
+        assert!(row[4].contains("2048"), "{csv}");
+    }
+    assert_ne!(rows[0][3], rows[1][3]);
+
+    // The report: a table with the sample counts, a figure, a summary section.
+    let results = tmp.path().join("results");
+    pad::pipeline::collect::report(&p, &cache, &results).unwrap();
+    let table = std::fs::read_to_string(results.join("tiny/fid.csv")).unwrap();
+    assert!(table.starts_with("dataset,condition,seed,epoch,kind,fid,samples_real,samples_dreams\n"), "{table}");
+    assert_eq!(table.lines().count(), 3);
+    assert!(std::fs::read_to_string(results.join("tiny/figures/fid_demo.svg")).unwrap().contains("class=\"series\""));
+    assert!(std::fs::read_to_string(results.join("tiny/summary.md")).unwrap().contains("Realism of dreams"));
+
+    // Other weights: the real statistics and the FID are new keys (the weights' hash is in them).
+    let mut other = pad::eval::inception::synthetic::state_dict();
+    other.get_mut("Conv2d_1a_3x3.conv.weight").unwrap().1[0] += 0.5;
+    let w2 = tmp.path().join("other.safetensors");
+    std::fs::write(&w2, pad::model::checkpoint::to_bytes(&other, &Default::default())).unwrap();
+    let p2 = plan(&fid_config(&w2));
+    assert!(keys(&p2, StageKind::FidReal).is_disjoint(&keys(&p, StageKind::FidReal)));
+    assert_eq!(keys(&p2, StageKind::Train), keys(&p, StageKind::Train));
+}
+
+#[test]
+fn fid_without_usable_weights_is_refused_before_any_work() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("no-such-inception.safetensors");
+    let p = plan(&fid_config(&missing));
+    let cache = Cache { root: tmp.path().join("cache") };
+    let all: Vec<usize> = (0..p.nodes.len()).collect();
+    let e = run(&p, &cache, &all, false).unwrap_err().to_string();
+    assert!(e.contains("no-such-inception.safetensors") && e.contains("docs/fid.md"), "{e}");
+    assert!(!cache.root.join("data").exists(), "nothing computed");
+    // Stages that do not need the network still run.
+    assert!(p.check(&p.select(&[StageKind::Train])).is_ok());
+    // fid_conditions without fid_weights is a config error naming the key.
+    let text = config("", "[0]").replace("limit_train = 128", "limit_train = 128\nfid_conditions = [\"pad\"]");
+    let e = Config::parse(Path::new("pipeline.toml"), text).err().unwrap().to_string();
+    assert!(e.contains("profiles.tiny.fid_conditions") && e.contains("fid_weights"), "{e}");
+    let text = config("", "[0]").replace("limit_train = 128", "limit_train = 128\nfid_conditions = [\"wake_only\"]");
+    let e = Config::parse(Path::new("pipeline.toml"), text).err().unwrap().to_string();
+    assert!(e.contains("wake_only") && e.contains("not one of this profile's conditions"), "{e}");
 }

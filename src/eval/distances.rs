@@ -47,9 +47,9 @@ pub struct PairPlan {
     pub occluded: Vec<usize>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct Distances {
-    pub definition: &'static str,
+    pub definition: String,
     pub intra: f64,
     pub inter: f64,
     pub clean_occluded: f64,
@@ -121,7 +121,7 @@ pub fn distances_from_features(z: ArrayView2<f32>, z_occ: ArrayView2<f32>, plan:
     let inter = mean_distance(z, &plan.inter);
     let clean_occluded = plan.occluded.iter().enumerate().map(|(k, &i)| euclid(z.row(i), z_occ.row(k))).sum::<f64>() / plan.occluded.len() as f64;
     Distances {
-        definition: DEFINITION,
+        definition: DEFINITION.to_string(),
         intra,
         inter,
         clean_occluded,

@@ -36,10 +36,13 @@ pub const BATCH: usize = 8;
 
 /// Which network the weights file is for (same tensor names, different pooling).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Layout {
     /// pytorch-fid's FID Inception (the TensorFlow FID graph): the standard for FID values.
+    #[serde(alias = "Fid")]
     Fid,
     /// torchvision's inception_v3 (ImageNet weights), as in the PAD authors' FID script.
+    #[serde(alias = "Torchvision")]
     Torchvision,
 }
 

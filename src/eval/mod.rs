@@ -3,6 +3,7 @@
 pub mod cli;
 pub mod curves;
 pub mod distances;
+pub mod dream_fid;
 pub mod dreams;
 pub mod error;
 pub mod features;

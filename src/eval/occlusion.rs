@@ -34,7 +34,7 @@ impl Default for SweepConfig {
 
 /// One occlusion level: test loss and accuracy over all images, and the reference's mean of
 /// per-batch (64) accuracies.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct SweepRow {
     pub p: f64,
     pub test_loss: f64,

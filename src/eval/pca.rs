@@ -128,7 +128,7 @@ impl Default for PcaConfig {
 }
 
 /// Clean and occluded codes of the sampled images on the clean codes' first two axes.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct PcaProjection {
     pub index: Vec<usize>,
     pub labels: Vec<u8>,

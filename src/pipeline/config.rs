@@ -64,11 +64,35 @@ pub struct EvalSpec {
     pub probe_batch: usize,
     pub probe_epochs: usize,
     pub probe_seed: u64,
+    /// Seed of the evaluations' own draws: occlusion masks, distance pairs, PCA sample, dream
+    /// images and noise, FID samples.
+    pub eval_seed: u64,
+    /// Test images in the PCA projection (Fig. 6b-d).
+    pub pca_samples: usize,
+    /// The "early" checkpoint of dreams and dream FID (Fig. 3); the late one is the last epoch.
+    pub early_epoch: usize,
+    /// Images per FID side (the paper: 10,000; the authors' script: 500).
+    pub fid_samples: usize,
+    /// Inception-v3 weights as safetensors (tools/convert_inception.py, docs/fid.md).
+    pub fid_weights: Option<String>,
+    /// Which network those weights are: "fid" (pytorch-fid's) or "torchvision".
+    pub fid_layout: crate::eval::inception::Layout,
 }
 
 impl Default for EvalSpec {
     fn default() -> Self {
-        EvalSpec { probe_lr: 0.2, probe_batch: 64, probe_epochs: 20, probe_seed: 0 }
+        EvalSpec {
+            probe_lr: 0.2,
+            probe_batch: 64,
+            probe_epochs: 20,
+            probe_seed: 0,
+            eval_seed: 0,
+            pca_samples: 1000,
+            early_epoch: 1,
+            fid_samples: 10_000,
+            fid_weights: None,
+            fid_layout: crate::eval::inception::Layout::Fid,
+        }
     }
 }
 
@@ -86,6 +110,10 @@ pub struct ProfileSpec {
     pub limit_train: Option<Spanned<usize>>,
     #[serde(default = "batch64")]
     pub batch: Spanned<usize>,
+    /// Conditions whose NREM and REM dreams get an FID (early and last epoch); needs
+    /// [eval].fid_weights.
+    #[serde(default)]
+    pub fid_conditions: Option<Spanned<Vec<Spanned<String>>>>,
     pub summary: Option<String>,
 }
 
@@ -126,6 +154,8 @@ pub struct Profile {
     pub probe_every: usize,
     pub limit_train: Option<usize>,
     pub batch: usize,
+    /// Names of the conditions whose dreams get an FID.
+    pub fid_conditions: Vec<String>,
     pub eval: EvalSpec,
     pub data_dir: PathBuf,
 }
@@ -212,6 +242,20 @@ impl Config {
                 return Err(self.err(l.span(), key("limit_train"), format!("{} images make no mini-batch of {}", l.get_ref(), p.batch.get_ref())));
             }
         }
+        let mut fid_conditions = Vec::new();
+        for c in p.fid_conditions.iter().flat_map(|l| l.get_ref()) {
+            if !conditions.iter().any(|k| k.name == c.get_ref()) {
+                return Err(self.err(c.span(), key("fid_conditions"), format!("'{}' is not one of this profile's conditions", c.get_ref())));
+            }
+            fid_conditions.push(c.get_ref().clone());
+        }
+        if !fid_conditions.is_empty() && self.raw.eval.fid_weights.is_none() {
+            let span = p.fid_conditions.as_ref().map(|l| l.span()).unwrap_or(0..0);
+            return Err(self.err(span, key("fid_conditions"), "FID needs Inception weights: set [eval] fid_weights (see docs/fid.md)".into()));
+        }
+        if self.raw.eval.early_epoch == 0 || self.raw.eval.early_epoch > *p.epochs.get_ref() {
+            return Err(self.err(p.epochs.span(), "eval.early_epoch".into(), format!("{} is not an epoch of profile {name} (1..={})", self.raw.eval.early_epoch, p.epochs.get_ref())));
+        }
         Ok(Profile {
             name: name.into(),
             datasets,
@@ -221,6 +265,7 @@ impl Config {
             probe_every: *p.probe_every.get_ref(),
             limit_train: p.limit_train.as_ref().map(|l| *l.get_ref()),
             batch: *p.batch.get_ref(),
+            fid_conditions,
             eval: self.raw.eval.clone(),
             data_dir: PathBuf::from(self.raw.defaults.data_dir.clone().unwrap_or_else(|| "data".into())),
         })

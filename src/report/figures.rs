@@ -59,24 +59,47 @@ pub fn accuracy_vs_occlusion(title: &str, conditions: &[(String, Vec<Vec<SweepRo
     render(&[sem_panel(title, "occlusion probability", "test accuracy (%)", &runs, Some((0.0, 100.0)))])
 }
 
+/// A panel of bars, mean ± SEM of each group's values, coloured by `color_of` the group index.
+fn bar_panel(title: &str, ylabel: &str, groups: &[(String, Vec<f64>)], color_of: impl Fn(usize) -> usize) -> Panel {
+    let bars: Vec<Bar> = groups
+        .iter()
+        .enumerate()
+        .map(|(i, (name, v))| {
+            let (m, s) = mean_sem(v);
+            Bar { label: name.clone(), value: m, err: s, color: color(color_of(i)) }
+        })
+        .collect();
+    let top = bars.iter().map(|b| b.value + b.err).filter(|v| v.is_finite()).fold(0.0f64, f64::max);
+    Panel { title: title.into(), x: Axis::fit("", [], None), y: Axis::fit(ylabel, [], Some((0.0, (1.15 * top).max(1e-9)))), content: Content::Bars(bars) }
+}
+
 /// Fig. 6e,f: intra/inter and clean-occluded/inter distance ratios, one bar per condition.
 pub fn distance_ratio_bars(conditions: &[(String, Vec<Distances>)]) -> String {
-    let panel = |title: &str, ylabel: &str, pick: fn(&Distances) -> f64| {
-        let bars: Vec<Bar> = conditions
-            .iter()
-            .enumerate()
-            .map(|(i, (name, ds))| {
-                let (m, s) = mean_sem(&ds.iter().map(pick).collect::<Vec<_>>());
-                Bar { label: name.clone(), value: m, err: s, color: color(i) }
-            })
-            .collect();
-        let top = bars.iter().map(|b| b.value + b.err).filter(|v| v.is_finite()).fold(0.0f64, f64::max);
-        Panel { title: title.into(), x: Axis::fit("", [], None), y: Axis::fit(ylabel, [], Some((0.0, (1.15 * top).max(1e-9)))), content: Content::Bars(bars) }
-    };
+    let groups = |pick: fn(&Distances) -> f64| -> Vec<(String, Vec<f64>)> { conditions.iter().map(|(n, ds)| (n.clone(), ds.iter().map(pick).collect())).collect() };
     render(&[
-        panel("intra-class / inter-class distance", "ratio", |d| d.ratio_intra_inter),
-        panel("clean-occluded / inter-class distance", "ratio", |d| d.ratio_occluded_inter),
+        bar_panel("intra-class / inter-class distance", "ratio", &groups(|d| d.ratio_intra_inter), |i| i),
+        bar_panel("clean-occluded / inter-class distance", "ratio", &groups(|d| d.ratio_occluded_inter), |i| i),
     ])
+}
+
+/// Fig. 3d: FID of NREM and REM dreams (one panel each), one bar per (condition, epoch),
+/// mean ± SEM over seeds; bars of one condition share a colour.
+pub fn fid_bars(title: &str, panels: &[(String, Vec<(String, usize, Vec<f64>)>)]) -> String {
+    let rendered: Vec<Panel> = panels
+        .iter()
+        .map(|(kind, bars)| {
+            let mut names: Vec<&String> = Vec::new();
+            for (c, _, _) in bars {
+                if !names.contains(&c) {
+                    names.push(c);
+                }
+            }
+            let groups: Vec<(String, Vec<f64>)> = bars.iter().map(|(c, e, v)| (format!("{c} ep{e}"), v.clone())).collect();
+            let colors: Vec<usize> = bars.iter().map(|(c, _, _)| names.iter().position(|n| *n == c).unwrap_or(0)).collect();
+            bar_panel(&format!("{title}: {kind} dreams"), "FID (lower = more realistic)", &groups, |i| colors[i])
+        })
+        .collect();
+    render(&rendered)
 }
 
 /// The trainer's losses.csv (epoch,iterations,L_img,L_KL,L_real,L_NREM,L_fake,d_real,d_fake):
@@ -163,8 +186,10 @@ mod tests {
         assert_eq!(count_series(&losses_per_epoch(csv, Path::new("l.csv")).unwrap()), 7);
         assert!(losses_per_epoch("epoch,L_img\n1,x\n", Path::new("l.csv")).is_err());
         assert!(losses_per_epoch("epoch,iterations\n1,2\n", Path::new("l.csv")).unwrap_err().to_string().contains("l.csv"));
-        let d = Distances { definition: "paper-4.4.4", intra: 1.0, inter: 2.0, clean_occluded: 0.5, ratio_intra_inter: 0.5, ratio_occluded_inter: 0.25, intra_per_class: vec![], intra_pairs: 1, inter_pairs: 1, occluded_pairs: 1 };
+        let d = Distances { definition: "paper-4.4.4".into(), intra: 1.0, inter: 2.0, clean_occluded: 0.5, ratio_intra_inter: 0.5, ratio_occluded_inter: 0.25, intra_per_class: vec![], intra_pairs: 1, inter_pairs: 1, occluded_pairs: 1 };
         assert_eq!(count_series(&distance_ratio_bars(&[("a".into(), vec![d.clone()]), ("b".into(), vec![d])])), 4);
+        let fid = vec![("pad".to_string(), 1, vec![80.0, 90.0]), ("pad".to_string(), 50, vec![40.0, 44.0]), ("wo_rem".to_string(), 50, vec![60.0])];
+        assert_eq!(count_series(&fid_bars("cifar10", &[("NREM".into(), fid.clone()), ("REM".into(), fid)])), 6);
         let p = PcaProjection { index: vec![0, 1], labels: vec![0, 1], clean: vec![[0.0, 1.0], [1.0, 0.0]], occluded: vec![[0.1, 1.0], [1.0, 0.2]], explained: [0.5, 0.2] };
         assert_eq!(count_series(&pca_scatter("p", &p, &["a".into(), "b".into(), "c".into()], 4)), 6);
     }
