@@ -53,6 +53,7 @@ fn linalg_seconds(n: usize) -> (f64, f64) {
 }
 
 fn main() {
+    pad::engine::alloc::keep_freed_memory();
     let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
     let (batch, iters) = (args.first().copied().unwrap_or(8), args.get(1).copied().unwrap_or(2));
     let net = InceptionV3::from_state_dict(&synthetic::state_dict(), Layout::Fid, Path::new("synthetic")).expect("network");

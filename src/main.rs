@@ -176,6 +176,7 @@ fn default_peer_python() -> PathBuf {
 }
 
 fn main() -> ExitCode {
+    pad::engine::alloc::keep_freed_memory();
     let cli = Cli::parse();
     let result = match cli.command {
         Cmd::Conditions => {

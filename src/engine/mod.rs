@@ -7,6 +7,7 @@
 //! are bit-identical for any RAYON_NUM_THREADS.
 pub mod activation;
 pub mod adam;
+pub mod alloc;
 pub mod conv2d;
 pub mod conv_transpose2d;
 pub mod fpmode;
