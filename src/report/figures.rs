@@ -82,23 +82,28 @@ pub fn distance_ratio_bars(conditions: &[(String, Vec<Distances>)]) -> String {
     ])
 }
 
-/// Fig. 3d: FID of NREM and REM dreams (one panel each), one bar per (condition, epoch),
-/// mean ± SEM over seeds; bars of one condition share a colour.
+/// Fig. 3d: FID of NREM and REM dreams, one panel per (kind, epoch) in the order given, one bar
+/// per condition (mean ± SEM over seeds), a condition's colour the same in every panel.
+/// `panels`: kind -> (condition, epoch, values over seeds).
 pub fn fid_bars(title: &str, panels: &[(String, Vec<(String, usize, Vec<f64>)>)]) -> String {
-    let rendered: Vec<Panel> = panels
-        .iter()
-        .map(|(kind, bars)| {
-            let mut names: Vec<&String> = Vec::new();
-            for (c, _, _) in bars {
-                if !names.contains(&c) {
-                    names.push(c);
-                }
-            }
-            let groups: Vec<(String, Vec<f64>)> = bars.iter().map(|(c, e, v)| (format!("{c} ep{e}"), v.clone())).collect();
-            let colors: Vec<usize> = bars.iter().map(|(c, _, _)| names.iter().position(|n| *n == c).unwrap_or(0)).collect();
-            bar_panel(&format!("{title}: {kind} dreams"), "FID (lower = more realistic)", &groups, |i| colors[i])
-        })
-        .collect();
+    let mut conditions: Vec<&String> = Vec::new();
+    for (c, _, _) in panels.iter().flat_map(|(_, b)| b) {
+        if !conditions.contains(&c) {
+            conditions.push(c);
+        }
+    }
+    let mut rendered = Vec::new();
+    for (kind, bars) in panels {
+        let mut epochs: Vec<usize> = bars.iter().map(|b| b.1).collect();
+        epochs.sort_unstable();
+        epochs.dedup();
+        for e in epochs {
+            let here: Vec<&(String, usize, Vec<f64>)> = bars.iter().filter(|b| b.1 == e).collect();
+            let groups: Vec<(String, Vec<f64>)> = here.iter().map(|(c, _, v)| (c.clone(), v.clone())).collect();
+            let colors: Vec<usize> = here.iter().map(|(c, _, _)| conditions.iter().position(|n| *n == c).unwrap_or(0)).collect();
+            rendered.push(bar_panel(&format!("{title}: {kind} dreams, epoch {e}"), "FID (lower = more realistic)", &groups, |i| colors[i]));
+        }
+    }
     render(&rendered)
 }
 

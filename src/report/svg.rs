@@ -143,10 +143,7 @@ fn panel(s: &mut String, p: &Panel) {
             sets.iter().for_each(|set| scatter(s, &f, set));
             sets.iter().map(|p| (p.name.clone(), p.color.clone(), p.hollow)).collect()
         }
-        Content::Bars(bars) => {
-            self::bars(s, &f, bars);
-            Vec::new()
-        }
+        Content::Bars(bars) => self::bars(s, &f, bars),
     };
     legend(s, &names);
 }
@@ -172,6 +169,10 @@ fn x_axis(s: &mut String, f: &Frame) {
 }
 
 fn tick_label(t: f64) -> String {
+    if t != 0.0 && t.abs() < 1e-3 {
+        // Tiny scales (e.g. FIDs of near-identical sets) keep their digits.
+        return format!("{t:.1e}");
+    }
     let r = (t * 1e6).round() / 1e6;
     if r == r.trunc() && r.abs() < 1e6 {
         format!("{}", r as i64)
@@ -213,10 +214,14 @@ fn scatter(s: &mut String, f: &Frame, p: &Points) {
     s.push_str("</g>");
 }
 
-fn bars(s: &mut String, f: &Frame, bars: &[Bar]) {
+/// Draws the bars; returns the legend (one entry per colour). Names go under the bars only when
+/// the longest fits its slot (about 7 px per character at 12 px): with many conditions the
+/// legend alone names them, instead of labels running into each other.
+fn bars(s: &mut String, f: &Frame, bars: &[Bar]) -> Vec<(String, String, bool)> {
     let y0 = H - BOTTOM;
     let _ = write!(s, r##"<line x1="{LEFT}" y1="{y0}" x2="{}" y2="{y0}" stroke="black"/>"##, W - RIGHT);
     let slot = (W - LEFT - RIGHT) / bars.len().max(1) as f64;
+    let labels_fit = bars.iter().map(|b| b.label.chars().count()).max().unwrap_or(0) as f64 * 7.0 <= slot;
     let base = f.py(f.y.min.max(0.0).min(f.y.max));
     for (i, b) in bars.iter().enumerate() {
         let cx = LEFT + (i as f64 + 0.5) * slot;
@@ -227,8 +232,18 @@ fn bars(s: &mut String, f: &Frame, bars: &[Bar]) {
             let (hi, lo) = (f.py(b.value + b.err), f.py(b.value - b.err));
             let _ = write!(s, r#"<path d="M{cx:.1},{hi:.1} L{cx:.1},{lo:.1} M{:.1},{hi:.1} L{:.1},{hi:.1} M{:.1},{lo:.1} L{:.1},{lo:.1}" stroke="black" fill="none"/>"#, cx - 5.0, cx + 5.0, cx - 5.0, cx + 5.0);
         }
-        let _ = write!(s, r#"<text x="{cx:.1}" y="{}" text-anchor="middle">{}</text></g>"#, y0 + 18.0, esc(&b.label));
+        if labels_fit {
+            let _ = write!(s, r#"<text x="{cx:.1}" y="{}" text-anchor="middle">{}</text>"#, y0 + 18.0, esc(&b.label));
+        }
+        s.push_str("</g>");
     }
+    let mut legend: Vec<(String, String, bool)> = Vec::new();
+    for b in bars {
+        if !legend.iter().any(|(_, c, _)| *c == b.color) {
+            legend.push((b.label.clone(), b.color.clone(), false));
+        }
+    }
+    legend
 }
 
 fn legend(s: &mut String, items: &[(String, String, bool)]) {
@@ -264,6 +279,31 @@ mod tests {
         assert!(svg.contains("s0 &lt;&amp;&gt;") && !svg.contains("<&>"));
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
         assert_eq!(count_series(&render(&[lines(0)])), 0);
+    }
+
+    #[test]
+    fn bar_names_go_under_bars_only_when_they_fit_and_always_into_the_legend() {
+        let panel = |n: usize, label: &str| Panel {
+            title: "t".into(),
+            x: Axis::fit("", [], None),
+            y: Axis::fit("r", [], Some((0.0, 1.0))),
+            content: Content::Bars((0..n).map(|i| Bar { label: format!("{label}{i}"), value: 0.5, err: 0.0, color: color(i) }).collect()),
+        };
+        let under = |svg: &str, name: &str| svg.contains(&format!(r#"text-anchor="middle">{name}</text>"#));
+        let legend = |svg: &str, name: &str| svg.contains(&format!(r#"">{name}</text>"#)) && svg.matches(&format!(">{name}<")).count() >= 1;
+        let few = render(&[panel(2, "pad")]);
+        assert!(under(&few, "pad0") && under(&few, "pad1") && legend(&few, "pad1"));
+        let many = render(&[panel(10, "rem_before_nrem")]);
+        assert!(!under(&many, "rem_before_nrem3"), "long names would overlap");
+        assert!(legend(&many, "rem_before_nrem3") && many.matches("<circle").count() == 10);
+        assert_eq!(count_series(&many), 10);
+    }
+
+    #[test]
+    fn tiny_tick_values_keep_their_digits() {
+        assert_eq!(tick_label(2e-6), "2.0e-6");
+        assert_eq!(tick_label(0.0), "0");
+        assert_eq!(tick_label(0.25), "0.25");
     }
 
     #[test]
