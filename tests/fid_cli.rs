@@ -56,3 +56,26 @@ fn batching_does_not_change_features() {
         assert!(err <= 1e-5 * scale, "image {i}: {err}");
     }
 }
+
+#[test]
+fn a_cnhw_batch_larger_than_batch_is_split_without_mixing_images() {
+    let net = InceptionV3::from_state_dict(&synthetic::state_dict(), Layout::Fid, Path::new("synthetic")).unwrap();
+    let n = 2 * BATCH + 1;
+    let (c, plane) = (3, 32 * 32);
+    let nchw = synthetic::image("cnhw-split", n * c * plane);
+    // NCHW -> CNHW
+    let mut cnhw = vec![0.0f32; nchw.len()];
+    for i in 0..n {
+        for ch in 0..c {
+            cnhw[(ch * n + i) * plane..][..plane].copy_from_slice(&nchw[(i * c + ch) * plane..][..plane]);
+        }
+    }
+    let all = net.pool3_cnhw(&cnhw, pad::engine::Shape4 { c, n, h: 32, w: 32 }).unwrap();
+    assert_eq!(all.len(), n * DIM);
+    for i in [0, BATCH, n - 1] {
+        let one = net.pool3(&nchw[i * c * plane..(i + 1) * c * plane], 1, c, 32, 32).unwrap();
+        let scale = one.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let err = one.iter().zip(&all[i * DIM..(i + 1) * DIM]).fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+        assert!(err <= 1e-5 * scale, "image {i}: {err}");
+    }
+}

@@ -31,8 +31,12 @@ pub const SIDE: usize = 299;
 pub const MIN_SIDE: usize = 75;
 /// Length of a pool3 feature vector.
 pub const DIM: usize = 2048;
-/// Images per forward pass: bounds memory (the widest im2col at 299 px is ~25 MB per image).
-pub const BATCH: usize = 8;
+/// Images per forward pass. Small batches are faster here, not just leaner: at 2 images every
+/// activation and im2col buffer stays under glibc's 32 MiB mmap limit, so freed buffers are
+/// reused instead of being faulted in again on every pass (examples/fid_speed, alternating runs
+/// on 2 cores: batch 2 gave 4.9-5.1 img/s on 1 thread and 7.1 on 2, batch 16 3.9-4.0 and
+/// 5.9-6.8, batch 1 4.4-4.7 and 6.7-7.0).
+pub const BATCH: usize = 2;
 
 /// Which network the weights file is for (same tensor names, different pooling).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
@@ -398,14 +402,27 @@ impl InceptionV3 {
         Ok(out)
     }
 
-    /// pool3 of one CNHW batch in [-1, 1] (1 or 3 channels, any size): grey replicated, resized
-    /// to 299, forward. Keep batches near `BATCH` images to bound memory. [N, 2048] row-major.
+    /// pool3 of CNHW images in [-1, 1] (1 or 3 channels, any size): grey replicated, resized
+    /// to 299, forward, `BATCH` images at a time. [N, 2048] row-major.
     pub fn pool3_cnhw(&self, x: &[f32], xs: Shape4) -> Result<Vec<f32>, FidError> {
         if (xs.c != 1 && xs.c != 3) || xs.h == 0 || xs.w == 0 || x.len() != xs.len() {
             return Err(FidError::Input(format!("expected 1 or 3 channel images; got {xs:?} with {} values", x.len())));
         }
-        self.forward(&to_network_input(x, xs), Shape4 { c: 3, n: xs.n, h: SIDE, w: SIDE })
+        let mut out = Vec::with_capacity(xs.n * DIM);
+        for start in (0..xs.n).step_by(BATCH) {
+            let b = BATCH.min(xs.n - start);
+            let part = Shape4 { n: b, ..xs };
+            let sub = cnhw_images(x, xs, start, b);
+            out.extend(self.forward(&to_network_input(&sub, part), Shape4 { c: 3, n: b, h: SIDE, w: SIDE })?);
+        }
+        Ok(out)
     }
+}
+
+/// Images start..start+len of a CNHW tensor, as a CNHW tensor of their own.
+fn cnhw_images(x: &[f32], xs: Shape4, start: usize, len: usize) -> Vec<f32> {
+    let plane = xs.h * xs.w;
+    (0..xs.c).flat_map(|c| &x[(c * xs.n + start) * plane..(c * xs.n + start + len) * plane]).copied().collect()
 }
 
 /// CNHW images (1 or 3 channels) -> CNHW 3 x N x 299 x 299: resized bilinearly, grey replicated.
