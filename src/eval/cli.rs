@@ -100,8 +100,7 @@ pub fn run_occlusion(a: &OcclusionArgs) -> Result<(), EvalError> {
     let probe = super::ProbeConfig { lr: a.lr, epochs: a.epochs, seed: a.model.seed, ..Default::default() };
     let sweep = super::SweepConfig { seed: a.model.seed, ..Default::default() };
     let (_, rows) = super::occlusion_curve(&enc, train, ty, test, vy, ds.classes.len(), &probe, &sweep);
-    let mut csv = String::from("p,test_loss,test_acc,test_acc_ref\n");
-    rows.iter().for_each(|r| csv.push_str(&format!("{:.1},{:.4},{:.2},{:.2}\n", r.p, r.test_loss, r.test_acc, r.test_acc_ref)));
+    let csv = super::occlusion::sweep_csv(&rows);
     print!("{csv}");
     a.out.as_ref().map_or(Ok(()), |p| write(p, csv.as_bytes()))
 }

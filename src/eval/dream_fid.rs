@@ -81,7 +81,7 @@ pub fn dream_chunk(enc: &Encoder, gen: &Generator, images: Images, kind: DreamKi
             let z2 = enc.forward(&xb, sb, heads).z;
             let mut noise = vec![0.0f32; z.len()];
             Stream::derive(seed, "eval-fid-rem-noise", k as u64).fill_normal(&mut noise, 0.0, 1.0);
-            z.iter().zip(&z2).zip(&noise).map(|((p, q), e)| 0.25 * p + 0.25 * q + 0.5 * e).collect()
+            super::dreams::rem_mixture(&z, &z2, &noise)
         }
     };
     gen.forward(&latent).x

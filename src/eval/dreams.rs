@@ -35,6 +35,11 @@ pub struct Dreams {
     pub rem: Batch,
 }
 
+/// REM's latent for dreams (fig3 and the FID script): 0.25 z + 0.25 z' + 0.5 noise.
+pub fn rem_mixture(z: &[f32], z2: &[f32], noise: &[f32]) -> Vec<f32> {
+    z.iter().zip(z2).zip(noise).map(|((a, b), e)| 0.25 * a + 0.25 * b + 0.5 * e).collect()
+}
+
 /// Picks 2n distinct images by a seeded shuffle: the first n are x, the next n are x'.
 pub fn dreams(enc: &Encoder, gen: &Generator, images: Images, cfg: &DreamConfig) -> Result<Dreams, EvalError> {
     if cfg.n == 0 || images.n < 2 * cfg.n {
@@ -52,7 +57,7 @@ pub fn dreams(enc: &Encoder, gen: &Generator, images: Images, cfg: &DreamConfig)
     let (z, z2) = (enc.forward(&xa, sa, heads).z, enc.forward(&xb, sb, heads).z);
     let mut noise = vec![0.0f32; z.len()];
     Stream::derive(cfg.seed, "eval-dream-noise", 0).fill_normal(&mut noise, 0.0, 1.0);
-    let mix: Vec<f32> = z.iter().zip(&z2).zip(&noise).map(|((a, b), e)| 0.25 * a + 0.25 * b + 0.5 * e).collect();
+    let mix = rem_mixture(&z, &z2, &noise);
     let batch = |x: Vec<f32>| Batch { x, channels: images.channels, n: cfg.n };
     Ok(Dreams { nrem: batch(gen.forward(&z).x), rem: batch(gen.forward(&mix).x), real: batch(xa) })
 }

@@ -63,6 +63,14 @@ pub fn occlusion_sweep(enc: &Encoder, clf: &Linear, test: Images, test_y: &[u8],
         .collect()
 }
 
+/// The sweep as CSV (p,test_loss,test_acc,test_acc_ref), as the pipeline stage and `pad
+/// occlusion` write it.
+pub fn sweep_csv(rows: &[SweepRow]) -> String {
+    let mut csv = String::from("p,test_loss,test_acc,test_acc_ref\n");
+    rows.iter().for_each(|r| csv.push_str(&format!("{:.1},{:.6},{:.4},{:.4}\n", r.p, r.test_loss, r.test_acc, r.test_acc_ref)));
+    csv
+}
+
 fn row(clf: &Linear, p: f64, z: ArrayView2<f32>, y: &[u8], batch: usize) -> SweepRow {
     let (test_loss, correct) = clf.evaluate(z, y);
     SweepRow { p, test_loss, test_acc: 100.0 * correct as f64 / y.len().max(1) as f64, test_acc_ref: reference_style_accuracy(clf, z, y, batch) }

@@ -170,14 +170,7 @@ fn compute_occlusion(profile: &Profile, node: &Node, inputs: &Inputs, work: &Pat
     let (test, vy) = split(node, &ds, "test")?;
     let cfg = crate::eval::SweepConfig { seed: eval_seed(profile), ..Default::default() };
     let rows = crate::eval::occlusion_sweep(&enc, &clf, test, vy, profile.eval.probe_batch, &cfg);
-    write(work.join("occlusion.csv"), sweep_csv(&rows).as_bytes())
-}
-
-/// The occlusion sweep as CSV (p,test_loss,test_acc,test_acc_ref).
-pub fn sweep_csv(rows: &[crate::eval::SweepRow]) -> String {
-    let mut csv = String::from("p,test_loss,test_acc,test_acc_ref\n");
-    rows.iter().for_each(|r| csv.push_str(&format!("{:.1},{:.6},{:.4},{:.4}\n", r.p, r.test_loss, r.test_acc, r.test_acc_ref)));
-    csv
+    write(work.join("occlusion.csv"), crate::eval::occlusion::sweep_csv(&rows).as_bytes())
 }
 
 fn json(node: &Node, v: &impl serde::Serialize) -> Result<String, PipelineError> {
