@@ -58,14 +58,7 @@ fn add_features(b: &mut StatsBuilder, net: &InceptionV3, x: &[f32], channels: us
 
 /// Statistics of `n` real images of the set.
 pub fn real_stats(net: &InceptionV3, images: Images, n: usize, seed: u64, progress: &dyn Fn(usize)) -> Result<Stats, FidError> {
-    let idx = sample_indices(images.n, n, seed, "eval-fid-real");
-    let mut b = StatsBuilder::new(DIM);
-    for (k, chunk) in idx.chunks(CHUNK).enumerate() {
-        let (x, _) = images.batch(chunk);
-        add_features(&mut b, net, &x, images.channels, chunk.len())?;
-        progress(k * CHUNK + chunk.len());
-    }
-    b.finish()
+    super::fid::stats_of_selected(net, images, &sample_indices(images.n, n, seed, "eval-fid-real"), progress)
 }
 
 /// One chunk of dreams of `kind`, CNHW in [-1, 1]: images `a` (and `b` for REM), chunk number

@@ -113,17 +113,22 @@ pub fn stats_of(features: &[f32], dim: usize) -> Result<Stats, FidError> {
 }
 
 /// Statistics of the pool3 features of the first `n` images of a u8 image set (converted to
-/// [-1, 1] as training does), `BATCH` images per forward pass. `progress` sees images done.
+/// [-1, 1] as training does). `progress` sees images done.
 pub fn stats_of_images(net: &InceptionV3, images: Images, n: usize, progress: &dyn Fn(usize)) -> Result<Stats, FidError> {
     if n > images.n {
         return Err(FidError::Input(format!("asked for {n} images, the set has {}", images.n)));
     }
+    stats_of_selected(net, images, &(0..n).collect::<Vec<_>>(), progress)
+}
+
+/// Statistics of the pool3 features of the images `idx` of a u8 image set, in that order,
+/// `BATCH` images per forward pass. `progress` sees images done.
+pub fn stats_of_selected(net: &InceptionV3, images: Images, idx: &[usize], progress: &dyn Fn(usize)) -> Result<Stats, FidError> {
     let mut b = StatsBuilder::new(DIM);
-    for start in (0..n).step_by(BATCH) {
-        let idx: Vec<usize> = (start..(start + BATCH).min(n)).collect();
-        let (x, xs) = images.batch(&idx);
+    for (k, chunk) in idx.chunks(BATCH).enumerate() {
+        let (x, xs) = images.batch(chunk);
         b.add(&net.pool3_cnhw(&x, xs)?)?;
-        progress(start + idx.len());
+        progress(k * BATCH + chunk.len());
     }
     b.finish()
 }
