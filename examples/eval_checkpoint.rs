@@ -11,7 +11,9 @@ use std::time::Instant;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let a: Vec<String> = std::env::args().skip(1).collect();
     if a.len() < 3 {
-        return Err("usage: eval_checkpoint ARTIFACT CHECKPOINT OUT [--skip-sweep] [--figures-only] [--probe-run]".into());
+        return Err(
+            "usage: eval_checkpoint ARTIFACT CHECKPOINT OUT [--skip-sweep] [--figures-only] [--probe-run]".into()
+        );
     }
     let out = PathBuf::from(&a[2]);
     if a.iter().any(|s| s == "--probe-run") {
@@ -19,14 +21,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let run = PathBuf::from(&a[1]).parent().map(Path::to_path_buf).unwrap_or_default();
         let csv = out.join("probe_run.csv");
         run_probe_run(&ProbeRunArgs { data: a[0].clone().into(), run, every: 1, seed: 0, out: Some(csv.clone()) })?;
-        run_figure_accuracy(&FigureAccuracyArgs { curves: vec![format!("pad={}", csv.display())], title: "linear separability".into(), out: out.join("accuracy.svg") })?;
+        run_figure_accuracy(&FigureAccuracyArgs {
+            curves: vec![format!("pad={}", csv.display())],
+            title: "linear separability".into(),
+            out: out.join("accuracy.svg"),
+        })?;
         return Ok(());
     }
     if a.iter().any(|s| s == "--figures-only") {
-        run_figure_losses(&FigureLossesArgs { losses: PathBuf::from(&a[1]).with_file_name("losses.csv"), out: out.join("losses.svg") })?;
+        run_figure_losses(&FigureLossesArgs {
+            losses: PathBuf::from(&a[1]).with_file_name("losses.csv"),
+            out: out.join("losses.svg"),
+        })?;
         return figures(&out);
     }
-    let model = |untrained: bool| ModelArgs { data: a[0].clone().into(), ckpt: Some(a[1].clone().into()), untrained, seed: 0, threads: None };
+    let model = |untrained: bool| ModelArgs {
+        data: a[0].clone().into(),
+        ckpt: Some(a[1].clone().into()),
+        untrained,
+        seed: 0,
+        threads: None,
+    };
     let timed = |what: &str, f: &dyn Fn() -> Result<(), pad::eval::EvalError>| -> Result<(), pad::eval::EvalError> {
         let t = Instant::now();
         f()?;
@@ -35,11 +50,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     for (tag, untrained) in [("trained", false), ("untrained", true)] {
         let dir = out.join(tag);
-        timed(&format!("distances ({tag})"), &|| run_distances(&DistancesArgs { model: model(untrained), split: "train".into(), out: Some(dir.join("distances.json")) }))?;
-        timed(&format!("pca ({tag})"), &|| run_pca(&PcaArgs { model: model(untrained), samples: 1000, split: "test".into(), out: dir.clone() }))?;
-        timed(&format!("dreams ({tag})"), &|| run_dreams(&DreamsArgs { model: model(untrained), n: 8, split: "train".into(), out: dir.clone() }))?;
+        timed(&format!("distances ({tag})"), &|| {
+            run_distances(&DistancesArgs {
+                model: model(untrained),
+                split: "train".into(),
+                out: Some(dir.join("distances.json")),
+            })
+        })?;
+        timed(&format!("pca ({tag})"), &|| {
+            run_pca(&PcaArgs { model: model(untrained), samples: 1000, split: "test".into(), out: dir.clone() })
+        })?;
+        timed(&format!("dreams ({tag})"), &|| {
+            run_dreams(&DreamsArgs { model: model(untrained), n: 8, split: "train".into(), out: dir.clone() })
+        })?;
         if !a.iter().any(|s| s == "--skip-sweep") {
-            timed(&format!("occlusion ({tag})"), &|| run_occlusion(&OcclusionArgs { model: model(untrained), epochs: 20, lr: 0.2, out: Some(dir.join("occlusion.csv")) }))?;
+            timed(&format!("occlusion ({tag})"), &|| {
+                run_occlusion(&OcclusionArgs {
+                    model: model(untrained),
+                    epochs: 20,
+                    lr: 0.2,
+                    out: Some(dir.join("occlusion.csv")),
+                })
+            })?;
         }
     }
     // The run's losses.csv sits next to its checkpoints.
@@ -65,9 +97,21 @@ fn figures(out: &Path) -> Result<(), Box<dyn std::error::Error>> {
             });
             sweeps.push((tag.to_string(), vec![rows.collect()]));
         }
-        let j: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join(tag).join("distances.json"))?)?;
+        let j: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join(tag).join("distances.json"))?)?;
         let f = |k: &str| j[k].as_f64().unwrap_or(f64::NAN);
-        let d = Distances { definition: "paper-4.4.4".into(), intra: f("intra"), inter: f("inter"), clean_occluded: f("clean_occluded"), ratio_intra_inter: f("ratio_intra_inter"), ratio_occluded_inter: f("ratio_occluded_inter"), intra_per_class: vec![], intra_pairs: 0, inter_pairs: 0, occluded_pairs: 0 };
+        let d = Distances {
+            definition: "paper-4.4.4".into(),
+            intra: f("intra"),
+            inter: f("inter"),
+            clean_occluded: f("clean_occluded"),
+            ratio_intra_inter: f("ratio_intra_inter"),
+            ratio_occluded_inter: f("ratio_occluded_inter"),
+            intra_per_class: vec![],
+            intra_pairs: 0,
+            inter_pairs: 0,
+            occluded_pairs: 0,
+        };
         dists.push((tag.to_string(), vec![d]));
     }
     if !sweeps.is_empty() {

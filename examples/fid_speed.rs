@@ -28,7 +28,11 @@ fn pad_img_per_s(net: &InceptionV3, threads: usize, batch: usize, iters: usize) 
 
 fn torch_img_per_s(python: &str, threads: usize, batch: usize, iters: usize) -> Result<f64, String> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/fid_speed_torch.py");
-    let out = Command::new(python).arg(&script).args([threads, batch, iters].map(|v| v.to_string())).output().map_err(|e| format!("{python}: {e}"))?;
+    let out = Command::new(python)
+        .arg(&script)
+        .args([threads, batch, iters].map(|v| v.to_string()))
+        .output()
+        .map_err(|e| format!("{python}: {e}"))?;
     if !out.status.success() {
         return Err(String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("failed").to_string());
     }
@@ -56,7 +60,8 @@ fn main() {
     pad::engine::alloc::keep_freed_memory();
     let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
     let (batch, iters) = (args.first().copied().unwrap_or(8), args.get(1).copied().unwrap_or(2));
-    let net = InceptionV3::from_state_dict(&synthetic::state_dict(), Layout::Fid, Path::new("synthetic")).expect("network");
+    let net =
+        InceptionV3::from_state_dict(&synthetic::state_dict(), Layout::Fid, Path::new("synthetic")).expect("network");
     let python = std::env::var("PAD_FID_PYTHON").ok();
     println!("Inception-v3 pool3 forward, 299x299, batch {batch}, {iters} timed batches");
     println!("threads  pad img/s  torch img/s");
@@ -65,7 +70,9 @@ fn main() {
         let p = pad_img_per_s(&net, threads, batch, iters);
         pad2 = p;
         let t = match &python {
-            Some(py) => torch_img_per_s(py, threads, batch, iters).map(|v| format!("{v:.2}")).unwrap_or_else(|e| format!("error: {e}")),
+            Some(py) => torch_img_per_s(py, threads, batch, iters)
+                .map(|v| format!("{v:.2}"))
+                .unwrap_or_else(|e| format!("error: {e}")),
             None => "(set PAD_FID_PYTHON)".into(),
         };
         println!("{threads:>7}  {p:>9.2}  {t}");

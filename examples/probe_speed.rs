@@ -22,7 +22,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let t_enc = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let cfg = pad::eval::ProbeConfig::default();
-    let (_, hist) = pad::eval::linear_probe(ftr.view(), &ds.train.labels, fte.view(), &ds.test.labels, ds.classes.len(), &cfg);
+    let (_, hist) =
+        pad::eval::linear_probe(ftr.view(), &ds.train.labels, fte.view(), &ds.test.labels, ds.classes.len(), &cfg);
     let t_probe = t.elapsed().as_secs_f64();
     let n = train.n + test.n;
     println!(

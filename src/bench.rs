@@ -38,7 +38,11 @@ pub fn iteration_macs(batch: usize, c: usize, nf: usize, nz: usize) -> [f64; 3] 
     let g_bwd_all = 2.0 * g_fwd;
     let wake = e_fwd + g_fwd + g_bwd_all + 2.0 * (l["dis"] + l["conv4"]) + trunk_bwd;
     let nrem = e_fwd + g_fwd + 2.0 * l["conv4"] + trunk_bwd;
-    let rem = e_fwd + g_fwd + 2.0 * (l["dis"] + l["conv3"] + l["conv2"] + l["conv1"]) + l["tconv1"] + 2.0 * (l["tconv2"] + l["tconv3"] + l["tconv4"]);
+    let rem = e_fwd
+        + g_fwd
+        + 2.0 * (l["dis"] + l["conv3"] + l["conv2"] + l["conv1"])
+        + l["tconv1"]
+        + 2.0 * (l["tconv2"] + l["tconv3"] + l["tconv4"]);
     [wake * b, nrem * b, rem * b]
 }
 
@@ -87,7 +91,11 @@ pub fn time_pad(threads: usize, batch: usize, iters: usize) -> (f64, [f64; 3]) {
 /// The PyTorch peer's ms per iteration, or None (with the reason) if it cannot run here.
 pub fn time_peer(python: &Path, script: &Path, threads: usize, iters: usize) -> Result<(f64, [f64; 3]), String> {
     if !python.exists() || !script.exists() {
-        return Err(format!("PyTorch peer not found ({} / {}); see ../shared/bench/README.md", python.display(), script.display()));
+        return Err(format!(
+            "PyTorch peer not found ({} / {}); see ../shared/bench/README.md",
+            python.display(),
+            script.display()
+        ));
     }
     let out = Command::new(python)
         .arg(script)

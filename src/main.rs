@@ -218,7 +218,9 @@ fn set_threads(n: Option<usize>) {
 }
 
 /// An evaluation command on the global pool.
-fn eval_cmd<T, E: Into<Box<dyn std::error::Error>>>(f: impl FnOnce() -> Result<T, E>) -> Result<(), Box<dyn std::error::Error>> {
+fn eval_cmd<T, E: Into<Box<dyn std::error::Error>>>(
+    f: impl FnOnce() -> Result<T, E>,
+) -> Result<(), Box<dyn std::error::Error>> {
     set_threads(None);
     f().map(|_| ()).map_err(Into::into)
 }
@@ -234,16 +236,40 @@ fn train(a: &TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
     let images = pad::train::Images::new(&ds.train.images[..n * per], ds.channels)?;
     // The identity of a --limit run is the artifact plus the limit.
     let dataset_id = if n < ds.train.n { format!("{id}[..{n}]") } else { id };
-    let spec = pad::train::RunSpec { condition: cond, seed: a.seed, epochs: a.epochs, batch: a.batch, dataset_id, nf: 64, nz: 256 };
-    let out = a.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(&ds.name).join(cond.name).join(format!("seed{}", a.seed)));
-    eprintln!("training {} on {} ({} images, {} iterations/epoch) -> {}", cond.name, ds.name, n, n / a.batch, out.display());
+    let spec = pad::train::RunSpec {
+        condition: cond,
+        seed: a.seed,
+        epochs: a.epochs,
+        batch: a.batch,
+        dataset_id,
+        nf: 64,
+        nz: 256,
+    };
+    let out = a
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("runs").join(&ds.name).join(cond.name).join(format!("seed{}", a.seed)));
+    eprintln!(
+        "training {} on {} ({} images, {} iterations/epoch) -> {}",
+        cond.name,
+        ds.name,
+        n,
+        n / a.batch,
+        out.display()
+    );
     let t = std::time::Instant::now();
     let r = pad::train::train(&spec, images, &out, !a.quiet)?;
     if r.resumed_from > 0 {
         eprintln!("resumed after epoch {}", r.resumed_from);
     }
     let secs: Vec<String> = r.seconds_per_epoch.iter().map(|s| format!("{s:.1}")).collect();
-    eprintln!("done: {} epochs in {}; {:.1} s total ({} s per epoch)", r.epochs_done, out.display(), t.elapsed().as_secs_f64(), secs.join(", "));
+    eprintln!(
+        "done: {} epochs in {}; {:.1} s total ({} s per epoch)",
+        r.epochs_done,
+        out.display(),
+        t.elapsed().as_secs_f64(),
+        secs.join(", ")
+    );
     Ok(())
 }
 
@@ -260,10 +286,14 @@ fn probe(a: &ProbeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let (ftr, fte) = (pad::eval::encode(&enc, train, None), pad::eval::encode(&enc, test, None));
     let t_feat = t.elapsed().as_secs_f64();
     let cfg = pad::eval::ProbeConfig { lr: a.lr, epochs: a.epochs, seed: a.seed, ..Default::default() };
-    let (_, hist) = pad::eval::linear_probe(ftr.view(), &ds.train.labels, fte.view(), &ds.test.labels, ds.classes.len(), &cfg);
+    let (_, hist) =
+        pad::eval::linear_probe(ftr.view(), &ds.train.labels, fte.view(), &ds.test.labels, ds.classes.len(), &cfg);
     println!("epoch,train_loss,train_acc,test_loss,test_acc,test_acc_ref");
     for h in &hist {
-        println!("{},{:.4},{:.2},{:.4},{:.2},{:.2}", h.epoch, h.train_loss, h.train_acc, h.test_loss, h.test_acc, h.test_acc_ref);
+        println!(
+            "{},{:.4},{:.2},{:.4},{:.2},{:.2}",
+            h.epoch, h.train_loss, h.train_acc, h.test_loss, h.test_acc, h.test_acc_ref
+        );
     }
     let last5: Vec<f64> = hist.iter().rev().take(5).map(|h| h.test_acc).collect();
     eprintln!(
@@ -302,7 +332,11 @@ fn run_pipeline(a: &RunArgs) -> Result<(), Box<dyn std::error::Error>> {
     if !kinds.is_empty() || a.stages.is_empty() {
         let nodes = plan.select(&kinds);
         let (computed, fresh) = pad::pipeline::run::run(&plan, &cache, &nodes, !a.quiet)?;
-        eprintln!("{computed} stage(s) computed, {fresh} already fresh, in {:.1} s (cache {})", t.elapsed().as_secs_f64(), cache.root.display());
+        eprintln!(
+            "{computed} stage(s) computed, {fresh} already fresh, in {:.1} s (cache {})",
+            t.elapsed().as_secs_f64(),
+            cache.root.display()
+        );
     }
     if want_report {
         for p in pad::pipeline::collect::report(&plan, &cache, &a.results)? {
@@ -320,9 +354,27 @@ fn status(a: &StatusArgs) -> Result<(), Box<dyn std::error::Error>> {
         let fresh = cache.is_complete(n.kind.name(), &n.key);
         let partial = !fresh && cache.work_dir(n.kind.name(), &n.key).exists();
         missing += !fresh as usize;
-        println!("{:<10} {:<9} {}  {}", n.kind.name(), if fresh { "fresh" } else if partial { "partial" } else { "missing" }, &n.key[..16], n.label);
+        println!(
+            "{:<10} {:<9} {}  {}",
+            n.kind.name(),
+            if fresh {
+                "fresh"
+            } else if partial {
+                "partial"
+            } else {
+                "missing"
+            },
+            &n.key[..16],
+            n.label
+        );
     }
-    eprintln!("{} stages, {} missing (profile {}, cache {})", plan.nodes.len(), missing, plan.profile.name, cache.root.display());
+    eprintln!(
+        "{} stages, {} missing (profile {}, cache {})",
+        plan.nodes.len(),
+        missing,
+        plan.profile.name,
+        cache.root.display()
+    );
     Ok(())
 }
 
@@ -341,7 +393,10 @@ fn verify() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn list_conditions() {
-    println!("{:<16} {:>4} {:>4} {:>4} {:>5}  {:<18} {:<11} {:<14} summary", "name", "W", "N", "R", "eps", "REM mix (z,z',n)", "NREM from", "order");
+    println!(
+        "{:<16} {:>4} {:>4} {:>4} {:>5}  {:<18} {:<11} {:<14} summary",
+        "name", "W", "N", "R", "eps", "REM mix (z,z',n)", "NREM from", "order"
+    );
     for c in pad::train::CONDITIONS {
         let m = c.rem_mix;
         println!(
@@ -381,10 +436,20 @@ fn bench(a: &BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
                 }
             }
         }
-        let phase_median = |v: &Vec<[f64; 3]>| [0, 1, 2].map(|i| median(&mut v.iter().map(|p| p[i]).collect::<Vec<_>>()));
+        let phase_median =
+            |v: &Vec<[f64; 3]>| [0, 1, 2].map(|i| median(&mut v.iter().map(|p| p[i]).collect::<Vec<_>>()));
         let row = |name: &str, ms: &mut Vec<f64>, ph: &Vec<[f64; 3]>| {
             let m = median(ms);
-            Measurement { implementation: name.into(), threads: t, batch, ms_per_iteration: m, images_per_s: batch as f64 / m * 1e3, gflops: flop / m / 1e6, phase_ms: Some(phase_median(ph)), repetitions: ms.len() }
+            Measurement {
+                implementation: name.into(),
+                threads: t,
+                batch,
+                ms_per_iteration: m,
+                images_per_s: batch as f64 / m * 1e3,
+                gflops: flop / m / 1e6,
+                phase_ms: Some(phase_median(ph)),
+                repetitions: ms.len(),
+            }
         };
         let p = row("pad", &mut pad_ms, &pad_ph);
         let peer = (!peer_ms.is_empty()).then(|| row("pytorch", &mut peer_ms, &peer_ph));
@@ -413,7 +478,11 @@ fn bench(a: &BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
                 );
             }
             if let Some(q) = peer {
-                println!("         pad is {:.2}x PyTorch's speed at {} thread(s)", q.ms_per_iteration / p.ms_per_iteration, p.threads);
+                println!(
+                    "         pad is {:.2}x PyTorch's speed at {} thread(s)",
+                    q.ms_per_iteration / p.ms_per_iteration,
+                    p.threads
+                );
             }
         }
     }

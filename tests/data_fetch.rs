@@ -51,7 +51,8 @@ impl Server {
                 let line = String::from_utf8_lossy(&req).lines().next().unwrap_or("").to_string();
                 let path = line.split(' ').nth(1).unwrap_or("/").to_string();
                 h.fetch_add(1, Ordering::SeqCst);
-                let (status, body, len) = f.lock().unwrap().get(&path).cloned().unwrap_or((404, b"not found".to_vec(), 9));
+                let (status, body, len) =
+                    f.lock().unwrap().get(&path).cloned().unwrap_or((404, b"not found".to_vec(), 9));
                 let head = format!("HTTP/1.0 {status} X\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n");
                 let _ = conn.write_all(head.as_bytes());
                 let _ = conn.write_all(&body);
@@ -80,7 +81,8 @@ fn gz(bytes: &[u8]) -> Vec<u8> {
 
 /// MNIST-format files: (name, gz bytes).
 fn mnist_files(n_train: usize, n_test: usize, bad_label: bool) -> Vec<(&'static str, Vec<u8>)> {
-    let imgs = |n: usize| gz(&data::idx::encode_idx(&[n, 28, 28], &(0..n * 784).map(|i| (i % 251) as u8).collect::<Vec<_>>()));
+    let imgs =
+        |n: usize| gz(&data::idx::encode_idx(&[n, 28, 28], &(0..n * 784).map(|i| (i % 251) as u8).collect::<Vec<_>>()));
     let labs = |n: usize| {
         let mut l: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
         if bad_label {
@@ -169,7 +171,10 @@ fn http_errors_leave_nothing_behind() {
     let files = mnist_files(3, 2, false);
     srv.put(files[0].0, files[0].1.clone());
     let e = data::run_fetch(&args("mnist", dir.path(), &srv.base)).unwrap_err();
-    assert!(matches!(&e, DataError::Http { url, detail } if url.ends_with("/train-labels-idx1-ubyte.gz") && detail.contains("404")), "{e}");
+    assert!(
+        matches!(&e, DataError::Http { url, detail } if url.ends_with("/train-labels-idx1-ubyte.gz") && detail.contains("404")),
+        "{e}"
+    );
     assert!(leftovers(dir.path()).is_empty(), "{:?}", leftovers(dir.path()));
     // wrong size: Content-Length says more than is sent
     let (name, body) = &files[1];
@@ -196,7 +201,10 @@ fn changed_mirror_file_is_a_hash_mismatch() {
     let e = data::run_fetch(&args("mnist", dir.path(), &srv.base)).unwrap_err();
     let msg = e.to_string();
     assert!(matches!(e, DataError::HashMismatch { .. }), "{msg}");
-    assert!(msg.contains("t10k-labels-idx1-ubyte.gz") && msg.contains("127.0.0.1") && msg.contains("expected"), "{msg}");
+    assert!(
+        msg.contains("t10k-labels-idx1-ubyte.gz") && msg.contains("127.0.0.1") && msg.contains("expected"),
+        "{msg}"
+    );
     assert!(leftovers(dir.path()).is_empty(), "{:?}", leftovers(dir.path()));
     // a tampered archive already in the download dir is refused too
     std::fs::write(dir.path().join("dl/t10k-labels-idx1-ubyte.gz"), gz(&data::idx::encode_idx(&[2], &[3, 3]))).unwrap();
@@ -212,12 +220,18 @@ fn fashion_content_hash_is_checked_and_bad_labels_leave_no_artifact() {
     // (unless the caller says they are its own data: allow_unpublished)
     let strict = FetchArgs { allow_unpublished: false, ..args("fashion-mnist", dir.path(), mirror.to_str().unwrap()) };
     let e = data::run_fetch(&strict).unwrap_err();
-    assert!(matches!(&e, DataError::HashMismatch { algo, file, .. } if algo.contains("content") && file == "train-images-idx3-ubyte.gz"), "{e}");
+    assert!(
+        matches!(&e, DataError::HashMismatch { algo, file, .. } if algo.contains("content") && file == "train-images-idx3-ubyte.gz"),
+        "{e}"
+    );
     assert!(leftovers(dir.path()).is_empty());
     // label out of range in a file that verifies (mnist from a fresh mirror): decoded, refused
     mirror_dir(dir.path(), mnist_files(3, 2, true));
     let e = data::run_fetch(&args("mnist", dir.path(), mirror.to_str().unwrap())).unwrap_err();
-    assert!(matches!(&e, DataError::LabelOutOfRange { path, label: 12, .. } if path.ends_with("train-labels-idx1-ubyte.gz")), "{e}");
+    assert!(
+        matches!(&e, DataError::LabelOutOfRange { path, label: 12, .. } if path.ends_with("train-labels-idx1-ubyte.gz")),
+        "{e}"
+    );
     assert!(!dir.path().join("out.safetensors").exists());
 }
 
@@ -227,8 +241,11 @@ fn mirror_files_must_match_published_hashes_by_default() {
     let mirror = mirror_dir(dir.path(), mnist_files(3, 2, false));
     let strict = FetchArgs { allow_unpublished: false, ..args("mnist", dir.path(), mirror.to_str().unwrap()) };
     let e = data::run_fetch(&strict).unwrap_err();
-    assert!(matches!(&e, DataError::HashMismatch { algo: "md5", file, expected, .. }
-        if file == "train-images-idx3-ubyte.gz" && expected == "f68b3c2dcbeaaa9fbdd348bbdeb94873"), "{e}");
+    assert!(
+        matches!(&e, DataError::HashMismatch { algo: "md5", file, expected, .. }
+        if file == "train-images-idx3-ubyte.gz" && expected == "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
+        "{e}"
+    );
     assert!(leftovers(dir.path()).is_empty());
     // CIFAR-10 from a mirror: the published size is checked first
     std::fs::write(mirror.join("cifar-10-binary.tar.gz"), b"not the archive").unwrap();
@@ -262,7 +279,8 @@ fn cli_end_to_end_image_folder() {
     let dir = tempfile::tempdir().unwrap();
     let png = data::image_folder::testing::png_bytes(40, 40, 3, &[9u8; 40 * 40 * 3]);
     let tgz = dir.path().join("shapes.tar.gz");
-    std::fs::write(&tgz, data::image_folder::testing::targz(&[("train/x/1.png", &png), ("test/x/1.png", &png)])).unwrap();
+    std::fs::write(&tgz, data::image_folder::testing::targz(&[("train/x/1.png", &png), ("test/x/1.png", &png)]))
+        .unwrap();
     let run = |p: &Path| {
         std::process::Command::new(env!("CARGO_BIN_EXE_pad"))
             .args(["fetch", "image-folder", "--path"])
@@ -280,7 +298,8 @@ fn cli_end_to_end_image_folder() {
     assert_eq!((ds.name.as_str(), ds.channels, ds.train.n), ("shapes", 3, 1));
     // bad image: non-zero exit, the message names the file, no artifact
     let bad = dir.path().join("broken.tar.gz");
-    std::fs::write(&bad, data::image_folder::testing::targz(&[("train/x/1.png", &png), ("test/x/2.png", &png[..60])])).unwrap();
+    std::fs::write(&bad, data::image_folder::testing::targz(&[("train/x/1.png", &png), ("test/x/2.png", &png[..60])]))
+        .unwrap();
     let o = run(&bad);
     assert!(!o.status.success());
     let stderr = String::from_utf8_lossy(&o.stderr);
@@ -291,7 +310,11 @@ fn cli_end_to_end_image_folder() {
 /// CIFAR-10 binary batches in a tar.gz: `labels` per batch, pixel value = record index.
 fn cifar_archive(record_len: usize, label: u8) -> Vec<u8> {
     let batch = |labels: &[u8]| -> Vec<u8> {
-        labels.iter().enumerate().flat_map(|(i, &l)| std::iter::once(l).chain(std::iter::repeat_n(i as u8, record_len - 1))).collect()
+        labels
+            .iter()
+            .enumerate()
+            .flat_map(|(i, &l)| std::iter::once(l).chain(std::iter::repeat_n(i as u8, record_len - 1)))
+            .collect()
     };
     let names: Vec<String> = (1..=5).map(|i| format!("cifar-10-batches-bin/data_batch_{i}.bin")).collect();
     let train = batch(&[1, 2]);
@@ -312,7 +335,9 @@ fn cifar10_over_http_and_bad_records() {
     assert_eq!((ds.channels, ds.train.n, ds.test.n, ds.test.labels[0]), (3, 10, 1, 7));
     assert_eq!(ds.classes[9], "truck");
     // wrong record length and label out of range: named, and no artifact
-    for (archive, want) in [(cifar_archive(3072, 1), "not a whole number of 3073-byte records"), (cifar_archive(3073, 10), "label 10")] {
+    for (archive, want) in
+        [(cifar_archive(3072, 1), "not a whole number of 3073-byte records"), (cifar_archive(3073, 10), "label 10")]
+    {
         let dir = tempfile::tempdir().unwrap();
         srv.put("cifar-10-binary.tar.gz", archive);
         let e = data::run_fetch(&args("cifar10", dir.path(), &srv.base)).unwrap_err().to_string();

@@ -19,13 +19,28 @@ fn fid_between_two_artifacts_caches_statistics_and_writes_json() {
     std::fs::write(&weights, to_bytes(&synthetic::state_dict(), &BTreeMap::new())).unwrap();
     let art = |name: &str, channels: usize| {
         let p = dir.path().join(format!("{name}.safetensors"));
-        let ds = Dataset { name: name.into(), channels, classes: vec!["x".into()], train: split(&format!("{name}.train"), 3, channels), test: split(&format!("{name}.test"), 1, channels) };
+        let ds = Dataset {
+            name: name.into(),
+            channels,
+            classes: vec!["x".into()],
+            train: split(&format!("{name}.train"), 3, channels),
+            test: split(&format!("{name}.test"), 1, channels),
+        };
         write_artifact(&ds, &p).unwrap();
         p
     };
     let (a, b) = (art("grey", 1), art("rgb", 3));
     let json = dir.path().join("out/fid.json");
-    let args = FidArgs { a: a.clone(), b: b.clone(), inception: Some(weights.clone()), layout: Layout::Fid, split: "train".into(), n: 3, cache: dir.path().join("cache"), json: Some(json.clone()) };
+    let args = FidArgs {
+        a: a.clone(),
+        b: b.clone(),
+        inception: Some(weights.clone()),
+        layout: Layout::Fid,
+        split: "train".into(),
+        n: 3,
+        cache: dir.path().join("cache"),
+        json: Some(json.clone()),
+    };
     let f = run_fid(&args).unwrap();
     assert!(f.fid.is_finite() && f.fid > 0.0);
     assert_eq!((f.n1, f.n2, f.dim), (3, 3, DIM));
@@ -35,7 +50,8 @@ fn fid_between_two_artifacts_caches_statistics_and_writes_json() {
     let written: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(written["n1"], 3);
     // Second run: side A from its statistics file directly, side B from the cache; same value.
-    let stats_a = cached.iter().map(|e| e.as_ref().unwrap().path()).find(|p| p.to_string_lossy().contains("grey")).unwrap();
+    let stats_a =
+        cached.iter().map(|e| e.as_ref().unwrap().path()).find(|p| p.to_string_lossy().contains("grey")).unwrap();
     assert_eq!(run_fid(&FidArgs { a: stats_a, ..args.clone() }).unwrap().fid, f.fid);
     // Asking for more images than the split has is an error, not a panic.
     assert!(run_fid(&FidArgs { n: 4, cache: dir.path().join("cache2"), ..args.clone() }).is_err());

@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 type Tensors = BTreeMap<String, (Vec<usize>, Vec<f32>)>;
 
 fn fixture() -> TensorFile {
-    read_file(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/fid_fixture.safetensors")).expect("fid fixture")
+    read_file(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/fid_fixture.safetensors"))
+        .expect("fid fixture")
 }
 
 fn synth_state_dict() -> Tensors {
@@ -123,7 +124,14 @@ fn bad_weight_files_list_every_problem_by_name() {
     sd.insert("fc.weight".into(), (vec![1008, 2048], vec![0.0; 1008 * 2048]));
     let p = write_weights(dir.path(), &sd);
     let err = InceptionV3::load(&p, Layout::Fid).err().expect("must fail").to_string();
-    for needle in ["Mixed_6b.branch7x7_2.conv.weight", "Conv2d_1a_3x3.bn.running_var", "Mixed_8x.branch1x1.conv.weight", "AuxLogits.fc.weight", "Mixed_7c.branch_pool.bn.bias: expected [192], found [96, 2]", "inception.safetensors"] {
+    for needle in [
+        "Mixed_6b.branch7x7_2.conv.weight",
+        "Conv2d_1a_3x3.bn.running_var",
+        "Mixed_8x.branch1x1.conv.weight",
+        "AuxLogits.fc.weight",
+        "Mixed_7c.branch_pool.bn.bias: expected [192], found [96, 2]",
+        "inception.safetensors",
+    ] {
         assert!(err.contains(needle), "{needle} not in: {err}");
     }
     // fc.* is the classifier, which pool3 does not use: not reported.
@@ -162,9 +170,15 @@ fn frechet_distance_matches_scipy_sqrtm() {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/frechet_fixture.json");
     let fx: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     for case in fx["cases"].as_array().unwrap() {
-        let (name, d, k) = (case["name"].as_str().unwrap(), case["dim"].as_u64().unwrap() as usize, case["k"].as_u64().unwrap() as usize);
+        let (name, d, k) = (
+            case["name"].as_str().unwrap(),
+            case["dim"].as_u64().unwrap() as usize,
+            case["k"].as_u64().unwrap() as usize,
+        );
         let want = case["fid"].as_f64().unwrap();
-        let got = frechet_distance(&formula_stats(&format!("{name}.1"), d, k), &formula_stats(&format!("{name}.2"), d, k)).unwrap();
+        let got =
+            frechet_distance(&formula_stats(&format!("{name}.1"), d, k), &formula_stats(&format!("{name}.2"), d, k))
+                .unwrap();
         let rel = (got.fid - want).abs() / want.abs();
         println!("frechet {name}: pad {} scipy {want} rel {rel:.3e}", got.fid);
         assert!(rel <= 1e-6, "{name}: {} vs {want}", got.fid);

@@ -87,7 +87,10 @@ fn replay(cond_name: &str) {
         let want = &want_losses[it * 7..(it + 1) * 7];
         for ((name, got), w) in StepStats::NAMES.iter().zip(st.values()).zip(want) {
             let err = (got as f64 - *w as f64).abs() / (w.abs() as f64).max(1e-3);
-            assert!(err <= TOL, "{cond_name} iteration {it} {name}: pad {got} vs PyTorch {w} (relative error {err:.2e})");
+            assert!(
+                err <= TOL,
+                "{cond_name} iteration {it} {name}: pad {got} vs PyTorch {w} (relative error {err:.2e})"
+            );
         }
     }
     let has_grads = f.tensors.keys().any(|k| k.starts_with(&format!("{cond_name}.grad.")));

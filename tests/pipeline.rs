@@ -89,22 +89,46 @@ fn cached_stages_are_not_recomputed_and_a_parameter_invalidates_exactly_its_down
     let dist = std::fs::read_to_string(out.join("distances.csv")).unwrap();
     assert_eq!(dist.lines().count(), 1 + 6, "{dist}");
     assert!(dist.contains("paper-4.4.4"));
-    for f in ["accuracy_demo.svg", "occlusion_demo.svg", "distances_demo.svg", "pca_demo_pad_seed0.svg", "pca_demo_untrained_seed0.svg", "losses_demo_pad_seed0.svg"] {
+    for f in [
+        "accuracy_demo.svg",
+        "occlusion_demo.svg",
+        "distances_demo.svg",
+        "pca_demo_pad_seed0.svg",
+        "pca_demo_untrained_seed0.svg",
+        "losses_demo_pad_seed0.svg",
+    ] {
         let svg = std::fs::read_to_string(out.join("figures").join(f)).unwrap();
         assert!(svg.starts_with("<svg") && svg.contains("class=\"series\""), "{f}");
     }
     // One series per condition (pad, wo_rem, untrained) in the occlusion and distance figures.
-    assert_eq!(pad::report::svg::count_series(&std::fs::read_to_string(out.join("figures/occlusion_demo.svg")).unwrap()), 3);
-    assert_eq!(pad::report::svg::count_series(&std::fs::read_to_string(out.join("figures/distances_demo.svg")).unwrap()), 6);
+    assert_eq!(
+        pad::report::svg::count_series(&std::fs::read_to_string(out.join("figures/occlusion_demo.svg")).unwrap()),
+        3
+    );
+    assert_eq!(
+        pad::report::svg::count_series(&std::fs::read_to_string(out.join("figures/distances_demo.svg")).unwrap()),
+        6
+    );
     let png = std::fs::read(out.join("figures/dreams_demo_pad_seed0_epoch1.png")).unwrap();
     assert_eq!(&png[1..4], b"PNG");
     let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
     assert!(summary.contains("| demo | pad |") && summary.contains("±"), "{summary}");
-    assert!(summary.contains("Robustness to occlusion") && summary.contains("Latent organisation") && summary.contains("| demo | untrained |"), "{summary}");
+    assert!(
+        summary.contains("Robustness to occlusion")
+            && summary.contains("Latent organisation")
+            && summary.contains("| demo | untrained |"),
+        "{summary}"
+    );
     // The report is a function of the cache: a second one writes the same bytes.
-    let first: Vec<Vec<u8>> = ["summary.md", "occlusion.csv", "figures/occlusion_demo.svg"].iter().map(|f| std::fs::read(out.join(f)).unwrap()).collect();
+    let first: Vec<Vec<u8>> = ["summary.md", "occlusion.csv", "figures/occlusion_demo.svg"]
+        .iter()
+        .map(|f| std::fs::read(out.join(f)).unwrap())
+        .collect();
     pad::pipeline::collect::report(&seeds, &cache, &results).unwrap();
-    let second: Vec<Vec<u8>> = ["summary.md", "occlusion.csv", "figures/occlusion_demo.svg"].iter().map(|f| std::fs::read(out.join(f)).unwrap()).collect();
+    let second: Vec<Vec<u8>> = ["summary.md", "occlusion.csv", "figures/occlusion_demo.svg"]
+        .iter()
+        .map(|f| std::fs::read(out.join(f)).unwrap())
+        .collect();
     assert_eq!(first, second);
 
     // Verification finds nothing, then names a file changed behind the cache's back.
@@ -150,7 +174,8 @@ fn synthetic_inception(dir: &Path) -> std::path::PathBuf {
 }
 
 fn fid_config(weights: &Path) -> String {
-    config(&format!("fid_samples = 12\nfid_weights = \"{}\"", weights.display()), "[0]").replace("limit_train = 128", "limit_train = 128\nfid_conditions = [\"pad\"]")
+    config(&format!("fid_samples = 12\nfid_weights = \"{}\"", weights.display()), "[0]")
+        .replace("limit_train = 128", "limit_train = 128\nfid_conditions = [\"pad\"]")
 }
 
 #[test]

@@ -47,7 +47,10 @@ fn identical_bytes_with_one_and_two_threads_at_paper_size() {
     with_threads(1, || train(&s, imgs, a.path(), false)).unwrap();
     with_threads(2, || train(&s, imgs, b.path(), false)).unwrap();
     let (fa, fb) = (files(a.path()), files(b.path()));
-    assert_eq!(fa.keys().collect::<Vec<_>>(), vec!["epoch-0000.safetensors", "epoch-0001.safetensors", "losses.csv", "state.safetensors"]);
+    assert_eq!(
+        fa.keys().collect::<Vec<_>>(),
+        vec!["epoch-0000.safetensors", "epoch-0001.safetensors", "losses.csv", "state.safetensors"]
+    );
     for (name, bytes) in &fa {
         assert!(bytes == &fb[name], "{name} differs between 1 and 2 threads");
     }

@@ -105,9 +105,11 @@ fn read_header(f: &mut std::fs::File, path: &Path) -> Result<(ArtifactMeta, BTre
     }
     let mut hb = vec![0u8; hlen as usize];
     f.read_exact(&mut hb).map_err(|e| DataError::io(path, e))?;
-    let h: BTreeMap<String, Value> = serde_json::from_slice(&hb).map_err(|e| bad(format!("header is not JSON: {e}")))?;
+    let h: BTreeMap<String, Value> =
+        serde_json::from_slice(&hb).map_err(|e| bad(format!("header is not JSON: {e}")))?;
     let meta = h.get("__metadata__").and_then(|m| m.as_object()).ok_or_else(|| bad("no __metadata__".into()))?;
-    let field = |k: &str| meta.get(k).and_then(|v| v.as_str()).ok_or_else(|| bad(format!("metadata key {k:?} missing")));
+    let field =
+        |k: &str| meta.get(k).and_then(|v| v.as_str()).ok_or_else(|| bad(format!("metadata key {k:?} missing")));
     if field("format")? != FORMAT {
         return Err(bad(format!("format {:?}, expected {FORMAT:?}", field("format")?)));
     }
@@ -211,7 +213,13 @@ pub(crate) mod tests {
             labels: (0..n).map(|i| (i % 3) as u8).collect(),
             n,
         };
-        Dataset { name: "tiny".into(), channels, classes: vec!["a".into(), "b".into(), "c".into()], train: split(5, 3), test: split(2, 7) }
+        Dataset {
+            name: "tiny".into(),
+            channels,
+            classes: vec!["a".into(), "b".into(), "c".into()],
+            train: split(5, 3),
+            test: split(2, 7),
+        }
     }
 
     #[test]

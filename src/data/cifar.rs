@@ -11,14 +11,21 @@ use std::io::Read;
 use std::path::Path;
 
 pub const RECORD: usize = 1 + 3 * PLANE;
-pub const CLASSES: [&str; 10] = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
-pub const TRAIN_MEMBERS: [&str; 5] = ["data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin"];
+pub const CLASSES: [&str; 10] =
+    ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
+pub const TRAIN_MEMBERS: [&str; 5] =
+    ["data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin"];
 pub const TEST_MEMBER: &str = "test_batch.bin";
 
 /// Appends the records of one batch file to `split`.
 pub fn parse_batch(bytes: &[u8], archive: &Path, member: &str, split: &mut Split) -> Result<(), DataError> {
     if bytes.is_empty() || !bytes.len().is_multiple_of(RECORD) {
-        return Err(DataError::RecordLength { path: archive.to_path_buf(), member: member.to_string(), len: bytes.len(), record: RECORD });
+        return Err(DataError::RecordLength {
+            path: archive.to_path_buf(),
+            member: member.to_string(),
+            len: bytes.len(),
+            record: RECORD,
+        });
     }
     for (i, rec) in bytes.chunks_exact(RECORD).enumerate() {
         if rec[0] as usize >= CLASSES.len() {
@@ -54,14 +61,22 @@ pub fn load_cifar10(archive: &Path) -> Result<Dataset, DataError> {
             members.insert(file.clone(), bytes);
         }
     }
-    let mut take = |m: &str| members.remove(m).ok_or_else(|| DataError::MissingMember { path: archive.to_path_buf(), member: m.to_string() });
+    let mut take = |m: &str| {
+        members.remove(m).ok_or_else(|| DataError::MissingMember { path: archive.to_path_buf(), member: m.to_string() })
+    };
     let mut train = Split::default();
     for m in TRAIN_MEMBERS {
         parse_batch(&take(m)?, archive, m, &mut train)?;
     }
     let mut test = Split::default();
     parse_batch(&take(TEST_MEMBER)?, archive, TEST_MEMBER, &mut test)?;
-    Ok(Dataset { name: "cifar10".into(), channels: 3, classes: CLASSES.iter().map(|s| s.to_string()).collect(), train, test })
+    Ok(Dataset {
+        name: "cifar10".into(),
+        channels: 3,
+        classes: CLASSES.iter().map(|s| s.to_string()).collect(),
+        train,
+        test,
+    })
 }
 
 #[cfg(test)]
@@ -80,7 +95,8 @@ mod tests {
 
     fn archive(dir: &Path, batches: &[(&str, Vec<u8>)]) -> std::path::PathBuf {
         let names: Vec<String> = batches.iter().map(|(n, _)| format!("cifar-10-batches-bin/{n}")).collect();
-        let files: Vec<(&str, &[u8])> = names.iter().zip(batches).map(|(n, (_, b))| (n.as_str(), b.as_slice())).collect();
+        let files: Vec<(&str, &[u8])> =
+            names.iter().zip(batches).map(|(n, (_, b))| (n.as_str(), b.as_slice())).collect();
         let p = dir.join("cifar-10-binary.tar.gz");
         std::fs::write(&p, targz(&files)).unwrap();
         p

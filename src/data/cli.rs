@@ -80,7 +80,13 @@ pub fn run_fetch(args: &FetchArgs) -> Result<PathBuf, DataError> {
         eprintln!("warning: {name}: artifact sha256 changed from {} to {sha}", old.sha256);
     }
     let file = out.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    lock.record_artifact(ArtifactEntry { dataset: name.clone(), file, sha256: sha.clone(), train: ds.train.n, test: ds.test.n });
+    lock.record_artifact(ArtifactEntry {
+        dataset: name.clone(),
+        file,
+        sha256: sha.clone(),
+        train: ds.train.n,
+        test: ds.test.n,
+    });
     lock.save(&lock_path)?;
     println!(
         "{name}: {} train + {} test images, {} channel(s), {} classes -> {} sha256 {sha} ({:.1} s)",

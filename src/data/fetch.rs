@@ -38,9 +38,9 @@ pub fn locate(base: &str, name: &str) -> Location {
 
 fn progress(len: Option<u64>, name: &str) -> indicatif::ProgressBar {
     let pb = indicatif::ProgressBar::with_draw_target(len, indicatif::ProgressDrawTarget::stderr());
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
-    ) {
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}")
+    {
         pb.set_style(style.progress_chars("=> "));
     }
     pb.set_message(name.to_string());
@@ -59,7 +59,12 @@ fn pump(mut reader: impl Read, part: &Path, len: Option<u64>, name: &str, from: 
             Ok(0) => break,
             Ok(k) => k,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(DataError::Http { url: from.to_string(), detail: format!("read failed after {total} bytes: {e}") }),
+            Err(e) => {
+                return Err(DataError::Http {
+                    url: from.to_string(),
+                    detail: format!("read failed after {total} bytes: {e}"),
+                })
+            }
         };
         w.write_all(&buf[..k]).map_err(|e| DataError::io(part, e))?;
         total += k as u64;
@@ -84,7 +89,12 @@ pub fn download(url: &str, part: &Path, name: &str) -> Result<(), DataError> {
     let len: Option<u64> = resp.header("Content-Length").and_then(|v| v.parse().ok());
     let got = pump(resp.into_reader(), part, len, name, url)?;
     if let Some(len) = len.filter(|&l| l != got) {
-        return Err(DataError::SizeMismatch { file: name.to_string(), from: url.to_string(), expected: len, actual: got });
+        return Err(DataError::SizeMismatch {
+            file: name.to_string(),
+            from: url.to_string(),
+            expected: len,
+            actual: got,
+        });
     }
     Ok(())
 }
@@ -142,7 +152,12 @@ pub fn verify(
     // differ from the published ones (its own re-encodings, test data).
     if !content_ok && !allow_unpublished {
         if let Some(want) = spec.size.filter(|&s| s != size) {
-            return Err(DataError::SizeMismatch { file: name.clone(), from: from.to_string(), expected: want, actual: size });
+            return Err(DataError::SizeMismatch {
+                file: name.clone(),
+                from: from.to_string(),
+                expected: want,
+                actual: size,
+            });
         }
         if let Some(want) = spec.sha256.filter(|w| *w != sha) {
             return Err(mismatch("sha256", want.to_string(), &sha));
@@ -191,7 +206,8 @@ pub fn ensure_file(
             Location::Path(p) => p.display().to_string(),
         };
         let part = download_dir.join(format!("{}.part", spec.name));
-        let r = fetch_into(&loc, &part, spec.name).and_then(|_| verify(&part, spec, origin, &from, lock, allow_unpublished));
+        let r = fetch_into(&loc, &part, spec.name)
+            .and_then(|_| verify(&part, spec, origin, &from, lock, allow_unpublished));
         match r {
             Ok(e) => {
                 std::fs::rename(&part, &dest).map_err(|err| DataError::io(&dest, err))?;
@@ -204,7 +220,8 @@ pub fn ensure_file(
         }
     };
     let sha = entry.sha256.clone();
-    let already = lock.entries(spec.name).any(|e| e.sha256 == sha && (entry.origin == LOCAL || e.origin == entry.origin));
+    let already =
+        lock.entries(spec.name).any(|e| e.sha256 == sha && (entry.origin == LOCAL || e.origin == entry.origin));
     if !already {
         lock.record(entry);
     }
@@ -244,7 +261,14 @@ mod tests {
         let want = sha256_hex(&content);
         let md5_static: &'static str = Box::leak(md5_official.into_boxed_str());
         let want_static: &'static str = Box::leak(want.into_boxed_str());
-        let spec = FileSpec { name: "f.gz", size: None, md5: Some(md5_static), sha256: None, content_sha256: Some(want_static), gz: true };
+        let spec = FileSpec {
+            name: "f.gz",
+            size: None,
+            md5: Some(md5_static),
+            sha256: None,
+            content_sha256: Some(want_static),
+            gz: true,
+        };
         let p = dir.path().join("f.gz");
         std::fs::write(&p, gz(&content, 1)).unwrap();
         let lock = Lock::default();

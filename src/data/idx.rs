@@ -16,9 +16,7 @@ pub struct IdxArray {
 pub fn read_gz(path: &Path) -> Result<Vec<u8>, DataError> {
     let f = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
     let mut out = Vec::new();
-    flate2::read::GzDecoder::new(std::io::BufReader::new(f))
-        .read_to_end(&mut out)
-        .map_err(|e| stream_err(path, e))?;
+    flate2::read::GzDecoder::new(std::io::BufReader::new(f)).read_to_end(&mut out).map_err(|e| stream_err(path, e))?;
     Ok(out)
 }
 
@@ -48,7 +46,10 @@ pub fn parse_idx(bytes: &[u8], path: &Path) -> Result<IdxArray, DataError> {
             u32::from_be_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]) as usize
         })
         .collect();
-    let count = dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or_else(|| err(4, format!("dims {dims:?} overflow")))?;
+    let count = dims
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| err(4, format!("dims {dims:?} overflow")))?;
     let have = bytes.len() - header;
     if have != count {
         return Err(err(header, format!("dims {dims:?} need {count} data bytes, file has {have}")));

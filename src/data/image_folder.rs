@@ -80,7 +80,10 @@ pub fn decode_image(bytes: &[u8], path: &Path) -> Result<Decoded, DataError> {
 
 fn finish(w: usize, h: usize, c: usize, pixels: Vec<u8>, path: &Path) -> Result<Decoded, DataError> {
     if w == 0 || h == 0 || pixels.len() != w * h * c {
-        return Err(DataError::Image { path: path.to_path_buf(), detail: format!("{w}x{h}x{c} image with {} bytes", pixels.len()) });
+        return Err(DataError::Image {
+            path: path.to_path_buf(),
+            detail: format!("{w}x{h}x{c} image with {} bytes", pixels.len()),
+        });
     }
     Ok(Decoded { width: w, height: h, channels: c, pixels })
 }
@@ -102,7 +105,10 @@ pub fn safe_components(entry: &Path, archive: &Path) -> Result<Vec<String>, Data
             Component::Normal(s) => out.push(s.to_string_lossy().into_owned()),
             Component::CurDir => {}
             _ => {
-                return Err(DataError::UnsafeTarPath { path: archive.to_path_buf(), entry: entry.display().to_string() })
+                return Err(DataError::UnsafeTarPath {
+                    path: archive.to_path_buf(),
+                    entry: entry.display().to_string(),
+                })
             }
         }
     }
@@ -251,7 +257,6 @@ pub mod testing {
         b.into_inner().expect("tar finish").finish().expect("gz finish")
     }
 }
-
 
 #[cfg(test)]
 mod tests {

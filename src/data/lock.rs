@@ -43,7 +43,9 @@ impl Lock {
     /// Reads the lock; a missing file is an empty lock.
     pub fn load(path: &Path) -> Result<Lock, DataError> {
         match std::fs::read_to_string(path) {
-            Ok(s) => toml::from_str(&s).map_err(|e| DataError::Lock { path: path.to_path_buf(), detail: e.to_string() }),
+            Ok(s) => {
+                toml::from_str(&s).map_err(|e| DataError::Lock { path: path.to_path_buf(), detail: e.to_string() })
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Lock::default()),
             Err(e) => Err(DataError::io(path, e)),
         }
@@ -56,7 +58,8 @@ impl Lock {
         l.file.dedup();
         l.artifact.sort();
         l.artifact.dedup();
-        let body = toml::to_string(&l).map_err(|e| DataError::Lock { path: path.to_path_buf(), detail: e.to_string() })?;
+        let body =
+            toml::to_string(&l).map_err(|e| DataError::Lock { path: path.to_path_buf(), detail: e.to_string() })?;
         write_bytes_atomic(path, format!("{HEADER}{body}").as_bytes())
     }
 
@@ -95,12 +98,24 @@ mod tests {
         let p = dir.path().join("d.lock");
         assert_eq!(Lock::load(&p).unwrap(), Lock::default());
         let mut l = Lock::default();
-        let e = FileEntry { name: "a.gz".into(), origin: "official".into(), size: 3, sha256: "aa".into(), content_sha256: Some("cc".into()) };
+        let e = FileEntry {
+            name: "a.gz".into(),
+            origin: "official".into(),
+            size: 3,
+            sha256: "aa".into(),
+            content_sha256: Some("cc".into()),
+        };
         l.record(e.clone());
         l.record(FileEntry { sha256: "bb".into(), ..e.clone() });
         l.record(FileEntry { origin: "/mirror".into(), ..e.clone() });
         assert_eq!(l.entries("a.gz").count(), 2);
-        l.record_artifact(ArtifactEntry { dataset: "x".into(), file: "x.safetensors".into(), sha256: "ff".into(), train: 1, test: 2 });
+        l.record_artifact(ArtifactEntry {
+            dataset: "x".into(),
+            file: "x.safetensors".into(),
+            sha256: "ff".into(),
+            train: 1,
+            test: 2,
+        });
         l.save(&p).unwrap();
         let back = Lock::load(&p).unwrap();
         assert_eq!(back.entries("a.gz").find(|e| e.origin == "official").unwrap().sha256, "bb");

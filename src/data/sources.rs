@@ -49,8 +49,16 @@ pub const DATASETS: &[DatasetInfo] = &[
         name: "svhn",
         official: Some("http://ufldl.stanford.edu/housenumbers"),
         files: &[
-            FileSpec { size: Some(182_040_794), md5: Some("e26dedcc434d2e4c54c9b2d4a06d8373"), ..file("train_32x32.mat") },
-            FileSpec { size: Some(64_275_384), md5: Some("eb5a983be6a315427106f1b164d9cef3"), ..file("test_32x32.mat") },
+            FileSpec {
+                size: Some(182_040_794),
+                md5: Some("e26dedcc434d2e4c54c9b2d4a06d8373"),
+                ..file("train_32x32.mat")
+            },
+            FileSpec {
+                size: Some(64_275_384),
+                md5: Some("eb5a983be6a315427106f1b164d9cef3"),
+                ..file("test_32x32.mat")
+            },
         ],
     },
     DatasetInfo {

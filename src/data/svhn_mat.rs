@@ -104,7 +104,10 @@ impl<'a> Cursor<'a> {
         let n = self.u32_at(self.pos + 4) as usize;
         let start = self.pos + 8;
         if n > self.buf.len() - start {
-            return Err(self.err(format!("element of type {first} claims {n} bytes, {} left (truncated file?)", self.buf.len() - start)));
+            return Err(self.err(format!(
+                "element of type {first} claims {n} bytes, {} left (truncated file?)",
+                self.buf.len() - start
+            )));
         }
         self.pos = start + n;
         if pad {
@@ -192,7 +195,11 @@ pub fn parse_mat(bytes: &[u8], path: &Path) -> Result<Vec<MatVar>, DataError> {
 
 /// Builds a 3-channel split from SVHN's X and y variables.
 pub fn svhn_split(vars: &[MatVar], path: &Path) -> Result<Split, DataError> {
-    let get = |v: &str| vars.iter().find(|m| m.name == v).ok_or_else(|| DataError::MatMissing { path: path.to_path_buf(), var: v.into() });
+    let get = |v: &str| {
+        vars.iter()
+            .find(|m| m.name == v)
+            .ok_or_else(|| DataError::MatMissing { path: path.to_path_buf(), var: v.into() })
+    };
     let bad = |var: &str, detail: String| DataError::MatVariable { path: path.to_path_buf(), var: var.into(), detail };
     let x = get("X")?;
     if x.class != MX_UINT8 || x.complex || x.data_type != 2 {
@@ -214,7 +221,13 @@ pub fn svhn_split(vars: &[MatVar], path: &Path) -> Result<Split, DataError> {
     let mut labels = Vec::with_capacity(n);
     for (i, &v) in vals.iter().enumerate() {
         if v.fract() != 0.0 || !(1.0..=10.0).contains(&v) {
-            return Err(DataError::LabelOutOfRange { path: path.to_path_buf(), key: "y".into(), index: i, label: v as i64, classes: 10 });
+            return Err(DataError::LabelOutOfRange {
+                path: path.to_path_buf(),
+                key: "y".into(),
+                index: i,
+                label: v as i64,
+                classes: 10,
+            });
         }
         labels.push((v as u8) % 10);
     }
@@ -268,15 +281,24 @@ mod tests {
     #[test]
     fn bad_variables() {
         let e = load_svhn_mat(&fx("svhn_bad_class.mat")).unwrap_err();
-        assert!(matches!(&e, DataError::MatVariable { var, .. } if var == "X") && e.to_string().contains("double"), "{e}");
+        assert!(
+            matches!(&e, DataError::MatVariable { var, .. } if var == "X") && e.to_string().contains("double"),
+            "{e}"
+        );
         let e = load_svhn_mat(&fx("svhn_bad_shape.mat")).unwrap_err();
-        assert!(matches!(&e, DataError::MatVariable { var, .. } if var == "X") && e.to_string().contains("shape"), "{e}");
+        assert!(
+            matches!(&e, DataError::MatVariable { var, .. } if var == "X") && e.to_string().contains("shape"),
+            "{e}"
+        );
         let e = load_svhn_mat(&fx("svhn_missing_y.mat")).unwrap_err();
         assert!(matches!(&e, DataError::MatMissing { var, .. } if var == "y"), "{e}");
         let e = load_svhn_mat(&fx("svhn_bad_label.mat")).unwrap_err();
         assert!(matches!(e, DataError::LabelOutOfRange { index: 2, label: 11, .. }), "{e}");
         let e = load_svhn_mat(&fx("svhn_y_is_text.mat")).unwrap_err();
-        assert!(matches!(&e, DataError::MatVariable { var, .. } if var == "y") && e.to_string().contains("char"), "{e}");
+        assert!(
+            matches!(&e, DataError::MatVariable { var, .. } if var == "y") && e.to_string().contains("char"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -14,9 +14,9 @@ pub fn leaky_relu_forward(x: &mut [f32], slope: f32) {
 /// dx = dy where y > 0, slope * dy elsewhere (in place on dy). `y` is the forward output.
 pub fn leaky_relu_backward(dy: &mut [f32], y: &[f32], slope: f32) {
     assert_eq!(dy.len(), y.len());
-    dy.par_chunks_mut(CHUNK).zip(y.par_chunks(CHUNK)).for_each(|(d, y)| {
-        d.iter_mut().zip(y).for_each(|(d, &y)| *d = if y > 0.0 { *d } else { *d * slope })
-    });
+    dy.par_chunks_mut(CHUNK)
+        .zip(y.par_chunks(CHUNK))
+        .for_each(|(d, y)| d.iter_mut().zip(y).for_each(|(d, &y)| *d = if y > 0.0 { *d } else { *d * slope }));
 }
 
 pub fn tanh_forward(x: &mut [f32]) {
@@ -26,9 +26,9 @@ pub fn tanh_forward(x: &mut [f32]) {
 /// dx = dy * (1 - y^2), in place on dy.
 pub fn tanh_backward(dy: &mut [f32], y: &[f32]) {
     assert_eq!(dy.len(), y.len());
-    dy.par_chunks_mut(CHUNK).zip(y.par_chunks(CHUNK)).for_each(|(d, y)| {
-        d.iter_mut().zip(y).for_each(|(d, &y)| *d *= 1.0 - y * y)
-    });
+    dy.par_chunks_mut(CHUNK)
+        .zip(y.par_chunks(CHUNK))
+        .for_each(|(d, y)| d.iter_mut().zip(y).for_each(|(d, &y)| *d *= 1.0 - y * y));
 }
 
 pub fn sigmoid_forward(x: &mut [f32]) {
@@ -59,7 +59,12 @@ mod tests {
 
     #[test]
     fn gradients_match_finite_differences() {
-        check("leaky_relu", |x| leaky_relu_forward(x, 0.2), &|d, y| leaky_relu_backward(d, y, 0.2), |v| if v > 0.0 { v } else { 0.2 * v });
+        check(
+            "leaky_relu",
+            |x| leaky_relu_forward(x, 0.2),
+            &|d, y| leaky_relu_backward(d, y, 0.2),
+            |v| if v > 0.0 { v } else { 0.2 * v },
+        );
         check("tanh", tanh_forward, &|d, y| tanh_backward(d, y), f64::tanh);
         check("sigmoid", sigmoid_forward, &|d, y| sigmoid_backward(d, y), |v| 1.0 / (1.0 + (-v).exp()));
     }

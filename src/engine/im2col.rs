@@ -215,7 +215,14 @@ mod tests {
     /// <im2col(x), y> == <x, col2im(y)>: col2im is exactly the adjoint.
     #[test]
     fn col2im_is_adjoint_of_im2col() {
-        for &(c, n, h, k, s, p) in &[(2, 3, 8, 4, 2, 1), (3, 2, 5, 3, 1, 1), (1, 1, 4, 4, 1, 0), (2, 2, 7, 4, 2, 0), (2, 2, 9, 3, 3, 2), (1, 2, 3, 4, 1, 2)] {
+        for &(c, n, h, k, s, p) in &[
+            (2, 3, 8, 4, 2, 1),
+            (3, 2, 5, 3, 1, 1),
+            (1, 1, 4, 4, 1, 0),
+            (2, 2, 7, 4, 2, 0),
+            (2, 2, 9, 3, 3, 2),
+            (1, 2, 3, 4, 1, 2),
+        ] {
             let g = Patches::new(c, n, h, h, k, s, p);
             let x: Vec<f32> = (0..g.image_len()).map(|i| ((i * 37 % 11) as f32) - 5.0).collect();
             let y: Vec<f32> = (0..g.rows() * g.cols()).map(|i| ((i * 13 % 7) as f32) - 3.0).collect();
@@ -244,7 +251,8 @@ mod tests {
                         for n in 0..2 {
                             for oh in 0..g.oh {
                                 for ow in 0..g.ow {
-                                    let (ih, iw) = ((oh * s + kh) as isize - p as isize, (ow * s + kw) as isize - p as isize);
+                                    let (ih, iw) =
+                                        ((oh * s + kh) as isize - p as isize, (ow * s + kw) as isize - p as isize);
                                     let want = if ih < 0 || iw < 0 || ih >= h as isize || iw >= w as isize {
                                         0.0
                                     } else {
@@ -265,7 +273,13 @@ mod tests {
     /// agree with the definition, and col2im stays their exact adjoint.
     #[test]
     fn rectangular_geometry_matches_the_definition_and_adjoint() {
-        for &(h, w, kh, kw, sh, sw, ph, pw) in &[(6, 9, 1, 7, 1, 1, 0, 3), (9, 6, 7, 1, 1, 1, 3, 0), (5, 5, 1, 3, 1, 1, 0, 1), (7, 8, 3, 1, 2, 1, 1, 0), (8, 7, 3, 2, 1, 3, 0, 1)] {
+        for &(h, w, kh, kw, sh, sw, ph, pw) in &[
+            (6, 9, 1, 7, 1, 1, 0, 3),
+            (9, 6, 7, 1, 1, 1, 3, 0),
+            (5, 5, 1, 3, 1, 1, 0, 1),
+            (7, 8, 3, 1, 2, 1, 1, 0),
+            (8, 7, 3, 2, 1, 3, 0, 1),
+        ] {
             let g = Patches::rect(2, 2, h, w, RectSpec { kh, kw, sh, sw, ph, pw });
             assert_eq!((g.oh, g.ow), ((h + 2 * ph - kh) / sh + 1, (w + 2 * pw - kw) / sw + 1));
             let x: Vec<f32> = (0..g.image_len()).map(|i| i as f32 + 1.0).collect();

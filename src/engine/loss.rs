@@ -84,8 +84,18 @@ mod tests {
         let b = randn_like(30, 2);
         let b64 = to64(&b);
         let g = mse_backward(&a, &b, 0.7);
-        check_grad("mse", &|v| 0.7 * v.iter().zip(&b64).map(|(x, y)| (x - y).powi(2)).sum::<f64>() / 30.0, &a, &g, 1e-4);
-        assert!((mse_forward(&a, &b) as f64 - a.iter().zip(&b).map(|(x, y)| ((x - y) as f64).powi(2)).sum::<f64>() / 30.0).abs() < 1e-6);
+        check_grad(
+            "mse",
+            &|v| 0.7 * v.iter().zip(&b64).map(|(x, y)| (x - y).powi(2)).sum::<f64>() / 30.0,
+            &a,
+            &g,
+            1e-4,
+        );
+        assert!(
+            (mse_forward(&a, &b) as f64 - a.iter().zip(&b).map(|(x, y)| ((x - y) as f64).powi(2)).sum::<f64>() / 30.0)
+                .abs()
+                < 1e-6
+        );
     }
 
     #[test]
@@ -93,7 +103,9 @@ mod tests {
         let p: Vec<f32> = randn_like(20, 3).iter().map(|v| 0.5 + 0.45 * v).collect();
         for t in [0.0f32, 1.0] {
             let g = bce_backward(&p, t, 1.3);
-            let f = |v: &[f64]| 1.3 * v.iter().map(|&p| -(t as f64 * p.ln() + (1.0 - t as f64) * (1.0 - p).ln())).sum::<f64>() / 20.0;
+            let f = |v: &[f64]| {
+                1.3 * v.iter().map(|&p| -(t as f64 * p.ln() + (1.0 - t as f64) * (1.0 - p).ln())).sum::<f64>() / 20.0
+            };
             check_grad("bce", &f, &p, &g, 1e-4);
         }
         // torch clamps log at -100: a certain wrong answer costs 100, not infinity.

@@ -44,7 +44,8 @@ pub fn swap_leading_axes(x: &[f32], a: usize, b: usize, rest: usize) -> Vec<f32>
     let mut y = vec![0.0; x.len()];
     for i in 0..a {
         for j in 0..b {
-            y[(j * a + i) * rest..(j * a + i + 1) * rest].copy_from_slice(&x[(i * b + j) * rest..(i * b + j + 1) * rest]);
+            y[(j * a + i) * rest..(j * a + i + 1) * rest]
+                .copy_from_slice(&x[(i * b + j) * rest..(i * b + j + 1) * rest]);
         }
     }
     y

@@ -19,8 +19,14 @@ impl PoolSpec {
     /// Output shape; None when the window does not fit the padded input or the padding exceeds
     /// half the window (PyTorch rejects that too: a window could then see only padding).
     pub fn out_shape(&self, xs: Shape4) -> Option<Shape4> {
-        let ok = self.stride > 0 && 2 * self.pad <= self.k && xs.h + 2 * self.pad >= self.k && xs.w + 2 * self.pad >= self.k;
-        ok.then(|| Shape4 { c: xs.c, n: xs.n, h: (xs.h + 2 * self.pad - self.k) / self.stride + 1, w: (xs.w + 2 * self.pad - self.k) / self.stride + 1 })
+        let ok =
+            self.stride > 0 && 2 * self.pad <= self.k && xs.h + 2 * self.pad >= self.k && xs.w + 2 * self.pad >= self.k;
+        ok.then(|| Shape4 {
+            c: xs.c,
+            n: xs.n,
+            h: (xs.h + 2 * self.pad - self.k) / self.stride + 1,
+            w: (xs.w + 2 * self.pad - self.k) / self.stride + 1,
+        })
     }
 
     /// The input rows (or columns) [lo, hi) under window `o` of an axis of `size`, clipped to the
@@ -37,7 +43,12 @@ impl PoolSpec {
 
 /// Applies `window` to every output position of every plane; `window(plane, y0, y1, x0, x1,
 /// padded_area)` sees the clipped input rectangle.
-fn pool_planes(x: &[f32], xs: Shape4, spec: PoolSpec, window: impl Fn(&[f32], (usize, usize), (usize, usize), usize) -> f32 + Sync) -> (Vec<f32>, Shape4) {
+fn pool_planes(
+    x: &[f32],
+    xs: Shape4,
+    spec: PoolSpec,
+    window: impl Fn(&[f32], (usize, usize), (usize, usize), usize) -> f32 + Sync,
+) -> (Vec<f32>, Shape4) {
     let ys = spec.out_shape(xs).expect("pool: window does not fit the input (checked by callers)");
     assert_eq!(x.len(), xs.len(), "pool: input shape");
     let (plane_in, plane_out) = (xs.h * xs.w, ys.h * ys.w);
@@ -109,7 +120,10 @@ mod tests {
                     let (mut vals, mut area) = (Vec::new(), 0usize);
                     for a in 0..spec.k {
                         for b in 0..spec.k {
-                            let (i, j) = ((oh * spec.stride + a) as isize - spec.pad as isize, (ow * spec.stride + b) as isize - spec.pad as isize);
+                            let (i, j) = (
+                                (oh * spec.stride + a) as isize - spec.pad as isize,
+                                (ow * spec.stride + b) as isize - spec.pad as isize,
+                            );
                             let in_padded = i < (xs.h + spec.pad) as isize && j < (xs.w + spec.pad) as isize;
                             area += in_padded as usize;
                             if i >= 0 && j >= 0 && (i as usize) < xs.h && (j as usize) < xs.w {

@@ -78,10 +78,30 @@ mod tests {
 
     #[test]
     fn purposes_and_indices_are_independent_and_reproducible() {
-        let a: Vec<u64> = (0..4).map({ let mut s = Stream::derive(1, "noise", 0); move |_| s.next_u64() }).collect();
-        let b: Vec<u64> = (0..4).map({ let mut s = Stream::derive(1, "noise", 0); move |_| s.next_u64() }).collect();
-        let c: Vec<u64> = (0..4).map({ let mut s = Stream::derive(1, "occlusion", 0); move |_| s.next_u64() }).collect();
-        let d: Vec<u64> = (0..4).map({ let mut s = Stream::derive(1, "noise", 1); move |_| s.next_u64() }).collect();
+        let a: Vec<u64> = (0..4)
+            .map({
+                let mut s = Stream::derive(1, "noise", 0);
+                move |_| s.next_u64()
+            })
+            .collect();
+        let b: Vec<u64> = (0..4)
+            .map({
+                let mut s = Stream::derive(1, "noise", 0);
+                move |_| s.next_u64()
+            })
+            .collect();
+        let c: Vec<u64> = (0..4)
+            .map({
+                let mut s = Stream::derive(1, "occlusion", 0);
+                move |_| s.next_u64()
+            })
+            .collect();
+        let d: Vec<u64> = (0..4)
+            .map({
+                let mut s = Stream::derive(1, "noise", 1);
+                move |_| s.next_u64()
+            })
+            .collect();
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert_ne!(a, d);

@@ -55,7 +55,8 @@ pub fn conv2d_ref(x: &[f64], xs: Shape4, w: &[f64], b: &[f64], k: usize, s: usiz
                                 if ih < 0 || iw < 0 || ih as usize >= xs.h || iw as usize >= xs.w {
                                     continue;
                                 }
-                                acc += w[((co * xs.c + ci) * k + kh) * k + kw] * x[((ci * xs.n + n) * xs.h + ih as usize) * xs.w + iw as usize];
+                                acc += w[((co * xs.c + ci) * k + kh) * k + kw]
+                                    * x[((ci * xs.n + n) * xs.h + ih as usize) * xs.w + iw as usize];
                             }
                         }
                     }
@@ -92,7 +93,8 @@ pub fn conv_transpose2d_ref(x: &[f64], xs: Shape4, w: &[f64], b: &[f64], k: usiz
                                 if oi < 0 || oj < 0 || oi as usize >= oh || oj as usize >= ow {
                                     continue;
                                 }
-                                y[((co * xs.n + n) * oh + oi as usize) * ow + oj as usize] += w[((ci * cout + co) * k + kh) * k + kw] * xv;
+                                y[((co * xs.n + n) * oh + oi as usize) * ow + oj as usize] +=
+                                    w[((ci * cout + co) * k + kh) * k + kw] * xv;
                             }
                         }
                     }

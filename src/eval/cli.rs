@@ -150,9 +150,20 @@ pub fn run_pca(a: &PcaArgs) -> Result<(), EvalError> {
     let cfg = super::PcaConfig { samples: a.samples, seed: a.model.seed, ..Default::default() };
     let p = super::pca_projection(&enc, imgs, labels, &cfg)?;
     write(&a.out.join("pca.csv"), p.to_csv().as_bytes())?;
-    let svg = crate::report::figures::pca_scatter(&format!("{}: clean (dots) and 30% occluded (circles)", ds.name), &p, &ds.classes, 4);
+    let svg = crate::report::figures::pca_scatter(
+        &format!("{}: clean (dots) and 30% occluded (circles)", ds.name),
+        &p,
+        &ds.classes,
+        4,
+    );
     write(&a.out.join("pca.svg"), svg.as_bytes())?;
-    println!("{} points; explained variance {:.1}% + {:.1}%; wrote {}", p.index.len(), 100.0 * p.explained[0], 100.0 * p.explained[1], a.out.display());
+    println!(
+        "{} points; explained variance {:.1}% + {:.1}%; wrote {}",
+        p.index.len(),
+        100.0 * p.explained[0],
+        100.0 * p.explained[1],
+        a.out.display()
+    );
     Ok(())
 }
 
@@ -220,7 +231,8 @@ pub struct ProbeRunArgs {
 pub fn run_probe_run(a: &ProbeRunArgs) -> Result<(), EvalError> {
     let ds = load_artifact(&a.data)?;
     let cfg = super::ProbeConfig { seed: a.seed, ..Default::default() };
-    let rows = super::curves::probe_run(&a.run, a.every, images(&ds, "train")?, images(&ds, "test")?, ds.classes.len(), &cfg)?;
+    let rows =
+        super::curves::probe_run(&a.run, a.every, images(&ds, "train")?, images(&ds, "test")?, ds.classes.len(), &cfg)?;
     let csv = super::curves::curve_csv(&rows);
     print!("{csv}");
     a.out.as_ref().map_or(Ok(()), |p| write(p, csv.as_bytes()))
@@ -242,7 +254,8 @@ pub struct FigureAccuracyArgs {
 pub fn run_figure_accuracy(a: &FigureAccuracyArgs) -> Result<(), EvalError> {
     let mut conditions: Vec<crate::report::figures::Runs> = Vec::new();
     for c in &a.curves {
-        let (name, path) = c.split_once('=').ok_or_else(|| EvalError::Input(format!("--curve {c}: expected NAME=CSV")))?;
+        let (name, path) =
+            c.split_once('=').ok_or_else(|| EvalError::Input(format!("--curve {c}: expected NAME=CSV")))?;
         let curve = super::curves::read_curve(Path::new(path))?;
         match conditions.iter_mut().find(|(n, _)| n == name) {
             Some((_, runs)) => runs.push(curve),

@@ -33,7 +33,14 @@ pub struct DistanceConfig {
 
 impl Default for DistanceConfig {
     fn default() -> Self {
-        DistanceConfig { intra_pairs_per_class: 1000, inter_pairs: 10_000, occluded_pairs: 10_000, drop: 0.3, tile: 4, seed: 0 }
+        DistanceConfig {
+            intra_pairs_per_class: 1000,
+            inter_pairs: 10_000,
+            occluded_pairs: 10_000,
+            drop: 0.3,
+            tile: 4,
+            seed: 0,
+        }
     }
 }
 
@@ -67,7 +74,10 @@ pub struct Distances {
 pub fn plan_pairs(labels: &[u8], classes: usize, cfg: &DistanceConfig) -> Result<PairPlan, EvalError> {
     let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); classes];
     for (i, &l) in labels.iter().enumerate() {
-        by_class.get_mut(l as usize).ok_or_else(|| EvalError::Input(format!("label {l} of image {i} is not below {classes} classes")))?.push(i);
+        by_class
+            .get_mut(l as usize)
+            .ok_or_else(|| EvalError::Input(format!("label {l} of image {i} is not below {classes} classes")))?
+            .push(i);
     }
     if by_class.iter().all(|c| c.len() < 2) || by_class.iter().filter(|c| !c.is_empty()).count() < 2 {
         return Err(EvalError::Input("distances need two classes present and one with at least two images".into()));
@@ -76,7 +86,13 @@ pub fn plan_pairs(labels: &[u8], classes: usize, cfg: &DistanceConfig) -> Result
     let mut pick = |v: &[usize]| v[rng.int_inclusive(0, v.len() as u64 - 1) as usize];
     let intra = by_class
         .iter()
-        .map(|c| if c.len() < 2 { Vec::new() } else { (0..cfg.intra_pairs_per_class).map(|_| distinct_pair(c, &mut pick)).collect() })
+        .map(|c| {
+            if c.len() < 2 {
+                Vec::new()
+            } else {
+                (0..cfg.intra_pairs_per_class).map(|_| distinct_pair(c, &mut pick)).collect()
+            }
+        })
         .collect();
     let all: Vec<usize> = (0..labels.len()).collect();
     let inter = (0..cfg.inter_pairs)
@@ -119,7 +135,8 @@ pub fn distances_from_features(z: ArrayView2<f32>, z_occ: ArrayView2<f32>, plan:
     let per_class: Vec<f64> = plan.intra.iter().filter(|p| !p.is_empty()).map(|p| mean_distance(z, p)).collect();
     let intra = per_class.iter().sum::<f64>() / per_class.len() as f64;
     let inter = mean_distance(z, &plan.inter);
-    let clean_occluded = plan.occluded.iter().enumerate().map(|(k, &i)| euclid(z.row(i), z_occ.row(k))).sum::<f64>() / plan.occluded.len() as f64;
+    let clean_occluded = plan.occluded.iter().enumerate().map(|(k, &i)| euclid(z.row(i), z_occ.row(k))).sum::<f64>()
+        / plan.occluded.len() as f64;
     Distances {
         definition: DEFINITION.to_string(),
         intra,
@@ -135,7 +152,13 @@ pub fn distances_from_features(z: ArrayView2<f32>, z_occ: ArrayView2<f32>, plan:
 }
 
 /// The whole measurement for one encoder (trained or not) on one image set.
-pub fn latent_distances(enc: &Encoder, images: Images, labels: &[u8], classes: usize, cfg: &DistanceConfig) -> Result<Distances, EvalError> {
+pub fn latent_distances(
+    enc: &Encoder,
+    images: Images,
+    labels: &[u8],
+    classes: usize,
+    cfg: &DistanceConfig,
+) -> Result<Distances, EvalError> {
     if labels.len() != images.n {
         return Err(EvalError::Input(format!("{} labels for {} images", labels.len(), images.n)));
     }
@@ -144,7 +167,14 @@ pub fn latent_distances(enc: &Encoder, images: Images, labels: &[u8], classes: u
     }
     let plan = plan_pairs(labels, classes, cfg)?;
     // Encode each needed image once, then renumber the plan into rows of that subset.
-    let mut needed: Vec<usize> = plan.intra.iter().flatten().chain(&plan.inter).flat_map(|&(i, j)| [i, j]).chain(plan.occluded.iter().copied()).collect();
+    let mut needed: Vec<usize> = plan
+        .intra
+        .iter()
+        .flatten()
+        .chain(&plan.inter)
+        .flat_map(|&(i, j)| [i, j])
+        .chain(plan.occluded.iter().copied())
+        .collect();
     needed.sort_unstable();
     needed.dedup();
     let row = |i: usize| needed.binary_search(&i).expect("every planned image is needed");
@@ -154,7 +184,9 @@ pub fn latent_distances(enc: &Encoder, images: Images, labels: &[u8], classes: u
         occluded: plan.occluded.iter().map(|&i| row(i)).collect(),
     };
     let z = encode_selected(enc, images, &needed, |_| None);
-    let z_occ = encode_selected(enc, images, &plan.occluded, |k| Some(image_mask(cfg.seed, "eval-distance-occlusion", cfg.drop, cfg.tile, k)));
+    let z_occ = encode_selected(enc, images, &plan.occluded, |k| {
+        Some(image_mask(cfg.seed, "eval-distance-occlusion", cfg.drop, cfg.tile, k))
+    });
     Ok(distances_from_features(z.view(), z_occ.view(), &rows))
 }
 

@@ -57,13 +57,28 @@ fn add_features(b: &mut StatsBuilder, net: &InceptionV3, x: &[f32], channels: us
 }
 
 /// Statistics of `n` real images of the set.
-pub fn real_stats(net: &InceptionV3, images: Images, n: usize, seed: u64, progress: &dyn Fn(usize)) -> Result<Stats, FidError> {
+pub fn real_stats(
+    net: &InceptionV3,
+    images: Images,
+    n: usize,
+    seed: u64,
+    progress: &dyn Fn(usize),
+) -> Result<Stats, FidError> {
     super::fid::stats_of_selected(net, images, &sample_indices(images.n, n, seed, "eval-fid-real"), progress)
 }
 
 /// One chunk of dreams of `kind`, CNHW in [-1, 1]: images `a` (and `b` for REM), chunk number
 /// `k` selecting the noise stream.
-pub fn dream_chunk(enc: &Encoder, gen: &Generator, images: Images, kind: DreamKind, a: &[usize], b: &[usize], k: usize, seed: u64) -> Vec<f32> {
+pub fn dream_chunk(
+    enc: &Encoder,
+    gen: &Generator,
+    images: Images,
+    kind: DreamKind,
+    a: &[usize],
+    b: &[usize],
+    k: usize,
+    seed: u64,
+) -> Vec<f32> {
     let heads = Heads { z: true, d: false };
     let (xa, sa) = images.batch(a);
     let z = enc.forward(&xa, sa, heads).z;
@@ -81,13 +96,27 @@ pub fn dream_chunk(enc: &Encoder, gen: &Generator, images: Images, kind: DreamKi
 }
 
 /// Statistics of `n` dreams of `kind` generated from the set's images by (enc, gen).
-pub fn dream_stats(net: &InceptionV3, enc: &Encoder, gen: &Generator, images: Images, kind: DreamKind, n: usize, seed: u64, progress: &dyn Fn(usize)) -> Result<Stats, FidError> {
+pub fn dream_stats(
+    net: &InceptionV3,
+    enc: &Encoder,
+    gen: &Generator,
+    images: Images,
+    kind: DreamKind,
+    n: usize,
+    seed: u64,
+    progress: &dyn Fn(usize),
+) -> Result<Stats, FidError> {
     if enc.nz != gen.nz || enc.channels != images.channels || gen.channels != images.channels {
-        return Err(FidError::Input(format!("encoder ({} ch, nz {}), generator ({} ch, nz {}) and images ({} ch) do not fit", enc.channels, enc.nz, gen.channels, gen.nz, images.channels)));
+        return Err(FidError::Input(format!(
+            "encoder ({} ch, nz {}), generator ({} ch, nz {}) and images ({} ch) do not fit",
+            enc.channels, enc.nz, gen.channels, gen.nz, images.channels
+        )));
     }
     let (first, second) = match kind {
         DreamKind::Nrem => (sample_indices(images.n, n, seed, "eval-fid-nrem"), Vec::new()),
-        DreamKind::Rem => (sample_indices(images.n, n, seed, "eval-fid-rem-a"), sample_indices(images.n, n, seed, "eval-fid-rem-b")),
+        DreamKind::Rem => {
+            (sample_indices(images.n, n, seed, "eval-fid-rem-a"), sample_indices(images.n, n, seed, "eval-fid-rem-b"))
+        }
     };
     let mut b = StatsBuilder::new(DIM);
     for (k, a) in first.chunks(CHUNK).enumerate() {

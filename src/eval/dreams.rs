@@ -46,7 +46,10 @@ pub fn dreams(enc: &Encoder, gen: &Generator, images: Images, cfg: &DreamConfig)
         return Err(EvalError::Input(format!("{} dreams need {} images, the set has {}", cfg.n, 2 * cfg.n, images.n)));
     }
     if enc.nz != gen.nz || enc.channels != images.channels || gen.channels != images.channels {
-        return Err(EvalError::Input(format!("encoder ({} ch, nz {}), generator ({} ch, nz {}) and images ({} ch) do not fit", enc.channels, enc.nz, gen.channels, gen.nz, images.channels)));
+        return Err(EvalError::Input(format!(
+            "encoder ({} ch, nz {}), generator ({} ch, nz {}) and images ({} ch) do not fit",
+            enc.channels, enc.nz, gen.channels, gen.nz, images.channels
+        )));
     }
     let mut order: Vec<usize> = (0..images.n).collect();
     Stream::derive(cfg.seed, "eval-dream-images", 0).shuffle(&mut order);
@@ -118,7 +121,12 @@ pub fn grid_png(rows: &[&Batch]) -> Result<Vec<u8>, EvalError> {
 
 /// Writes real.png, nrem.png, rem.png and dreams.png (the three as rows) into `dir`.
 pub fn write_dreams(d: &Dreams, dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>, EvalError> {
-    let files: [(&str, Vec<&Batch>); 4] = [("real.png", vec![&d.real]), ("nrem.png", vec![&d.nrem]), ("rem.png", vec![&d.rem]), ("dreams.png", vec![&d.real, &d.nrem, &d.rem])];
+    let files: [(&str, Vec<&Batch>); 4] = [
+        ("real.png", vec![&d.real]),
+        ("nrem.png", vec![&d.nrem]),
+        ("rem.png", vec![&d.rem]),
+        ("dreams.png", vec![&d.real, &d.nrem, &d.rem]),
+    ];
     files
         .iter()
         .map(|(name, rows)| {
@@ -158,7 +166,10 @@ mod tests {
         assert_eq!(at(0, 0), [0, 0, 0]);
         let grey = Batch { x: vec![1.0; plane], channels: 1, n: 1 };
         let (info, px) = decode(&grid_png(&[&grey]).unwrap());
-        assert_eq!((info.width, info.height, info.color_type, px[2 * 36 + 2]), (36, 36, png::ColorType::Grayscale, 255));
+        assert_eq!(
+            (info.width, info.height, info.color_type, px[2 * 36 + 2]),
+            (36, 36, png::ColorType::Grayscale, 255)
+        );
     }
 
     #[test]

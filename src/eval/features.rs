@@ -16,11 +16,21 @@ pub fn encode(enc: &Encoder, images: Images, mask: Option<&[f32]>) -> Array2<f32
 /// own occlusion mask ([32*32], 1 keep / 0 grey), or None to leave it clean. A per-row function,
 /// not one mask per chunk, so results do not depend on how rows are chunked.
 /// Runs on a worker of the current rayon pool (see train::run::train for why).
-pub fn encode_selected(enc: &Encoder, images: Images, idx: &[usize], mask_of: impl Fn(usize) -> Option<Vec<f32>> + Sync) -> Array2<f32> {
+pub fn encode_selected(
+    enc: &Encoder,
+    images: Images,
+    idx: &[usize],
+    mask_of: impl Fn(usize) -> Option<Vec<f32>> + Sync,
+) -> Array2<f32> {
     rayon::scope(|_| encode_here(enc, images, idx, &mask_of))
 }
 
-fn encode_here(enc: &Encoder, images: Images, idx: &[usize], mask_of: &(impl Fn(usize) -> Option<Vec<f32>> + Sync)) -> Array2<f32> {
+fn encode_here(
+    enc: &Encoder,
+    images: Images,
+    idx: &[usize],
+    mask_of: &(impl Fn(usize) -> Option<Vec<f32>> + Sync),
+) -> Array2<f32> {
     let mut z = Array2::<f32>::zeros((idx.len(), enc.nz));
     for (c, chunk) in idx.chunks(CHUNK).enumerate() {
         let start = c * CHUNK;
@@ -67,7 +77,10 @@ mod tests {
             }
             let direct = enc.forward(&x, xs, Heads { z: true, d: false }).z;
             let row: Vec<f32> = z.row(r).to_vec();
-            assert!(row.iter().zip(&direct).all(|(a, b)| (a - b).abs() <= 1e-5 * (1.0 + b.abs())), "row {r}: {row:?} vs {direct:?}");
+            assert!(
+                row.iter().zip(&direct).all(|(a, b)| (a - b).abs() <= 1e-5 * (1.0 + b.abs())),
+                "row {r}: {row:?} vs {direct:?}"
+            );
         }
         assert_ne!(z.row(0), encode(&enc, images, None).row(5));
     }

@@ -90,7 +90,10 @@ impl StatsBuilder {
     pub fn finish(self) -> Result<Stats, FidError> {
         let (d, n) = (self.dim, self.n);
         if n < 2 {
-            return Err(FidError::Stats { what: "feature statistics".into(), msg: format!("need at least 2 samples, got {n}") });
+            return Err(FidError::Stats {
+                what: "feature statistics".into(),
+                msg: format!("need at least 2 samples, got {n}"),
+            });
         }
         let shift = self.shift.unwrap_or_else(|| vec![0.0; d]);
         let ybar: Vec<f64> = self.sum.iter().map(|s| s / n as f64).collect();
@@ -114,7 +117,12 @@ pub fn stats_of(features: &[f32], dim: usize) -> Result<Stats, FidError> {
 
 /// Statistics of the pool3 features of the first `n` images of a u8 image set (converted to
 /// [-1, 1] as training does). `progress` sees images done.
-pub fn stats_of_images(net: &InceptionV3, images: Images, n: usize, progress: &dyn Fn(usize)) -> Result<Stats, FidError> {
+pub fn stats_of_images(
+    net: &InceptionV3,
+    images: Images,
+    n: usize,
+    progress: &dyn Fn(usize),
+) -> Result<Stats, FidError> {
     if n > images.n {
         return Err(FidError::Input(format!("asked for {n} images, the set has {}", images.n)));
     }
@@ -123,7 +131,12 @@ pub fn stats_of_images(net: &InceptionV3, images: Images, n: usize, progress: &d
 
 /// Statistics of the pool3 features of the images `idx` of a u8 image set, in that order,
 /// `BATCH` images per forward pass. `progress` sees images done.
-pub fn stats_of_selected(net: &InceptionV3, images: Images, idx: &[usize], progress: &dyn Fn(usize)) -> Result<Stats, FidError> {
+pub fn stats_of_selected(
+    net: &InceptionV3,
+    images: Images,
+    idx: &[usize],
+    progress: &dyn Fn(usize),
+) -> Result<Stats, FidError> {
     let mut b = StatsBuilder::new(DIM);
     for (k, chunk) in idx.chunks(BATCH).enumerate() {
         let (x, xs) = images.batch(chunk);
@@ -158,7 +171,8 @@ fn matrix(s: &Stats) -> DMatrix<f64> {
 fn sym_eigen(m: DMatrix<f64>, what: &str) -> Result<nalgebra::SymmetricEigen<f64, nalgebra::Dyn>, FidError> {
     let n = m.nrows();
     let sym = (&m + m.transpose()) * 0.5;
-    sym.try_symmetric_eigen(f64::EPSILON, 1000 * n.max(10)).ok_or_else(|| FidError::Linalg(format!("eigendecomposition of {what} did not converge")))
+    sym.try_symmetric_eigen(f64::EPSILON, 1000 * n.max(10))
+        .ok_or_else(|| FidError::Linalg(format!("eigendecomposition of {what} did not converge")))
 }
 
 /// tr sqrt(S1 S2) as sum_i sqrt(lambda_i(S1^1/2 S2 S1^1/2)).
@@ -181,11 +195,17 @@ pub fn trace_sqrt_product(s1: &DMatrix<f64>, s2: &DMatrix<f64>) -> Result<f64, F
 pub fn frechet_distance(a: &Stats, b: &Stats) -> Result<Frechet, FidError> {
     let d = a.dim;
     if b.dim != d || a.mu.len() != d || b.mu.len() != d || a.sigma.len() != d * d || b.sigma.len() != d * d {
-        return Err(FidError::Stats { what: "Fréchet distance".into(), msg: format!("statistics of different sizes ({} and {} dims)", a.dim, b.dim) });
+        return Err(FidError::Stats {
+            what: "Fréchet distance".into(),
+            msg: format!("statistics of different sizes ({} and {} dims)", a.dim, b.dim),
+        });
     }
     let finite = |s: &Stats| s.mu.iter().chain(&s.sigma).all(|v| v.is_finite());
     if !finite(a) || !finite(b) {
-        return Err(FidError::Stats { what: "Fréchet distance".into(), msg: "statistics contain NaN or infinity".into() });
+        return Err(FidError::Stats {
+            what: "Fréchet distance".into(),
+            msg: "statistics contain NaN or infinity".into(),
+        });
     }
     let (s1, s2) = (matrix(a), matrix(b));
     let diff: f64 = a.mu.iter().zip(&b.mu).map(|(x, y)| (x - y) * (x - y)).sum();
@@ -214,7 +234,10 @@ pub fn save_stats(path: &Path, s: &Stats, info: &StatsInfo) -> Result<(), FidErr
     let bytes = |v: &[f64]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
     let (mu, sigma) = (bytes(&s.mu), bytes(&s.sigma));
     let fmt = |e: safetensors::SafeTensorError| FidError::Format { path: path.into(), msg: e.to_string() };
-    let views = vec![("mu", TensorView::new(Dtype::F64, vec![s.dim], &mu).map_err(fmt)?), ("sigma", TensorView::new(Dtype::F64, vec![s.dim, s.dim], &sigma).map_err(fmt)?)];
+    let views = vec![
+        ("mu", TensorView::new(Dtype::F64, vec![s.dim], &mu).map_err(fmt)?),
+        ("sigma", TensorView::new(Dtype::F64, vec![s.dim, s.dim], &sigma).map_err(fmt)?),
+    ];
     let meta = HashMap::from([(META_KEY.to_string(), serde_json::to_string(info).expect("plain struct"))]);
     let out = safetensors::serialize(views, &Some(meta)).map_err(fmt)?;
     crate::atomic::write_atomic(path, &out).map_err(|source| FidError::Io { path: path.into(), source })
@@ -226,7 +249,11 @@ pub fn load_stats(path: &Path) -> Result<(Stats, StatsInfo), FidError> {
     let bad = |msg: String| FidError::Stats { what: path.display().to_string(), msg };
     let fmt = |e: safetensors::SafeTensorError| FidError::Format { path: path.into(), msg: e.to_string() };
     let (_, header) = SafeTensors::read_metadata(&bytes).map_err(fmt)?;
-    let info_json = header.metadata().as_ref().and_then(|m| m.get(META_KEY)).ok_or_else(|| bad(format!("no {META_KEY} metadata (not written by pad fid)")))?;
+    let info_json = header
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get(META_KEY))
+        .ok_or_else(|| bad(format!("no {META_KEY} metadata (not written by pad fid)")))?;
     let info: StatsInfo = serde_json::from_str(info_json).map_err(|e| bad(e.to_string()))?;
     let st = SafeTensors::deserialize(&bytes).map_err(fmt)?;
     let read = |name: &str| -> Result<(Vec<usize>, Vec<f64>), FidError> {
@@ -234,7 +261,10 @@ pub fn load_stats(path: &Path) -> Result<(Stats, StatsInfo), FidError> {
         if t.dtype() != Dtype::F64 {
             return Err(bad(format!("tensor {name} is {:?}, expected F64", t.dtype())));
         }
-        Ok((t.shape().to_vec(), t.data().chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes"))).collect()))
+        Ok((
+            t.shape().to_vec(),
+            t.data().chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes"))).collect(),
+        ))
     };
     let ((ms, mu), (ss, sigma)) = (read("mu")?, read("sigma")?);
     let dim = mu.len();
@@ -249,7 +279,12 @@ mod tests {
     use super::*;
 
     fn gaussian_features(n: usize, d: usize, seed: u32, offset: f32) -> Vec<f32> {
-        (0..n * d).map(|i| (((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 8) as f32 / (1u32 << 24) as f32 - 0.5) + offset * (i % d) as f32).collect()
+        (0..n * d)
+            .map(|i| {
+                (((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 8) as f32 / (1u32 << 24) as f32 - 0.5)
+                    + offset * (i % d) as f32
+            })
+            .collect()
     }
 
     #[test]
@@ -265,7 +300,8 @@ mod tests {
         for j in 0..d {
             assert!((s.mu[j] - mu[j]).abs() < 1e-9 * (1.0 + mu[j].abs()));
             for k in 0..d {
-                let c: f64 = (0..n).map(|i| (x[i * d + j] as f64 - mu[j]) * (x[i * d + k] as f64 - mu[k])).sum::<f64>() / (n - 1) as f64;
+                let c: f64 = (0..n).map(|i| (x[i * d + j] as f64 - mu[j]) * (x[i * d + k] as f64 - mu[k])).sum::<f64>()
+                    / (n - 1) as f64;
                 assert!((s.sigma[j * d + k] - c).abs() < 1e-9, "{} vs {c}", s.sigma[j * d + k]);
             }
         }
@@ -282,7 +318,12 @@ mod tests {
         t.mu.iter_mut().for_each(|m| *m += 0.5);
         assert!((frechet_distance(&s, &t).unwrap().fid - d as f64 * 0.25).abs() < 1e-10);
         // Diagonal case in closed form: sum (sqrt a - sqrt b)^2.
-        let diag = |v: &[f64]| Stats { dim: v.len(), n: 100, mu: vec![0.0; v.len()], sigma: (0..v.len() * v.len()).map(|i| if i % (v.len() + 1) == 0 { v[i / v.len()] } else { 0.0 }).collect() };
+        let diag = |v: &[f64]| Stats {
+            dim: v.len(),
+            n: 100,
+            mu: vec![0.0; v.len()],
+            sigma: (0..v.len() * v.len()).map(|i| if i % (v.len() + 1) == 0 { v[i / v.len()] } else { 0.0 }).collect(),
+        };
         let (a, b) = ([1.0, 4.0, 9.0], [4.0, 1.0, 0.0]);
         assert!((frechet_distance(&diag(&a), &diag(&b)).unwrap().fid - (1.0 + 1.0 + 9.0)).abs() < 1e-12);
     }

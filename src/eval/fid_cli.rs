@@ -47,7 +47,8 @@ fn is_stats_file(path: &Path) -> Result<bool, FidError> {
     }
     let mut header = vec![0u8; len as usize];
     f.read_exact(&mut header).map_err(io)?;
-    let json: serde_json::Value = serde_json::from_slice(&header).map_err(|e| FidError::Format { path: path.into(), msg: e.to_string() })?;
+    let json: serde_json::Value =
+        serde_json::from_slice(&header).map_err(|e| FidError::Format { path: path.into(), msg: e.to_string() })?;
     Ok(json.get("__metadata__").and_then(|m| m.get("pad_fid_stats")).is_some())
 }
 
@@ -56,13 +57,30 @@ fn side_stats(args: &FidArgs, path: &Path, net: &mut Option<InceptionV3>) -> Res
     if is_stats_file(path)? {
         let (s, info) = load_stats(path)?;
         if info.layout != args.layout {
-            return Err(FidError::Stats { what: path.display().to_string(), msg: format!("computed with the {} network, not {}", info.layout, args.layout) });
+            return Err(FidError::Stats {
+                what: path.display().to_string(),
+                msg: format!("computed with the {} network, not {}", info.layout, args.layout),
+            });
         }
         return Ok(s);
     }
-    let weights = args.inception.as_deref().ok_or_else(|| FidError::Input(format!("{} is an image set: pass --inception WEIGHTS", path.display())))?;
+    let weights = args
+        .inception
+        .as_deref()
+        .ok_or_else(|| FidError::Input(format!("{} is an image set: pass --inception WEIGHTS", path.display())))?;
     let short = |p: &Path| -> Result<String, FidError> { Ok(sha256_file(p)?[..12].to_string()) };
-    let cached = args.cache.join(format!("{}-{}-{}-n{}-{:?}-{}.fidstats.safetensors", stem(path), short(path)?, args.split, args.n, args.layout, short(weights)?).to_lowercase());
+    let cached = args.cache.join(
+        format!(
+            "{}-{}-{}-n{}-{:?}-{}.fidstats.safetensors",
+            stem(path),
+            short(path)?,
+            args.split,
+            args.n,
+            args.layout,
+            short(weights)?
+        )
+        .to_lowercase(),
+    );
     if cached.exists() {
         eprintln!("fid: cached statistics {}", cached.display());
         return Ok(load_stats(&cached)?.0);
@@ -76,11 +94,20 @@ fn side_stats(args: &FidArgs, path: &Path, net: &mut Option<InceptionV3>) -> Res
     let t0 = std::time::Instant::now();
     let progress = |done: usize| {
         if done % 1000 < super::inception::BATCH || done == args.n {
-            eprintln!("fid: {}: {done}/{} images ({:.1} img/s)", ds.name, args.n, done as f64 / t0.elapsed().as_secs_f64());
+            eprintln!(
+                "fid: {}: {done}/{} images ({:.1} img/s)",
+                ds.name,
+                args.n,
+                done as f64 / t0.elapsed().as_secs_f64()
+            );
         }
     };
     let s = stats_of_images(net.as_ref().expect("loaded above"), images, args.n, &progress)?;
-    let info = StatsInfo { n: s.n, layout: args.layout, source: format!("{} {} (first {} images)", path.display(), args.split, s.n) };
+    let info = StatsInfo {
+        n: s.n,
+        layout: args.layout,
+        source: format!("{} {} (first {} images)", path.display(), args.split, s.n),
+    };
     save_stats(&cached, &s, &info)?;
     Ok(s)
 }
@@ -103,7 +130,8 @@ pub fn run_fid(args: &FidArgs) -> Result<Frechet, FidError> {
     if let Some(out) = &args.json {
         let v = serde_json::json!({"fid": f.fid, "n1": f.n1, "n2": f.n2, "dim": f.dim, "warning": f.warning, "a": args.a, "b": args.b, "layout": args.layout, "split": args.split});
         let text = serde_json::to_string_pretty(&v).expect("json") + "\n";
-        crate::atomic::write_atomic(out, text.as_bytes()).map_err(|source| FidError::Io { path: out.clone(), source })?;
+        crate::atomic::write_atomic(out, text.as_bytes())
+            .map_err(|source| FidError::Io { path: out.clone(), source })?;
     }
     Ok(f)
 }

@@ -68,7 +68,14 @@ pub struct ConvDef {
     pub spec: RectSpec,
 }
 
-fn def(name: String, cin: usize, cout: usize, (kh, kw): (usize, usize), stride: usize, (ph, pw): (usize, usize)) -> ConvDef {
+fn def(
+    name: String,
+    cin: usize,
+    cout: usize,
+    (kh, kw): (usize, usize),
+    stride: usize,
+    (ph, pw): (usize, usize),
+) -> ConvDef {
     ConvDef { name, cin, cout, spec: RectSpec { kh, kw, sh: stride, sw: stride, ph, pw } }
 }
 
@@ -101,7 +108,12 @@ fn block_a(p: &str, cin: usize, pool: usize) -> Vec<ConvDef> {
 }
 
 fn block_b(p: &str, cin: usize) -> Vec<ConvDef> {
-    vec![sq(p, "branch3x3", cin, 384, 3, 2, 0), pw(p, "branch3x3dbl_1", cin, 64), sq(p, "branch3x3dbl_2", 64, 96, 3, 1, 1), sq(p, "branch3x3dbl_3", 96, 96, 3, 2, 0)]
+    vec![
+        sq(p, "branch3x3", cin, 384, 3, 2, 0),
+        pw(p, "branch3x3dbl_1", cin, 64),
+        sq(p, "branch3x3dbl_2", 64, 96, 3, 1, 1),
+        sq(p, "branch3x3dbl_3", 96, 96, 3, 2, 0),
+    ]
 }
 
 fn block_c(p: &str, c7: usize) -> Vec<ConvDef> {
@@ -183,7 +195,9 @@ pub fn expected_tensors() -> Vec<(String, Vec<usize>)> {
 /// Tensors a state dict may carry that pool3 does not use: the classifier, batch-norm step
 /// counters, and (torchvision only) the auxiliary classifier.
 pub fn is_ignorable(name: &str, layout: Layout) -> bool {
-    name.starts_with("fc.") || name.ends_with(".bn.num_batches_tracked") || (layout == Layout::Torchvision && name.starts_with("AuxLogits."))
+    name.starts_with("fc.")
+        || name.ends_with(".bn.num_batches_tracked")
+        || (layout == Layout::Torchvision && name.starts_with("AuxLogits."))
 }
 
 /// A convolution with its batch norm folded in: weight [cout, cin*kh*kw], bias [cout].
@@ -249,7 +263,8 @@ impl InceptionV3 {
     /// Reads a weights file (pytorch-fid's or torchvision's state-dict names) and folds its batch norms.
     pub fn load(path: &Path, layout: Layout) -> Result<Self, FidError> {
         let bytes = std::fs::read(path).map_err(|source| FidError::Io { path: path.into(), source })?;
-        let st = SafeTensors::deserialize(&bytes).map_err(|e| FidError::Format { path: path.into(), msg: e.to_string() })?;
+        let st =
+            SafeTensors::deserialize(&bytes).map_err(|e| FidError::Format { path: path.into(), msg: e.to_string() })?;
         let mut tensors = BTreeMap::new();
         let mut problems = TensorProblems::default();
         for (name, view) in st.tensors() {
@@ -267,12 +282,22 @@ impl InceptionV3 {
     }
 
     /// Builds the network from f32 tensors by name; `path` only labels errors.
-    pub fn from_state_dict(tensors: &BTreeMap<String, (Vec<usize>, Vec<f32>)>, layout: Layout, path: &Path) -> Result<Self, FidError> {
-        let kept: BTreeMap<String, (Vec<usize>, Vec<f32>)> = tensors.iter().filter(|(k, _)| !is_ignorable(k, layout)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    pub fn from_state_dict(
+        tensors: &BTreeMap<String, (Vec<usize>, Vec<f32>)>,
+        layout: Layout,
+        path: &Path,
+    ) -> Result<Self, FidError> {
+        let kept: BTreeMap<String, (Vec<usize>, Vec<f32>)> =
+            tensors.iter().filter(|(k, _)| !is_ignorable(k, layout)).map(|(k, v)| (k.clone(), v.clone())).collect();
         Self::from_tensors(&kept, layout, path, TensorProblems::default())
     }
 
-    fn from_tensors(tensors: &BTreeMap<String, (Vec<usize>, Vec<f32>)>, layout: Layout, path: &Path, mut problems: TensorProblems) -> Result<Self, FidError> {
+    fn from_tensors(
+        tensors: &BTreeMap<String, (Vec<usize>, Vec<f32>)>,
+        layout: Layout,
+        path: &Path,
+        mut problems: TensorProblems,
+    ) -> Result<Self, FidError> {
         problems.check(tensors, &expected_tensors());
         if !problems.is_empty() {
             return Err(FidError::Tensors { path: path.into(), layout, problems: problems.to_string() });
@@ -282,7 +307,13 @@ impl InceptionV3 {
             .into_iter()
             .map(|d| {
                 let p = &d.name;
-                let (w, b) = fold(get(format!("{p}.conv.weight")), get(format!("{p}.bn.weight")), get(format!("{p}.bn.bias")), get(format!("{p}.bn.running_mean")), get(format!("{p}.bn.running_var")));
+                let (w, b) = fold(
+                    get(format!("{p}.conv.weight")),
+                    get(format!("{p}.bn.weight")),
+                    get(format!("{p}.bn.bias")),
+                    get(format!("{p}.bn.running_mean")),
+                    get(format!("{p}.bn.running_var")),
+                );
                 (d.name, Conv { w, b, spec: d.spec })
             })
             .collect();
@@ -322,7 +353,11 @@ impl InceptionV3 {
     }
 
     fn block_b(&self, p: &str, x: &Act) -> Act {
-        cat(vec![self.chain(p, &["branch3x3"], x), self.chain(p, &["branch3x3dbl_1", "branch3x3dbl_2", "branch3x3dbl_3"], x), pool(x, BranchPool::Max, POOL3X3_DOWN)])
+        cat(vec![
+            self.chain(p, &["branch3x3"], x),
+            self.chain(p, &["branch3x3dbl_1", "branch3x3dbl_2", "branch3x3dbl_3"], x),
+            pool(x, BranchPool::Max, POOL3X3_DOWN),
+        ])
     }
 
     fn block_c(&self, p: &str, x: &Act) -> Act {
@@ -330,7 +365,11 @@ impl InceptionV3 {
         cat(vec![
             self.chain(p, &["branch1x1"], x),
             self.chain(p, &["branch7x7_1", "branch7x7_2", "branch7x7_3"], x),
-            self.chain(p, &["branch7x7dbl_1", "branch7x7dbl_2", "branch7x7dbl_3", "branch7x7dbl_4", "branch7x7dbl_5"], x),
+            self.chain(
+                p,
+                &["branch7x7dbl_1", "branch7x7dbl_2", "branch7x7dbl_3", "branch7x7dbl_4", "branch7x7dbl_5"],
+                x,
+            ),
             self.chain(p, &["branch_pool"], &pooled),
         ])
     }
@@ -361,7 +400,10 @@ impl InceptionV3 {
     /// side >= 75; 299 for FID): [N, 2048] row-major.
     pub fn forward(&self, x: &[f32], xs: Shape4) -> Result<Vec<f32>, FidError> {
         if xs.c != 3 || xs.h < MIN_SIDE || xs.w < MIN_SIDE || x.len() != xs.len() {
-            return Err(FidError::Input(format!("the network takes 3 x H x W images with H, W >= {MIN_SIDE}; got {xs:?} with {} values", x.len())));
+            return Err(FidError::Input(format!(
+                "the network takes 3 x H x W images with H, W >= {MIN_SIDE}; got {xs:?} with {} values",
+                x.len()
+            )));
         }
         let mut a = Act { v: x.to_vec(), s: xs };
         for n in ["Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3"] {
@@ -450,8 +492,12 @@ impl TensorProblems {
         let want: BTreeSet<&String> = expected.iter().map(|(n, _)| n).collect();
         for (name, shape) in expected {
             match tensors.get(name) {
-                None if !self.dtype.iter().any(|d| d.starts_with(&format!("{name} "))) => self.missing.push(name.clone()),
-                Some((found, _)) if found != shape => self.shape.push(format!("{name}: expected {shape:?}, found {found:?}")),
+                None if !self.dtype.iter().any(|d| d.starts_with(&format!("{name} "))) => {
+                    self.missing.push(name.clone())
+                }
+                Some((found, _)) if found != shape => {
+                    self.shape.push(format!("{name}: expected {shape:?}, found {found:?}"))
+                }
                 _ => {}
             }
         }
@@ -465,8 +511,17 @@ impl TensorProblems {
 
 impl std::fmt::Display for TensorProblems {
     fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        let parts = [("missing", &self.missing), ("unexpected", &self.unexpected), ("wrong shape", &self.shape), ("not f32", &self.dtype)];
-        let listed: Vec<String> = parts.iter().filter(|(_, v)| !v.is_empty()).map(|(what, v)| format!("{what} ({}): {}", v.len(), v.join(", "))).collect();
+        let parts = [
+            ("missing", &self.missing),
+            ("unexpected", &self.unexpected),
+            ("wrong shape", &self.shape),
+            ("not f32", &self.dtype),
+        ];
+        let listed: Vec<String> = parts
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(what, v)| format!("{what} ({}): {}", v.len(), v.join(", ")))
+            .collect();
         f.write_str(&listed.join("; "))
     }
 }

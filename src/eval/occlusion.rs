@@ -52,12 +52,21 @@ pub fn image_mask(seed: u64, purpose: &str, p: f64, tile: usize, i: usize) -> Ve
 }
 
 /// Evaluates `clf` on the test images occluded at every level of `cfg`.
-pub fn occlusion_sweep(enc: &Encoder, clf: &Linear, test: Images, test_y: &[u8], batch: usize, cfg: &SweepConfig) -> Vec<SweepRow> {
+pub fn occlusion_sweep(
+    enc: &Encoder,
+    clf: &Linear,
+    test: Images,
+    test_y: &[u8],
+    batch: usize,
+    cfg: &SweepConfig,
+) -> Vec<SweepRow> {
     let idx: Vec<usize> = (0..test.n).collect();
     cfg.levels
         .iter()
         .map(|&p| {
-            let z = encode_selected(enc, test, &idx, |r| Some(image_mask(cfg.seed, "eval-occlusion-sweep", p, cfg.tile, idx[r])));
+            let z = encode_selected(enc, test, &idx, |r| {
+                Some(image_mask(cfg.seed, "eval-occlusion-sweep", p, cfg.tile, idx[r]))
+            });
             row(clf, p, z.view(), test_y, batch)
         })
         .collect()
@@ -67,18 +76,34 @@ pub fn occlusion_sweep(enc: &Encoder, clf: &Linear, test: Images, test_y: &[u8],
 /// occlusion` write it.
 pub fn sweep_csv(rows: &[SweepRow]) -> String {
     let mut csv = String::from("p,test_loss,test_acc,test_acc_ref\n");
-    rows.iter().for_each(|r| csv.push_str(&format!("{:.1},{:.6},{:.4},{:.4}\n", r.p, r.test_loss, r.test_acc, r.test_acc_ref)));
+    rows.iter().for_each(|r| {
+        csv.push_str(&format!("{:.1},{:.6},{:.4},{:.4}\n", r.p, r.test_loss, r.test_acc, r.test_acc_ref))
+    });
     csv
 }
 
 fn row(clf: &Linear, p: f64, z: ArrayView2<f32>, y: &[u8], batch: usize) -> SweepRow {
     let (test_loss, correct) = clf.evaluate(z, y);
-    SweepRow { p, test_loss, test_acc: 100.0 * correct as f64 / y.len().max(1) as f64, test_acc_ref: reference_style_accuracy(clf, z, y, batch) }
+    SweepRow {
+        p,
+        test_loss,
+        test_acc: 100.0 * correct as f64 / y.len().max(1) as f64,
+        test_acc_ref: reference_style_accuracy(clf, z, y, batch),
+    }
 }
 
 /// The whole Fig. 5 measurement for one encoder: probe on clean train/test features, then the
 /// sweep. Returns the probe's history (its last test accuracy is the clean reference) and the rows.
-pub fn occlusion_curve(enc: &Encoder, train: Images, train_y: &[u8], test: Images, test_y: &[u8], classes: usize, probe: &ProbeConfig, sweep: &SweepConfig) -> (Vec<ProbeEpoch>, Vec<SweepRow>) {
+pub fn occlusion_curve(
+    enc: &Encoder,
+    train: Images,
+    train_y: &[u8],
+    test: Images,
+    test_y: &[u8],
+    classes: usize,
+    probe: &ProbeConfig,
+    sweep: &SweepConfig,
+) -> (Vec<ProbeEpoch>, Vec<SweepRow>) {
     let ftr = super::encode(enc, train, None);
     let fte = super::encode(enc, test, None);
     let (clf, hist) = linear_probe(ftr.view(), train_y, fte.view(), test_y, classes, probe);

@@ -42,7 +42,12 @@ pub fn fit(x: ArrayView2<f32>, k: usize) -> Result<Pca, EvalError> {
     let mut order: Vec<usize> = (0..d).collect();
     order.sort_by(|&a, &b| values[b].total_cmp(&values[a]));
     let axes = order[..k].iter().map(|&c| canonical_sign((0..d).map(|r| vectors[r * d + c]).collect())).collect();
-    Ok(Pca { mean, axes, variance: order[..k].iter().map(|&c| values[c]).collect(), total_variance: values.iter().sum() })
+    Ok(Pca {
+        mean,
+        axes,
+        variance: order[..k].iter().map(|&c| values[c]).collect(),
+        total_variance: values.iter().sum(),
+    })
 }
 
 fn canonical_sign(mut v: Vec<f64>) -> Vec<f64> {
@@ -58,7 +63,12 @@ impl Pca {
     pub fn project(&self, x: ArrayView2<f32>) -> Vec<Vec<f64>> {
         x.rows()
             .into_iter()
-            .map(|r| self.axes.iter().map(|a| r.iter().zip(&self.mean).zip(a).map(|((&v, m), w)| (v as f64 - m) * w).sum()).collect())
+            .map(|r| {
+                self.axes
+                    .iter()
+                    .map(|a| r.iter().zip(&self.mean).zip(a).map(|((&v, m), w)| (v as f64 - m) * w).sum())
+                    .collect()
+            })
             .collect()
     }
 }
@@ -71,7 +81,10 @@ pub fn symmetric_eigen(a: &[f64], d: usize) -> (Vec<f64>, Vec<f64>) {
     (0..d).for_each(|i| v[i * d + i] = 1.0);
     let norm: f64 = a.iter().map(|x| x * x).sum();
     for _sweep in 0..100 {
-        let off: f64 = (0..d).flat_map(|i| (0..d).filter(move |&j| j != i).map(move |j| (i, j))).map(|(i, j)| a[i * d + j].powi(2)).sum();
+        let off: f64 = (0..d)
+            .flat_map(|i| (0..d).filter(move |&j| j != i).map(move |j| (i, j)))
+            .map(|(i, j)| a[i * d + j].powi(2))
+            .sum();
         if off <= 1e-30 * norm.max(f64::MIN_POSITIVE) {
             break;
         }
@@ -138,7 +151,12 @@ pub struct PcaProjection {
     pub explained: [f64; 2],
 }
 
-pub fn pca_projection(enc: &Encoder, images: Images, labels: &[u8], cfg: &PcaConfig) -> Result<PcaProjection, EvalError> {
+pub fn pca_projection(
+    enc: &Encoder,
+    images: Images,
+    labels: &[u8],
+    cfg: &PcaConfig,
+) -> Result<PcaProjection, EvalError> {
     if labels.len() != images.n {
         return Err(EvalError::Input(format!("{} labels for {} images", labels.len(), images.n)));
     }
@@ -146,7 +164,9 @@ pub fn pca_projection(enc: &Encoder, images: Images, labels: &[u8], cfg: &PcaCon
     Stream::derive(cfg.seed, "eval-pca-sample", 0).shuffle(&mut index);
     index.truncate(cfg.samples);
     let clean = encode_selected(enc, images, &index, |_| None);
-    let occ = encode_selected(enc, images, &index, |k| Some(image_mask(cfg.seed, "eval-pca-occlusion", cfg.drop, cfg.tile, k)));
+    let occ = encode_selected(enc, images, &index, |k| {
+        Some(image_mask(cfg.seed, "eval-pca-occlusion", cfg.drop, cfg.tile, k))
+    });
     let pca = fit(clean.view(), 2)?;
     let two = |rows: Vec<Vec<f64>>| rows.into_iter().map(|r| [r[0], r[1]]).collect::<Vec<_>>();
     let share = |i: usize| if pca.total_variance > 0.0 { pca.variance[i] / pca.total_variance } else { 0.0 };
@@ -193,11 +213,18 @@ mod tests {
         let u = [1.0 / 3.0, 2.0 / 3.0, 2.0 / 3.0];
         let w = [2.0 / 3.0, 1.0 / 3.0, -2.0 / 3.0];
         let mut rng = Stream::derive(9, "test", 0);
-        let x = Array2::from_shape_vec((500, 3), (0..500).flat_map(|_| {
-            let (a, b, e) = (10.0 * (rng.uniform() - 0.5), 3.0 * (rng.uniform() - 0.5), 0.01 * (rng.uniform() - 0.5));
-            let n = [u[1] * w[2] - u[2] * w[1], u[2] * w[0] - u[0] * w[2], u[0] * w[1] - u[1] * w[0]];
-            (0..3).map(move |j| (5.0 + a * u[j] + b * w[j] + e * n[j]) as f32).collect::<Vec<_>>()
-        }).collect()).unwrap();
+        let x = Array2::from_shape_vec(
+            (500, 3),
+            (0..500)
+                .flat_map(|_| {
+                    let (a, b, e) =
+                        (10.0 * (rng.uniform() - 0.5), 3.0 * (rng.uniform() - 0.5), 0.01 * (rng.uniform() - 0.5));
+                    let n = [u[1] * w[2] - u[2] * w[1], u[2] * w[0] - u[0] * w[2], u[0] * w[1] - u[1] * w[0]];
+                    (0..3).map(move |j| (5.0 + a * u[j] + b * w[j] + e * n[j]) as f32).collect::<Vec<_>>()
+                })
+                .collect(),
+        )
+        .unwrap();
         let pca = fit(x.view(), 2).unwrap();
         for (axis, truth) in pca.axes.iter().zip([u, w]) {
             let dot: f64 = axis.iter().zip(truth).map(|(a, t)| a * t).sum();

@@ -73,7 +73,8 @@ fn softmax_xent(logits: &Array2<f32>, y: &[u8]) -> (f64, usize, Array2<f32>) {
         let sum: f64 = exps.iter().sum();
         let label = y[i] as usize;
         loss += sum.ln() - (row[label] - max) as f64;
-        let argmax = row.iter().enumerate().fold((0, f32::NEG_INFINITY), |a, (j, &v)| if v > a.1 { (j, v) } else { a }).0;
+        let argmax =
+            row.iter().enumerate().fold((0, f32::NEG_INFINITY), |a, (j, &v)| if v > a.1 { (j, v) } else { a }).0;
         correct += (argmax == label) as usize;
         for (j, e) in exps.iter().enumerate() {
             grad[[i, j]] = ((e / sum) as f32 - (j == label) as u8 as f32) / n as f32;

@@ -80,14 +80,20 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<TensorFile, ModelError> {
 impl TensorFile {
     /// Copies the named tensors into `params`, checking that all exist with the right shapes.
     pub fn load_params(&self, path: &Path, what: &str, params: Vec<&mut Param>) -> Result<(), ModelError> {
-        let missing: Vec<String> = params.iter().filter(|p| !self.tensors.contains_key(&p.name)).map(|p| p.name.clone()).collect();
+        let missing: Vec<String> =
+            params.iter().filter(|p| !self.tensors.contains_key(&p.name)).map(|p| p.name.clone()).collect();
         if !missing.is_empty() {
             return Err(ModelError::Missing { path: path.into(), what: what.into(), names: missing });
         }
         for p in params {
             let (shape, v) = &self.tensors[&p.name];
             if *shape != p.shape {
-                return Err(ModelError::Shape { path: path.into(), name: p.name.clone(), expected: p.shape.clone(), found: shape.clone() });
+                return Err(ModelError::Shape {
+                    path: path.into(),
+                    name: p.name.clone(),
+                    expected: p.shape.clone(),
+                    found: shape.clone(),
+                });
             }
             p.value.copy_from_slice(v);
         }
@@ -95,7 +101,13 @@ impl TensorFile {
     }
 
     /// Restores Adam state written by `put_adam`; `prefix` is "E" or "G".
-    pub fn load_adam(&self, path: &Path, prefix: &str, params: &[&Param], slots: &mut [AdamSlot]) -> Result<(), ModelError> {
+    pub fn load_adam(
+        &self,
+        path: &Path,
+        prefix: &str,
+        params: &[&Param],
+        slots: &mut [AdamSlot],
+    ) -> Result<(), ModelError> {
         let key = format!("adam.{prefix}.steps");
         let steps: Vec<u64> = serde_json::from_str(self.metadata.get(&key).ok_or_else(|| ModelError::Metadata {
             path: path.into(),
@@ -104,14 +116,27 @@ impl TensorFile {
         })?)
         .map_err(|e| ModelError::Metadata { path: path.into(), key: key.clone(), msg: e.to_string() })?;
         if steps.len() != params.len() {
-            return Err(ModelError::Metadata { path: path.into(), key, msg: format!("{} step counts for {} parameters", steps.len(), params.len()) });
+            return Err(ModelError::Metadata {
+                path: path.into(),
+                key,
+                msg: format!("{} step counts for {} parameters", steps.len(), params.len()),
+            });
         }
         for ((p, slot), step) in params.iter().zip(slots.iter_mut()).zip(steps) {
             for (field, dst) in [("exp_avg", &mut slot.m), ("exp_avg_sq", &mut slot.v)] {
                 let name = format!("adam.{prefix}.{}.{field}", p.name);
-                let (shape, v) = self.tensors.get(&name).ok_or_else(|| ModelError::Missing { path: path.into(), what: "optimizer state".into(), names: vec![name.clone()] })?;
+                let (shape, v) = self.tensors.get(&name).ok_or_else(|| ModelError::Missing {
+                    path: path.into(),
+                    what: "optimizer state".into(),
+                    names: vec![name.clone()],
+                })?;
                 if *shape != p.shape {
-                    return Err(ModelError::Shape { path: path.into(), name, expected: p.shape.clone(), found: shape.clone() });
+                    return Err(ModelError::Shape {
+                        path: path.into(),
+                        name,
+                        expected: p.shape.clone(),
+                        found: shape.clone(),
+                    });
                 }
                 dst.copy_from_slice(v);
             }
@@ -129,7 +154,13 @@ pub fn put_params(out: &mut BTreeMap<String, (Vec<usize>, Vec<f32>)>, params: &[
 }
 
 /// Adds Adam moments as tensors and step counts as metadata.
-pub fn put_adam(out: &mut BTreeMap<String, (Vec<usize>, Vec<f32>)>, meta: &mut BTreeMap<String, String>, prefix: &str, params: &[&Param], slots: &[AdamSlot]) {
+pub fn put_adam(
+    out: &mut BTreeMap<String, (Vec<usize>, Vec<f32>)>,
+    meta: &mut BTreeMap<String, String>,
+    prefix: &str,
+    params: &[&Param],
+    slots: &[AdamSlot],
+) {
     for (p, s) in params.iter().zip(slots) {
         out.insert(format!("adam.{prefix}.{}.exp_avg", p.name), (p.shape.clone(), s.m.clone()));
         out.insert(format!("adam.{prefix}.{}.exp_avg_sq", p.name), (p.shape.clone(), s.v.clone()));
@@ -150,11 +181,19 @@ impl TensorFile {
 
     /// The encoder stored in this file, its sizes (channels, nf, nz) read off the tensor shapes.
     pub fn encoder(&self, path: &Path) -> Result<super::Encoder, ModelError> {
-        let (pe, _) = self.prefixes().ok_or_else(|| ModelError::Missing { path: path.into(), what: "the encoder".into(), names: vec!["conv1.0.weight".into()] })?;
+        let (pe, _) = self.prefixes().ok_or_else(|| ModelError::Missing {
+            path: path.into(),
+            what: "the encoder".into(),
+            names: vec!["conv1.0.weight".into()],
+        })?;
         let shape = |n: &str| self.tensors.get(&format!("{pe}{n}")).map(|t| t.0.clone()).unwrap_or_default();
         let (c1, c4) = (shape("conv1.0.weight"), shape("conv4.0.weight"));
         if c1.len() != 4 || c4.len() != 4 {
-            return Err(ModelError::Missing { path: path.into(), what: "the encoder".into(), names: vec![format!("{pe}conv4.0.weight")] });
+            return Err(ModelError::Missing {
+                path: path.into(),
+                what: "the encoder".into(),
+                names: vec![format!("{pe}conv4.0.weight")],
+            });
         }
         let mut enc = super::Encoder::with_size(c1[1], c1[0], c4[0]);
         self.without_prefix(pe).load_params(path, "the encoder", enc.params_mut())?;
@@ -167,7 +206,11 @@ impl TensorFile {
         let shape = |n: &str| self.tensors.get(&format!("{pg}{n}")).map(|t| t.0.clone()).unwrap_or_default();
         let (t1, t4) = (shape("tconv1.0.weight"), shape("tconv4.0.weight"));
         if t1.len() != 4 || t4.len() != 4 {
-            return Err(ModelError::Missing { path: path.into(), what: "the generator".into(), names: vec![format!("{pg}tconv1.0.weight")] });
+            return Err(ModelError::Missing {
+                path: path.into(),
+                what: "the generator".into(),
+                names: vec![format!("{pg}tconv1.0.weight")],
+            });
         }
         let mut gen = super::Generator::with_size(t4[1], t4[0], t1[0]);
         self.without_prefix(pg).load_params(path, "the generator", gen.params_mut())?;
@@ -176,7 +219,11 @@ impl TensorFile {
 
     /// The tensors whose names start with `prefix`, with it removed.
     fn without_prefix(&self, prefix: &str) -> TensorFile {
-        let tensors = self.tensors.iter().filter_map(|(k, v)| k.strip_prefix(prefix).map(|b| (b.to_string(), v.clone()))).collect();
+        let tensors = self
+            .tensors
+            .iter()
+            .filter_map(|(k, v)| k.strip_prefix(prefix).map(|b| (b.to_string(), v.clone())))
+            .collect();
         TensorFile { tensors, metadata: BTreeMap::new() }
     }
 }

@@ -6,7 +6,10 @@
 //!   (k4 s2 p1 with LeakyReLU(0.2) in the trunk; heads k4 s2 p0)
 use super::param::{ConvLayer, Network};
 use crate::engine::activation::{leaky_relu_backward, leaky_relu_forward, sigmoid_backward, sigmoid_forward};
-use crate::engine::conv2d::{conv2d_backward, conv2d_backward_cols, conv2d_forward, conv2d_forward_reuse, conv2d_input_grad, Conv2dSaved, ConvSpec};
+use crate::engine::conv2d::{
+    conv2d_backward, conv2d_backward_cols, conv2d_forward, conv2d_forward_reuse, conv2d_input_grad, Conv2dSaved,
+    ConvSpec,
+};
 use crate::engine::Shape4;
 
 /// The paper's latent size and filter count (the authors' --nz and --nf).
@@ -78,7 +81,11 @@ impl Encoder {
             conv2d_forward(&a3, s3, &self.dis.weight.value, &self.dis.bias.value, HEAD)
         };
         let d = if heads.d {
-            let mut d = if heads.z { conv2d_forward_reuse(&k4, &self.dis.weight.value, &self.dis.bias.value) } else { z.clone() };
+            let mut d = if heads.z {
+                conv2d_forward_reuse(&k4, &self.dis.weight.value, &self.dis.bias.value)
+            } else {
+                z.clone()
+            };
             sigmoid_forward(&mut d);
             d
         } else {
@@ -91,7 +98,13 @@ impl Encoder {
     /// Accumulates parameter gradients from dL/dz ([nz, N]) and dL/dd ([N], gradient with respect
     /// to the sigmoid output), and returns dL/dx if `want_dx`. A head whose gradient is None gets
     /// none (its parameters keep `has_grad` as they were, as in autograd).
-    pub fn backward(&mut self, pass: &EncoderPass, dz: Option<&[f32]>, dd: Option<&[f32]>, want_dx: bool) -> Option<Vec<f32>> {
+    pub fn backward(
+        &mut self,
+        pass: &EncoderPass,
+        dz: Option<&[f32]>,
+        dd: Option<&[f32]>,
+        want_dx: bool,
+    ) -> Option<Vec<f32>> {
         let [k1, k2, k3, k4] = &pass.saved;
         let [a1, a2, a3] = &pass.acts;
         let mut dcols = vec![0.0; k4.cols.len()];

@@ -53,7 +53,9 @@ impl Generator {
     pub fn forward(&self, z: &[f32]) -> GeneratorPass {
         let n = z.len() / self.nz;
         let s0 = Shape4 { c: self.nz, n, h: 1, w: 1 };
-        let layer = |l: &ConvLayer, x: &[f32], xs: Shape4| conv_transpose2d_forward(x, xs, &l.weight.value, &l.bias.value, l.spec);
+        let layer = |l: &ConvLayer, x: &[f32], xs: Shape4| {
+            conv_transpose2d_forward(x, xs, &l.weight.value, &l.bias.value, l.spec)
+        };
         let (mut h1, s1, k1) = layer(&self.tconv1, z, s0);
         leaky_relu_forward(&mut h1, SLOPE);
         let (mut h2, s2, k2) = layer(&self.tconv2, &h1, s1);

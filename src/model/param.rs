@@ -17,7 +17,13 @@ pub struct Param {
 impl Param {
     pub fn zeros(name: &str, shape: &[usize]) -> Self {
         let n = shape.iter().product();
-        Param { name: name.to_string(), shape: shape.to_vec(), value: vec![0.0; n], grad: vec![0.0; n], has_grad: false }
+        Param {
+            name: name.to_string(),
+            shape: shape.to_vec(),
+            value: vec![0.0; n],
+            grad: vec![0.0; n],
+            has_grad: false,
+        }
     }
     /// PyTorch 1.x zero_grad(): zero the gradient but keep it.
     pub fn zero_grad(&mut self) {

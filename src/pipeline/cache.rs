@@ -30,7 +30,8 @@ pub fn canonical(v: &Value) -> String {
     match v {
         Value::Object(m) => {
             let sorted: BTreeMap<&String, String> = m.iter().map(|(k, v)| (k, canonical(v))).collect();
-            let body: Vec<String> = sorted.iter().map(|(k, v)| format!("{}:{}", Value::String((*k).clone()), v)).collect();
+            let body: Vec<String> =
+                sorted.iter().map(|(k, v)| format!("{}:{}", Value::String((*k).clone()), v)).collect();
             format!("{{{}}}", body.join(","))
         }
         Value::Array(a) => format!("[{}]", a.iter().map(canonical).collect::<Vec<_>>().join(",")),
@@ -41,7 +42,10 @@ pub fn canonical(v: &Value) -> String {
 /// sha256 over (stage, version, canonical params, input keys).
 pub fn stage_key(stage: &str, version: u32, params: &Value, inputs: &[String]) -> String {
     let mut h = Sha256::new();
-    h.update(canonical(&serde_json::json!({"stage": stage, "version": version, "params": params, "inputs": inputs})).as_bytes());
+    h.update(
+        canonical(&serde_json::json!({"stage": stage, "version": version, "params": params, "inputs": inputs}))
+            .as_bytes(),
+    );
     hex::encode(h.finalize())
 }
 
@@ -65,7 +69,10 @@ pub struct Record<'a> {
 impl Cache {
     /// The cache at $PAD_CACHE, else `.pad-cache` in the current directory.
     pub fn from_env() -> Cache {
-        let root = std::env::var_os("PAD_CACHE").filter(|v| !v.is_empty()).map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".pad-cache"));
+        let root = std::env::var_os("PAD_CACHE")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(".pad-cache"));
         Cache { root }
     }
 
@@ -161,12 +168,15 @@ pub fn hash_file(p: &Path) -> Result<String, CacheError> {
 fn verify_entry(dir: &Path) -> Result<(), CacheError> {
     let mpath = dir.join("manifest.json");
     let text = std::fs::read(&mpath).map_err(io(&mpath))?;
-    let want: BTreeMap<String, String> = serde_json::from_slice(&text).map_err(|e| CacheError::Corrupt { path: mpath.clone(), detail: format!("unreadable manifest: {e}") })?;
+    let want: BTreeMap<String, String> = serde_json::from_slice(&text)
+        .map_err(|e| CacheError::Corrupt { path: mpath.clone(), detail: format!("unreadable manifest: {e}") })?;
     let have = hash_dir(dir)?;
     for (f, h) in &want {
         match have.get(f) {
             None => return Err(CacheError::Corrupt { path: dir.into(), detail: format!("{f} is missing") }),
-            Some(x) if x != h => return Err(CacheError::Corrupt { path: dir.join(f), detail: format!("sha256 {x}, manifest says {h}") }),
+            Some(x) if x != h => {
+                return Err(CacheError::Corrupt { path: dir.join(f), detail: format!("sha256 {x}, manifest says {h}") })
+            }
             _ => {}
         }
     }
@@ -200,7 +210,16 @@ mod tests {
         std::fs::create_dir_all(&work).unwrap();
         std::fs::write(work.join("out.csv"), "a,b\n1,2\n").unwrap();
         let params = serde_json::json!({});
-        let rec = Record { stage: "s", version: 1, key: "k1", params: &params, inputs: &[], pad_version: "t", threads: 1, seconds: 0.0 };
+        let rec = Record {
+            stage: "s",
+            version: 1,
+            key: "k1",
+            params: &params,
+            inputs: &[],
+            pad_version: "t",
+            threads: 1,
+            seconds: 0.0,
+        };
         let dir = cache.commit("s", "k1", &work, &rec).unwrap();
         assert!(cache.is_complete("s", "k1") && !work.exists());
         assert_eq!(cache.verify().unwrap().1.len(), 0);

@@ -71,7 +71,12 @@ fn table<'a>(t: &'a mut Option<Table>, header: &[&str]) -> &'a mut Table {
 }
 
 fn head(node: &Node) -> Vec<Cell> {
-    vec![Cell::Text(node.dataset.clone()), Cell::Text(node.condition_name()), Cell::Int(node.seed.unwrap_or(0) as i64), Cell::Int(node.epoch.unwrap_or(0) as i64)]
+    vec![
+        Cell::Text(node.dataset.clone()),
+        Cell::Text(node.condition_name()),
+        Cell::Int(node.seed.unwrap_or(0) as i64),
+        Cell::Int(node.epoch.unwrap_or(0) as i64),
+    ]
 }
 
 impl Gathered {
@@ -79,14 +84,42 @@ impl Gathered {
         let path = dir.join("losses.csv");
         let (d, c, s) = (&node.dataset, node.condition_name(), node.seed.unwrap_or(0));
         if s == plan.profile.seeds[0] {
-            let text = std::fs::read_to_string(&path).map_err(|source| PipelineError::Io { path: path.clone(), source })?;
+            let text =
+                std::fs::read_to_string(&path).map_err(|source| PipelineError::Io { path: path.clone(), source })?;
             let svg = figures::losses_per_epoch(&text, &path).map_err(|e| report_err(&path, e))?;
             self.files.push((format!("figures/losses_{d}_{c}_seed{s}.svg"), svg.into_bytes()));
         }
-        let t = table(&mut self.losses, &["dataset", "condition", "seed", "epoch", "L_img", "L_KL", "L_real", "L_NREM", "L_fake", "d_real", "d_fake"]);
+        let t = table(
+            &mut self.losses,
+            &[
+                "dataset",
+                "condition",
+                "seed",
+                "epoch",
+                "L_img",
+                "L_KL",
+                "L_real",
+                "L_NREM",
+                "L_fake",
+                "d_real",
+                "d_fake",
+            ],
+        );
         for r in read_csv(&path)? {
             let f = |k| Cell::Float(num(&r, k), 6);
-            t.push(vec![Cell::Text(d.clone()), Cell::Text(c.clone()), Cell::Int(s as i64), Cell::Int(num(&r, "epoch") as i64), f("L_img"), f("L_KL"), f("L_real"), f("L_NREM"), f("L_fake"), f("d_real"), f("d_fake")]);
+            t.push(vec![
+                Cell::Text(d.clone()),
+                Cell::Text(c.clone()),
+                Cell::Int(s as i64),
+                Cell::Int(num(&r, "epoch") as i64),
+                f("L_img"),
+                f("L_KL"),
+                f("L_real"),
+                f("L_NREM"),
+                f("L_fake"),
+                f("d_real"),
+                f("d_fake"),
+            ]);
         }
         Ok(())
     }
@@ -96,14 +129,30 @@ impl Gathered {
         let Some(last) = rows.last() else { return Ok(()) };
         let (epoch, acc, seed) = (node.epoch.unwrap_or(0), num(last, "test_acc"), node.seed.unwrap_or(0));
         let mut row = head(node);
-        row.extend([Cell::Float(acc, 2), Cell::Float(num(last, "test_acc_ref"), 2), Cell::Float(num(last, "train_acc"), 2), Cell::Float(num(last, "test_loss"), 4)]);
-        table(&mut self.probe, &["dataset", "condition", "seed", "epoch", "test_acc", "test_acc_ref", "train_acc", "test_loss"]).push(row);
+        row.extend([
+            Cell::Float(acc, 2),
+            Cell::Float(num(last, "test_acc_ref"), 2),
+            Cell::Float(num(last, "train_acc"), 2),
+            Cell::Float(num(last, "test_loss"), 4),
+        ]);
+        table(
+            &mut self.probe,
+            &["dataset", "condition", "seed", "epoch", "test_acc", "test_acc_ref", "train_acc", "test_loss"],
+        )
+        .push(row);
         if node.is_untrained() {
             self.untrained_acc.entry(node.dataset.clone()).or_default().insert(seed, acc);
             push_seed(&mut self.finals, &node.dataset, "untrained", acc);
             return Ok(());
         }
-        self.curves.entry(node.dataset.clone()).or_default().entry(node.condition_name()).or_default().entry(seed).or_default().push((epoch as f64, acc));
+        self.curves
+            .entry(node.dataset.clone())
+            .or_default()
+            .entry(node.condition_name())
+            .or_default()
+            .entry(seed)
+            .or_default()
+            .push((epoch as f64, acc));
         if epoch == plan.profile.epochs {
             push_seed(&mut self.finals, &node.dataset, &node.condition_name(), acc);
         }
@@ -112,11 +161,24 @@ impl Gathered {
 
     fn occlusion(&mut self, node: &Node, dir: &Path) -> Result<(), PipelineError> {
         let mut sweep = Vec::new();
-        let t = table(&mut self.occlusion, &["dataset", "condition", "seed", "epoch", "p", "test_acc", "test_acc_ref", "test_loss"]);
+        let t = table(
+            &mut self.occlusion,
+            &["dataset", "condition", "seed", "epoch", "p", "test_acc", "test_acc_ref", "test_loss"],
+        );
         for r in read_csv(&dir.join("occlusion.csv"))? {
-            let row = SweepRow { p: num(&r, "p"), test_loss: num(&r, "test_loss"), test_acc: num(&r, "test_acc"), test_acc_ref: num(&r, "test_acc_ref") };
+            let row = SweepRow {
+                p: num(&r, "p"),
+                test_loss: num(&r, "test_loss"),
+                test_acc: num(&r, "test_acc"),
+                test_acc_ref: num(&r, "test_acc_ref"),
+            };
             let mut cells = head(node);
-            cells.extend([Cell::Float(row.p, 1), Cell::Float(row.test_acc, 2), Cell::Float(row.test_acc_ref, 2), Cell::Float(row.test_loss, 4)]);
+            cells.extend([
+                Cell::Float(row.p, 1),
+                Cell::Float(row.test_acc, 2),
+                Cell::Float(row.test_acc_ref, 2),
+                Cell::Float(row.test_loss, 4),
+            ]);
             t.push(cells);
             sweep.push(row);
         }
@@ -128,8 +190,30 @@ impl Gathered {
         let d: Distances = read_json(&dir.join("distances.json"))?;
         let mut cells = head(node);
         let f = |v| Cell::Float(v, 6);
-        cells.extend([Cell::Text(d.definition.clone()), f(d.intra), f(d.inter), f(d.clean_occluded), f(d.ratio_intra_inter), f(d.ratio_occluded_inter)]);
-        table(&mut self.distances, &["dataset", "condition", "seed", "epoch", "definition", "intra", "inter", "clean_occluded", "ratio_intra_inter", "ratio_occluded_inter"]).push(cells);
+        cells.extend([
+            Cell::Text(d.definition.clone()),
+            f(d.intra),
+            f(d.inter),
+            f(d.clean_occluded),
+            f(d.ratio_intra_inter),
+            f(d.ratio_occluded_inter),
+        ]);
+        table(
+            &mut self.distances,
+            &[
+                "dataset",
+                "condition",
+                "seed",
+                "epoch",
+                "definition",
+                "intra",
+                "inter",
+                "clean_occluded",
+                "ratio_intra_inter",
+                "ratio_occluded_inter",
+            ],
+        )
+        .push(cells);
         push_seed(&mut self.dists, &node.dataset, &node.condition_name(), d);
         Ok(())
     }
@@ -143,7 +227,10 @@ impl Gathered {
         let p: PcaProjection = read_json(&dir.join("pca.json"))?;
         let (d, c, e) = (&node.dataset, node.condition_name(), node.epoch.unwrap_or(0));
         let title = format!("{d} {c} seed {s} epoch {e}: clean (dots), 30% occluded (circles)");
-        self.files.push((format!("figures/pca_{d}_{c}_seed{s}.svg"), figures::pca_scatter(&title, &p, class_names, 4).into_bytes()));
+        self.files.push((
+            format!("figures/pca_{d}_{c}_seed{s}.svg"),
+            figures::pca_scatter(&title, &p, class_names, 4).into_bytes(),
+        ));
         Ok(())
     }
 
@@ -155,16 +242,32 @@ impl Gathered {
         }
         let path = dir.join("dreams.png");
         let png = std::fs::read(&path).map_err(|source| PipelineError::Io { path, source })?;
-        self.files.push((format!("figures/dreams_{}_{}_seed{s}_epoch{}.png", node.dataset, node.condition_name(), node.epoch.unwrap_or(0)), png));
+        self.files.push((
+            format!(
+                "figures/dreams_{}_{}_seed{s}_epoch{}.png",
+                node.dataset,
+                node.condition_name(),
+                node.epoch.unwrap_or(0)
+            ),
+            png,
+        ));
         Ok(())
     }
 
     fn fid(&mut self, node: &Node, dir: &Path) -> Result<(), PipelineError> {
-        let t = table(&mut self.fid, &["dataset", "condition", "seed", "epoch", "kind", "fid", "samples_real", "samples_dreams"]);
+        let t = table(
+            &mut self.fid,
+            &["dataset", "condition", "seed", "epoch", "kind", "fid", "samples_real", "samples_dreams"],
+        );
         for r in read_csv(&dir.join("fid.csv"))? {
             let kind = r.get("kind").cloned().unwrap_or_default();
             let mut cells = head(node);
-            cells.extend([Cell::Text(kind.clone()), Cell::Float(num(&r, "fid"), 3), Cell::Int(num(&r, "samples_real") as i64), Cell::Int(num(&r, "samples_dreams") as i64)]);
+            cells.extend([
+                Cell::Text(kind.clone()),
+                Cell::Float(num(&r, "fid"), 3),
+                Cell::Int(num(&r, "samples_real") as i64),
+                Cell::Int(num(&r, "samples_dreams") as i64),
+            ]);
             t.push(cells);
             let bars = self.fids.entry(node.dataset.clone()).or_default().entry(kind.to_uppercase()).or_default();
             let (c, e) = (node.condition_name(), node.epoch.unwrap_or(0));
@@ -196,7 +299,9 @@ pub fn report(plan: &Plan, cache: &Cache, results: &Path) -> Result<Vec<PathBuf>
             StageKind::Probe => g.probe(plan, node, &dir)?,
             StageKind::Occlusion => g.occlusion(node, &dir)?,
             StageKind::Distances => g.distances(node, &dir)?,
-            StageKind::Pca => g.pca(plan, node, &dir, class_names.get(&node.dataset).map(Vec::as_slice).unwrap_or(&[]))?,
+            StageKind::Pca => {
+                g.pca(plan, node, &dir, class_names.get(&node.dataset).map(Vec::as_slice).unwrap_or(&[]))?
+            }
             StageKind::Dreams => g.dreams(plan, node, &dir)?,
             StageKind::FidReal => {}
             StageKind::Fid => g.fid(node, &dir)?,
@@ -212,20 +317,39 @@ fn figures_of(g: &mut Gathered) {
             .iter()
             .map(|(c, seeds)| {
                 // Every condition's curve starts at its seed's untrained network (epoch 0).
-                let curves = seeds.iter().map(|(s, pts)| untrained.and_then(|u| u.get(s)).map(|&a| (0.0, a)).into_iter().chain(pts.iter().copied()).collect()).collect();
+                let curves = seeds
+                    .iter()
+                    .map(|(s, pts)| {
+                        untrained
+                            .and_then(|u| u.get(s))
+                            .map(|&a| (0.0, a))
+                            .into_iter()
+                            .chain(pts.iter().copied())
+                            .collect()
+                    })
+                    .collect();
                 (c.clone(), curves)
             })
             .collect();
-        g.files.push((format!("figures/accuracy_{d}.svg"), figures::accuracy_vs_epoch(&format!("{d}: linear separability (mean ± SEM over seeds)"), &runs).into_bytes()));
+        g.files.push((
+            format!("figures/accuracy_{d}.svg"),
+            figures::accuracy_vs_epoch(&format!("{d}: linear separability (mean ± SEM over seeds)"), &runs)
+                .into_bytes(),
+        ));
     }
     for (d, conds) in &g.sweeps {
-        g.files.push((format!("figures/occlusion_{d}.svg"), figures::accuracy_vs_occlusion(&format!("{d}: robustness to occlusion (last epoch; mean ± SEM)"), conds).into_bytes()));
+        g.files.push((
+            format!("figures/occlusion_{d}.svg"),
+            figures::accuracy_vs_occlusion(&format!("{d}: robustness to occlusion (last epoch; mean ± SEM)"), conds)
+                .into_bytes(),
+        ));
     }
     for (d, conds) in &g.dists {
         g.files.push((format!("figures/distances_{d}.svg"), figures::distance_ratio_bars(conds).into_bytes()));
     }
     for (d, kinds) in &g.fids {
-        let panels: Vec<(String, Vec<(String, usize, Vec<f64>)>)> = kinds.iter().map(|(k, b)| (k.clone(), b.clone())).collect();
+        let panels: Vec<(String, Vec<(String, usize, Vec<f64>)>)> =
+            kinds.iter().map(|(k, b)| (k.clone(), b.clone())).collect();
         g.files.push((format!("figures/fid_{d}.svg"), figures::fid_bars(d, &panels).into_bytes()));
     }
 }
@@ -239,7 +363,13 @@ fn write_all(plan: &Plan, mut g: Gathered, out: &Path) -> Result<Vec<PathBuf>, P
         written.push(p);
         Ok(())
     };
-    let tables = [("losses.csv", &g.losses), ("linear_probe.csv", &g.probe), ("occlusion.csv", &g.occlusion), ("distances.csv", &g.distances), ("fid.csv", &g.fid)];
+    let tables = [
+        ("losses.csv", &g.losses),
+        ("linear_probe.csv", &g.probe),
+        ("occlusion.csv", &g.occlusion),
+        ("distances.csv", &g.distances),
+        ("fid.csv", &g.fid),
+    ];
     for (name, t) in tables {
         if let Some(t) = t {
             put(name, t.to_csv().as_bytes())?;
@@ -286,7 +416,14 @@ fn summary(plan: &Plan, g: &Gathered) -> (String, String) {
         for (c, v) in conds {
             let (m, s) = mean_sem(v);
             let epoch = if c == "untrained" { 0 } else { p.epochs };
-            csv.push(vec![Cell::Text(d.clone()), Cell::Text(c.clone()), Cell::Int(epoch as i64), Cell::Int(v.len() as i64), Cell::Float(m, 2), Cell::Float(s, 2)]);
+            csv.push(vec![
+                Cell::Text(d.clone()),
+                Cell::Text(c.clone()),
+                Cell::Int(epoch as i64),
+                Cell::Int(v.len() as i64),
+                Cell::Float(m, 2),
+                Cell::Float(s, 2),
+            ]);
         }
     }
     let mut md = format!("# {} profile\n\nMean ± SEM over seeds {:?}; {} training epochs. Tables in CSV next to this file, figures in figures/.\n\n", p.name, p.seeds, p.epochs);
@@ -314,7 +451,14 @@ fn summary(plan: &Plan, g: &Gathered) -> (String, String) {
             for (k, bars) in kinds {
                 for (c, e, v) in bars {
                     let (m, s) = mean_sem(v);
-                    t.push(vec![Cell::Text(d.clone()), Cell::Text(k.clone()), Cell::Text(c.clone()), Cell::Int(*e as i64), Cell::Text(pm(m, s, 2)), Cell::Int(v.len() as i64)]);
+                    t.push(vec![
+                        Cell::Text(d.clone()),
+                        Cell::Text(k.clone()),
+                        Cell::Text(c.clone()),
+                        Cell::Int(*e as i64),
+                        Cell::Text(pm(m, s, 2)),
+                        Cell::Int(v.len() as i64),
+                    ]);
                 }
             }
         }

@@ -185,7 +185,8 @@ impl Config {
     }
 
     pub fn parse(path: &Path, text: String) -> Result<Config, ConfigError> {
-        let raw: RawConfig = toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.into(), msg: e.to_string() })?;
+        let raw: RawConfig =
+            toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.into(), msg: e.to_string() })?;
         let cfg = Config { path: path.into(), text, raw };
         // Check every profile now, so a typo anywhere in the file is reported at once.
         for name in cfg.raw.profiles.keys() {
@@ -216,7 +217,15 @@ impl Config {
         let mut datasets = Vec::new();
         for d in p.datasets.get_ref() {
             let spec = self.raw.datasets.get(d.get_ref()).ok_or_else(|| {
-                self.err(d.span(), key("datasets"), format!("unknown dataset '{}'; [datasets] has: {}", d.get_ref(), self.raw.datasets.keys().cloned().collect::<Vec<_>>().join(", ")))
+                self.err(
+                    d.span(),
+                    key("datasets"),
+                    format!(
+                        "unknown dataset '{}'; [datasets] has: {}",
+                        d.get_ref(),
+                        self.raw.datasets.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                )
             })?;
             datasets.push((d.get_ref().clone(), spec.clone()));
         }
@@ -230,31 +239,55 @@ impl Config {
             }
         }
         if *p.batch.get_ref() < 2 {
-            return Err(self.err(p.batch.span(), key("batch"), "must be at least 2 (the KL term needs a batch standard deviation)".into()));
+            return Err(self.err(
+                p.batch.span(),
+                key("batch"),
+                "must be at least 2 (the KL term needs a batch standard deviation)".into(),
+            ));
         }
-        for (k, empty, span) in [("datasets", datasets.is_empty(), p.datasets.span()), ("conditions", conditions.is_empty(), p.conditions.span()), ("seeds", p.seeds.get_ref().is_empty(), p.seeds.span())] {
+        for (k, empty, span) in [
+            ("datasets", datasets.is_empty(), p.datasets.span()),
+            ("conditions", conditions.is_empty(), p.conditions.span()),
+            ("seeds", p.seeds.get_ref().is_empty(), p.seeds.span()),
+        ] {
             if empty {
                 return Err(self.err(span, key(k), "must not be empty".into()));
             }
         }
         if let Some(l) = &p.limit_train {
             if *l.get_ref() < *p.batch.get_ref() {
-                return Err(self.err(l.span(), key("limit_train"), format!("{} images make no mini-batch of {}", l.get_ref(), p.batch.get_ref())));
+                return Err(self.err(
+                    l.span(),
+                    key("limit_train"),
+                    format!("{} images make no mini-batch of {}", l.get_ref(), p.batch.get_ref()),
+                ));
             }
         }
         let mut fid_conditions = Vec::new();
         for c in p.fid_conditions.iter().flat_map(|l| l.get_ref()) {
             if !conditions.iter().any(|k| k.name == c.get_ref()) {
-                return Err(self.err(c.span(), key("fid_conditions"), format!("'{}' is not one of this profile's conditions", c.get_ref())));
+                return Err(self.err(
+                    c.span(),
+                    key("fid_conditions"),
+                    format!("'{}' is not one of this profile's conditions", c.get_ref()),
+                ));
             }
             fid_conditions.push(c.get_ref().clone());
         }
         if !fid_conditions.is_empty() && self.raw.eval.fid_weights.is_none() {
             let span = p.fid_conditions.as_ref().map(|l| l.span()).unwrap_or(0..0);
-            return Err(self.err(span, key("fid_conditions"), "FID needs Inception weights: set [eval] fid_weights (see docs/fid.md)".into()));
+            return Err(self.err(
+                span,
+                key("fid_conditions"),
+                "FID needs Inception weights: set [eval] fid_weights (see docs/fid.md)".into(),
+            ));
         }
         if self.raw.eval.early_epoch == 0 || self.raw.eval.early_epoch > *p.epochs.get_ref() {
-            return Err(self.err(p.epochs.span(), "eval.early_epoch".into(), format!("{} is not an epoch of profile {name} (1..={})", self.raw.eval.early_epoch, p.epochs.get_ref())));
+            return Err(self.err(
+                p.epochs.span(),
+                "eval.early_epoch".into(),
+                format!("{} is not an epoch of profile {name} (1..={})", self.raw.eval.early_epoch, p.epochs.get_ref()),
+            ));
         }
         Ok(Profile {
             name: name.into(),
@@ -277,9 +310,14 @@ impl Config {
             return condition(name).copied().map_err(|e| format!("{e}; or define [conditions.{name}] in this file"));
         };
         let ckey = format!("conditions.{name}");
-        let base = *condition(spec.base.get_ref()).map_err(|e| format!("{ckey}.base (line {}): {e}", self.line(spec.base.span())))?;
+        let base = *condition(spec.base.get_ref())
+            .map_err(|e| format!("{ckey}.base (line {}): {e}", self.line(spec.base.span())))?;
         let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
-        let mut c = Condition { name: leak(name.to_string()), summary: leak(spec.summary.clone().unwrap_or_else(|| format!("{} with changes", base.name))), ..base };
+        let mut c = Condition {
+            name: leak(name.to_string()),
+            summary: leak(spec.summary.clone().unwrap_or_else(|| format!("{} with changes", base.name))),
+            ..base
+        };
         c.w = spec.w.unwrap_or(c.w);
         c.n = spec.n.unwrap_or(c.n);
         c.r = spec.r.unwrap_or(c.r);
@@ -291,14 +329,24 @@ impl Config {
             c.nrem_source = match s.get_ref().as_str() {
                 "latent" => NremSource::Latent,
                 "rem_mixture" => NremSource::RemMixture,
-                other => return Err(format!("{ckey}.nrem_source (line {}): '{other}' is not latent or rem_mixture", self.line(s.span()))),
+                other => {
+                    return Err(format!(
+                        "{ckey}.nrem_source (line {}): '{other}' is not latent or rem_mixture",
+                        self.line(s.span())
+                    ))
+                }
             };
         }
         if let Some(s) = &spec.order {
             c.order = match s.get_ref().as_str() {
                 "wake_nrem_rem" => PhaseOrder::WakeNremRem,
                 "wake_rem_nrem" => PhaseOrder::WakeRemNrem,
-                other => return Err(format!("{ckey}.order (line {}): '{other}' is not wake_nrem_rem or wake_rem_nrem", self.line(s.span()))),
+                other => {
+                    return Err(format!(
+                        "{ckey}.order (line {}): '{other}' is not wake_nrem_rem or wake_rem_nrem",
+                        self.line(s.span())
+                    ))
+                }
             };
         }
         Ok(c)
@@ -348,7 +396,10 @@ epochs = 3
     #[test]
     fn an_unknown_condition_or_dataset_is_named_with_key_and_line() {
         let e = parse(&GOOD.replace("\"half_nrem\"]", "\"half_nrm\"]")).err().unwrap().to_string();
-        assert!(e.contains("pipeline.toml:12") && e.contains("profiles.demo.conditions") && e.contains("half_nrm"), "{e}");
+        assert!(
+            e.contains("pipeline.toml:12") && e.contains("profiles.demo.conditions") && e.contains("half_nrm"),
+            "{e}"
+        );
         let e = parse(&GOOD.replace("datasets = [\"demo\"]", "datasets = [\"dmo\"]")).err().unwrap().to_string();
         assert!(e.contains("pipeline.toml:11") && e.contains("unknown dataset 'dmo'"), "{e}");
     }

@@ -100,9 +100,15 @@ impl Node {
 #[derive(Clone, Debug)]
 pub enum Weights {
     NotNeeded,
-    Found { path: String, sha256: String },
+    Found {
+        path: String,
+        sha256: String,
+    },
     /// Planned but unreadable: the run refuses to start (see `Plan::check`).
-    Missing { path: String, why: String },
+    Missing {
+        path: String,
+        why: String,
+    },
 }
 
 pub struct Plan {
@@ -135,7 +141,13 @@ impl Plan {
         let mut plan = Plan { profile, nodes: Vec::new(), fid_weights };
         let profile = plan.profile.clone();
         for (dname, dspec) in &profile.datasets {
-            let data = plan.add(StageKind::Data, format!("data {dname}"), json!({"dataset": dname, "spec": dspec}), vec![], (dname, None, None, None));
+            let data = plan.add(
+                StageKind::Data,
+                format!("data {dname}"),
+                json!({"dataset": dname, "spec": dspec}),
+                vec![],
+                (dname, None, None, None),
+            );
             for &seed in &profile.seeds {
                 // The untrained networks are init_state(seed): the same for every condition.
                 let label = format!("{dname}/untrained/seed{seed}");
@@ -161,11 +173,23 @@ impl Plan {
                         "limit_train": profile.limit_train, "nf": crate::model::encoder::NF, "nz": crate::model::NZ,
                     });
                     let label = format!("{dname}/{}/seed{seed}", cond.name);
-                    let train = plan.add(StageKind::Train, format!("train {label}"), params, vec![data], (dname, Some(cond.name), Some(seed), None));
+                    let train = plan.add(
+                        StageKind::Train,
+                        format!("train {label}"),
+                        params,
+                        vec![data],
+                        (dname, Some(cond.name), Some(seed), None),
+                    );
                     for epoch in profile.probed_epochs().into_iter().filter(|&e| e > 0) {
                         let at = (dname.as_str(), Some(cond.name), Some(seed), Some(epoch));
                         let last = epoch == profile.epochs;
-                        plan.evaluations(&format!("{label}/epoch{epoch}"), &json!({"epoch": epoch}), vec![data, train], at, !last);
+                        plan.evaluations(
+                            &format!("{label}/epoch{epoch}"),
+                            &json!({"epoch": epoch}),
+                            vec![data, train],
+                            at,
+                            !last,
+                        );
                     }
                     let mut dream_epochs = vec![profile.eval.early_epoch, profile.epochs];
                     dream_epochs.dedup();
@@ -173,10 +197,22 @@ impl Plan {
                         let at = (dname.as_str(), Some(cond.name), Some(seed), Some(epoch));
                         let e = &profile.eval;
                         let params = json!({"epoch": epoch, "n": 8, "split": "train", "seed": e.eval_seed});
-                        plan.add(StageKind::Dreams, format!("dreams {label}/epoch{epoch}"), params, vec![data, train], at);
+                        plan.add(
+                            StageKind::Dreams,
+                            format!("dreams {label}/epoch{epoch}"),
+                            params,
+                            vec![data, train],
+                            at,
+                        );
                         if let (Some(real), true) = (fid_real, profile.fid_conditions.iter().any(|c| c == cond.name)) {
                             let params = json!({"epoch": epoch, "samples": e.fid_samples, "split": "train", "seed": e.eval_seed, "kinds": ["nrem", "rem"]});
-                            plan.add(StageKind::Fid, format!("fid {label}/epoch{epoch}"), params, vec![data, train, real], at);
+                            plan.add(
+                                StageKind::Fid,
+                                format!("fid {label}/epoch{epoch}"),
+                                params,
+                                vec![data, train, real],
+                                at,
+                            );
                         }
                     }
                 }
@@ -188,7 +224,17 @@ impl Plan {
     fn add(&mut self, kind: StageKind, label: String, params: Value, inputs: Vec<usize>, at: At) -> usize {
         let input_keys: Vec<String> = inputs.iter().map(|&i| self.nodes[i].key.clone()).collect();
         let key = stage_key(kind.name(), kind.version(), &params, &input_keys);
-        self.nodes.push(Node { kind, label, params, inputs, key, dataset: at.0.into(), condition: at.1.map(Into::into), seed: at.2, epoch: at.3 });
+        self.nodes.push(Node {
+            kind,
+            label,
+            params,
+            inputs,
+            key,
+            dataset: at.0.into(),
+            condition: at.1.map(Into::into),
+            seed: at.2,
+            epoch: at.3,
+        });
         self.nodes.len() - 1
     }
 
@@ -196,7 +242,10 @@ impl Plan {
     /// the probe's read-out), latent distances and PCA of it. `net` identifies the networks.
     fn evaluations(&mut self, label: &str, net: &Value, inputs: Vec<usize>, at: At, probe_only: bool) {
         let e = self.profile.eval.clone();
-        let probe_params = with(json!({"lr": e.probe_lr, "batch": e.probe_batch, "epochs": e.probe_epochs, "seed": e.probe_seed}), net);
+        let probe_params = with(
+            json!({"lr": e.probe_lr, "batch": e.probe_batch, "epochs": e.probe_epochs, "seed": e.probe_seed}),
+            net,
+        );
         let probe = self.add(StageKind::Probe, format!("probe {label}"), probe_params, inputs.clone(), at);
         if probe_only {
             return;
@@ -213,7 +262,10 @@ impl Plan {
         );
         self.add(StageKind::Distances, format!("distances {label}"), distances, inputs.clone(), at);
         let p = crate::eval::PcaConfig::default();
-        let pca = with(json!({"split": "test", "samples": e.pca_samples, "drop": p.drop, "tile": p.tile, "seed": e.eval_seed}), net);
+        let pca = with(
+            json!({"split": "test", "samples": e.pca_samples, "drop": p.drop, "tile": p.tile, "seed": e.eval_seed}),
+            net,
+        );
         self.add(StageKind::Pca, format!("pca {label}"), pca, inputs, at);
     }
 

@@ -53,7 +53,18 @@ pub fn run(plan: &Plan, cache: &Cache, nodes: &[usize], progress: bool) -> Resul
         }
         std::fs::create_dir_all(&work).map_err(|source| PipelineError::Io { path: work.clone(), source })?;
         let input_keys: Vec<String> = node.inputs.iter().map(|&j| plan.nodes[j].key.clone()).collect();
-        let inputs = Inputs(node.inputs.iter().map(|&j| (plan.nodes[j].kind, cache.dir(plan.nodes[j].kind.name(), &plan.nodes[j].key), plan.nodes[j].key.clone())).collect());
+        let inputs = Inputs(
+            node.inputs
+                .iter()
+                .map(|&j| {
+                    (
+                        plan.nodes[j].kind,
+                        cache.dir(plan.nodes[j].kind.name(), &plan.nodes[j].key),
+                        plan.nodes[j].key.clone(),
+                    )
+                })
+                .collect(),
+        );
         compute(&plan.profile, node, &inputs, &work, progress)?;
         let record = Record {
             stage,
@@ -71,4 +82,3 @@ pub fn run(plan: &Plan, cache: &Cache, nodes: &[usize], progress: bool) -> Resul
     }
     Ok((computed, fresh))
 }
-

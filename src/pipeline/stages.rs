@@ -50,7 +50,13 @@ fn write(path: PathBuf, bytes: &[u8]) -> Result<(), PipelineError> {
 
 /// Computes `node` into `work`, on a pool worker (driving rayon from outside the pool costs a
 /// quarter of the speed of every parallel kernel).
-pub fn compute(profile: &Profile, node: &Node, inputs: &Inputs, work: &Path, progress: bool) -> Result<(), PipelineError> {
+pub fn compute(
+    profile: &Profile,
+    node: &Node,
+    inputs: &Inputs,
+    work: &Path,
+    progress: bool,
+) -> Result<(), PipelineError> {
     rayon::scope(|_| match node.kind {
         StageKind::Data => compute_data(profile, node, work),
         StageKind::Train => compute_train(profile, node, inputs, work, progress),
@@ -89,10 +95,17 @@ fn split<'a>(node: &Node, ds: &'a Dataset, name: &str) -> Result<(Images<'a>, &'
     Ok((Images::new(&s.images, ds.channels).map_err(|m| stage_err(node, m))?, &s.labels))
 }
 
-fn compute_train(profile: &Profile, node: &Node, inputs: &Inputs, work: &Path, progress: bool) -> Result<(), PipelineError> {
+fn compute_train(
+    profile: &Profile,
+    node: &Node,
+    inputs: &Inputs,
+    work: &Path,
+    progress: bool,
+) -> Result<(), PipelineError> {
     let ds = dataset(node, inputs)?;
     let data_key = inputs.key(StageKind::Data).expect("train has a data input");
-    let cond = *profile.conditions.iter().find(|c| Some(c.name) == node.condition.as_deref()).expect("planned condition");
+    let cond =
+        *profile.conditions.iter().find(|c| Some(c.name) == node.condition.as_deref()).expect("planned condition");
     let per = ds.channels * 32 * 32;
     let n = profile.limit_train.unwrap_or(ds.train.n).min(ds.train.n);
     let images = Images::new(&ds.train.images[..n * per], ds.channels).map_err(|m| stage_err(node, m))?;
@@ -120,7 +133,12 @@ fn networks(node: &Node, inputs: &Inputs, channels: usize) -> Result<(Encoder, G
             Ok((f.encoder(&path)?, f.generator(&path)?))
         }
         None => {
-            let s = crate::train::run::init_state(node.seed.expect("untrained has a seed"), channels, crate::model::encoder::NF, crate::model::NZ);
+            let s = crate::train::run::init_state(
+                node.seed.expect("untrained has a seed"),
+                channels,
+                crate::model::encoder::NF,
+                crate::model::NZ,
+            );
             Ok((s.enc, s.gen))
         }
     }
@@ -132,11 +150,15 @@ fn compute_probe(profile: &Profile, node: &Node, inputs: &Inputs, work: &Path) -
     let ((train, ty), (test, vy)) = (split(node, &ds, "train")?, split(node, &ds, "test")?);
     let (ftr, fte) = (crate::eval::encode(&enc, train, None), crate::eval::encode(&enc, test, None));
     let e = &profile.eval;
-    let cfg = crate::eval::ProbeConfig { lr: e.probe_lr, batch: e.probe_batch, epochs: e.probe_epochs, seed: e.probe_seed };
+    let cfg =
+        crate::eval::ProbeConfig { lr: e.probe_lr, batch: e.probe_batch, epochs: e.probe_epochs, seed: e.probe_seed };
     let (clf, hist) = crate::eval::linear_probe(ftr.view(), ty, fte.view(), vy, ds.classes.len(), &cfg);
     let mut csv = String::from("probe_epoch,train_loss,train_acc,test_loss,test_acc,test_acc_ref\n");
     for h in &hist {
-        csv.push_str(&format!("{},{:.6},{:.4},{:.6},{:.4},{:.4}\n", h.epoch, h.train_loss, h.train_acc, h.test_loss, h.test_acc, h.test_acc_ref));
+        csv.push_str(&format!(
+            "{},{:.6},{:.4},{:.6},{:.4},{:.4}\n",
+            h.epoch, h.train_loss, h.train_acc, h.test_loss, h.test_acc, h.test_acc_ref
+        ));
     }
     write(work.join("probe.csv"), csv.as_bytes())?;
     let tensors = BTreeMap::from([
@@ -182,7 +204,8 @@ fn compute_distances(profile: &Profile, node: &Node, inputs: &Inputs, work: &Pat
     let (enc, _) = networks(node, inputs, ds.channels)?;
     let (imgs, labels) = split(node, &ds, "train")?;
     let cfg = crate::eval::DistanceConfig { seed: eval_seed(profile), ..Default::default() };
-    let d = crate::eval::latent_distances(&enc, imgs, labels, ds.classes.len(), &cfg).map_err(|e| stage_err(node, e.to_string()))?;
+    let d = crate::eval::latent_distances(&enc, imgs, labels, ds.classes.len(), &cfg)
+        .map_err(|e| stage_err(node, e.to_string()))?;
     write(work.join("distances.json"), json(node, &d)?.as_bytes())
 }
 
@@ -190,7 +213,8 @@ fn compute_pca(profile: &Profile, node: &Node, inputs: &Inputs, work: &Path) -> 
     let ds = dataset(node, inputs)?;
     let (enc, _) = networks(node, inputs, ds.channels)?;
     let (imgs, labels) = split(node, &ds, "test")?;
-    let cfg = crate::eval::PcaConfig { samples: profile.eval.pca_samples, seed: eval_seed(profile), ..Default::default() };
+    let cfg =
+        crate::eval::PcaConfig { samples: profile.eval.pca_samples, seed: eval_seed(profile), ..Default::default() };
     let p = crate::eval::pca_projection(&enc, imgs, labels, &cfg).map_err(|e| stage_err(node, e.to_string()))?;
     write(work.join("pca.csv"), p.to_csv().as_bytes())?;
     write(work.join("pca.json"), json(node, &p)?.as_bytes())
@@ -200,7 +224,8 @@ fn compute_dreams(profile: &Profile, node: &Node, inputs: &Inputs, work: &Path) 
     let ds = dataset(node, inputs)?;
     let (enc, gen) = networks(node, inputs, ds.channels)?;
     let (imgs, _) = split(node, &ds, "train")?;
-    let d = crate::eval::dreams(&enc, &gen, imgs, &crate::eval::DreamConfig { n: 8, seed: eval_seed(profile) }).map_err(|e| stage_err(node, e.to_string()))?;
+    let d = crate::eval::dreams(&enc, &gen, imgs, &crate::eval::DreamConfig { n: 8, seed: eval_seed(profile) })
+        .map_err(|e| stage_err(node, e.to_string()))?;
     crate::eval::dreams::write_dreams(&d, work).map_err(|e| stage_err(node, e.to_string()))?;
     Ok(())
 }
@@ -220,24 +245,51 @@ fn images_bar(show: bool, total: usize, what: String) -> indicatif::ProgressBar 
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new(total as u64);
-    bar.set_style(indicatif::ProgressStyle::with_template("{prefix} [{elapsed_precise}] {bar:25} {pos}/{len} images {per_sec} ETA {eta}").expect("valid template"));
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{prefix} [{elapsed_precise}] {bar:25} {pos}/{len} images {per_sec} ETA {eta}",
+        )
+        .expect("valid template"),
+    );
     bar.set_prefix(what);
     bar
 }
 
-fn compute_fid_real(profile: &Profile, node: &Node, inputs: &Inputs, work: &Path, progress: bool) -> Result<(), PipelineError> {
+fn compute_fid_real(
+    profile: &Profile,
+    node: &Node,
+    inputs: &Inputs,
+    work: &Path,
+    progress: bool,
+) -> Result<(), PipelineError> {
     let ds = dataset(node, inputs)?;
     let net = inception(profile, node)?;
     let (imgs, _) = split(node, &ds, "train")?;
     let n = profile.eval.fid_samples;
     let bar = images_bar(progress, n, format!("fid real {}", node.dataset));
-    let s = real_stats(&net, imgs, n, eval_seed(profile), &|done| bar.set_position(done as u64)).map_err(fid_err(node))?;
+    let s =
+        real_stats(&net, imgs, n, eval_seed(profile), &|done| bar.set_position(done as u64)).map_err(fid_err(node))?;
     bar.finish_and_clear();
-    let info = StatsInfo { n: s.n, layout: profile.eval.fid_layout, source: format!("{} train, {} images of the eval-fid-real shuffle (seed {})", node.dataset, s.n, eval_seed(profile)) };
+    let info = StatsInfo {
+        n: s.n,
+        layout: profile.eval.fid_layout,
+        source: format!(
+            "{} train, {} images of the eval-fid-real shuffle (seed {})",
+            node.dataset,
+            s.n,
+            eval_seed(profile)
+        ),
+    };
     save_stats(&work.join(REAL_STATS), &s, &info).map_err(fid_err(node))
 }
 
-fn compute_fid(profile: &Profile, node: &Node, inputs: &Inputs, work: &Path, progress: bool) -> Result<(), PipelineError> {
+fn compute_fid(
+    profile: &Profile,
+    node: &Node,
+    inputs: &Inputs,
+    work: &Path,
+    progress: bool,
+) -> Result<(), PipelineError> {
     let ds = dataset(node, inputs)?;
     let (enc, gen) = networks(node, inputs, ds.channels)?;
     let net = inception(profile, node)?;
@@ -247,13 +299,21 @@ fn compute_fid(profile: &Profile, node: &Node, inputs: &Inputs, work: &Path, pro
     let mut csv = String::from("kind,samples_real,samples_dreams,fid,warning\n");
     for kind in DreamKind::ALL {
         let bar = images_bar(progress, n, format!("fid {} {}", kind.name(), node.label.trim_start_matches("fid ")));
-        let s = dream_stats(&net, &enc, &gen, imgs, kind, n, eval_seed(profile), &|done| bar.set_position(done as u64)).map_err(fid_err(node))?;
+        let s = dream_stats(&net, &enc, &gen, imgs, kind, n, eval_seed(profile), &|done| bar.set_position(done as u64))
+            .map_err(fid_err(node))?;
         bar.finish_and_clear();
         let f = frechet_distance(&real, &s).map_err(fid_err(node))?;
         if let Some(w) = &f.warning {
             eprintln!("warning: {}: {w}", node.label);
         }
-        csv.push_str(&format!("{},{},{},{},{}\n", kind.name(), f.n1, f.n2, f.fid, f.warning.as_deref().map(|w| format!("\"{}\"", w.replace('"', "'"))).unwrap_or_default()));
+        csv.push_str(&format!(
+            "{},{},{},{},{}\n",
+            kind.name(),
+            f.n1,
+            f.n2,
+            f.fid,
+            f.warning.as_deref().map(|w| format!("\"{}\"", w.replace('"', "'"))).unwrap_or_default()
+        ));
     }
     write(work.join("fid.csv"), csv.as_bytes())
 }

@@ -36,7 +36,12 @@ fn sem_lines(conditions: &[Runs]) -> Vec<Line> {
         .enumerate()
         .map(|(i, (name, runs))| {
             let c = curve_mean_sem(runs);
-            Line { name: name.clone(), color: color(i), points: c.iter().map(|&(x, m, _)| (x, m)).collect(), band: c.iter().map(|&(x, m, s)| (x, m - s, m + s)).collect() }
+            Line {
+                name: name.clone(),
+                color: color(i),
+                points: c.iter().map(|&(x, m, _)| (x, m)).collect(),
+                band: c.iter().map(|&(x, m, s)| (x, m - s, m + s)).collect(),
+            }
         })
         .collect()
 }
@@ -55,7 +60,10 @@ pub fn accuracy_vs_epoch(title: &str, conditions: &[Runs]) -> String {
 
 /// Fig. 5c,d: test accuracy (%) against the occlusion probability, one line per condition.
 pub fn accuracy_vs_occlusion(title: &str, conditions: &[(String, Vec<Vec<SweepRow>>)]) -> String {
-    let runs: Vec<Runs> = conditions.iter().map(|(n, rs)| (n.clone(), rs.iter().map(|r| r.iter().map(|row| (row.p, row.test_acc)).collect()).collect())).collect();
+    let runs: Vec<Runs> = conditions
+        .iter()
+        .map(|(n, rs)| (n.clone(), rs.iter().map(|r| r.iter().map(|row| (row.p, row.test_acc)).collect()).collect()))
+        .collect();
     render(&[sem_panel(title, "occlusion probability", "test accuracy (%)", &runs, Some((0.0, 100.0)))])
 }
 
@@ -70,12 +78,19 @@ fn bar_panel(title: &str, ylabel: &str, groups: &[(String, Vec<f64>)], color_of:
         })
         .collect();
     let top = bars.iter().map(|b| b.value + b.err).filter(|v| v.is_finite()).fold(0.0f64, f64::max);
-    Panel { title: title.into(), x: Axis::fit("", [], None), y: Axis::fit(ylabel, [], Some((0.0, (1.15 * top).max(1e-9)))), content: Content::Bars(bars) }
+    Panel {
+        title: title.into(),
+        x: Axis::fit("", [], None),
+        y: Axis::fit(ylabel, [], Some((0.0, (1.15 * top).max(1e-9)))),
+        content: Content::Bars(bars),
+    }
 }
 
 /// Fig. 6e,f: intra/inter and clean-occluded/inter distance ratios, one bar per condition.
 pub fn distance_ratio_bars(conditions: &[(String, Vec<Distances>)]) -> String {
-    let groups = |pick: fn(&Distances) -> f64| -> Vec<(String, Vec<f64>)> { conditions.iter().map(|(n, ds)| (n.clone(), ds.iter().map(pick).collect())).collect() };
+    let groups = |pick: fn(&Distances) -> f64| -> Vec<(String, Vec<f64>)> {
+        conditions.iter().map(|(n, ds)| (n.clone(), ds.iter().map(pick).collect())).collect()
+    };
     render(&[
         bar_panel("intra-class / inter-class distance", "ratio", &groups(|d| d.ratio_intra_inter), |i| i),
         bar_panel("clean-occluded / inter-class distance", "ratio", &groups(|d| d.ratio_occluded_inter), |i| i),
@@ -100,8 +115,14 @@ pub fn fid_bars(title: &str, panels: &[(String, Vec<(String, usize, Vec<f64>)>)]
         for e in epochs {
             let here: Vec<&(String, usize, Vec<f64>)> = bars.iter().filter(|b| b.1 == e).collect();
             let groups: Vec<(String, Vec<f64>)> = here.iter().map(|(c, _, v)| (c.clone(), v.clone())).collect();
-            let colors: Vec<usize> = here.iter().map(|(c, _, _)| conditions.iter().position(|n| *n == c).unwrap_or(0)).collect();
-            rendered.push(bar_panel(&format!("{title}: {kind} dreams, epoch {e}"), "FID (lower = more realistic)", &groups, |i| colors[i]));
+            let colors: Vec<usize> =
+                here.iter().map(|(c, _, _)| conditions.iter().position(|n| *n == c).unwrap_or(0)).collect();
+            rendered.push(bar_panel(
+                &format!("{title}: {kind} dreams, epoch {e}"),
+                "FID (lower = more realistic)",
+                &groups,
+                |i| colors[i],
+            ));
         }
     }
     render(&rendered)
@@ -113,7 +134,9 @@ pub fn losses_per_epoch(csv_text: &str, path: &Path) -> Result<String, EvalError
     let bad = |msg: String| EvalError::Parse { path: path.to_path_buf(), msg };
     let mut lines = csv_text.lines().filter(|l| !l.trim().is_empty());
     let header: Vec<&str> = lines.next().ok_or_else(|| bad("empty file".into()))?.split(',').map(str::trim).collect();
-    let col = |name: &str| header.iter().position(|h| *h == name).ok_or_else(|| bad(format!("no column {name} in header {header:?}")));
+    let col = |name: &str| {
+        header.iter().position(|h| *h == name).ok_or_else(|| bad(format!("no column {name} in header {header:?}")))
+    };
     let epoch = col("epoch")?;
     let mut rows: Vec<Vec<f64>> = Vec::new();
     for (k, l) in lines.enumerate() {
@@ -130,7 +153,12 @@ pub fn losses_per_epoch(csv_text: &str, path: &Path) -> Result<String, EvalError
             .enumerate()
             .map(|(i, n)| {
                 let c = col(n)?;
-                Ok(Line { name: n.to_string(), color: color(i), points: rows.iter().map(|r| (r[epoch], r[c])).collect(), band: Vec::new() })
+                Ok(Line {
+                    name: n.to_string(),
+                    color: color(i),
+                    points: rows.iter().map(|r| (r[epoch], r[c])).collect(),
+                    band: Vec::new(),
+                })
             })
             .collect()
     };
@@ -152,7 +180,8 @@ pub fn pca_scatter(title: &str, p: &PcaProjection, class_names: &[String], max_c
     let mut sets = Vec::new();
     for (pts, hollow, suffix) in [(&p.clean, false, ""), (&p.occluded, true, " occl.")] {
         for k in 0..classes {
-            let points = pts.iter().zip(&p.labels).filter(|(_, &l)| l as usize == k).map(|(q, _)| (q[0], q[1])).collect();
+            let points =
+                pts.iter().zip(&p.labels).filter(|(_, &l)| l as usize == k).map(|(q, _)| (q[0], q[1])).collect();
             sets.push(Points { name: format!("{}{suffix}", class_names[k]), color: color(k), points, hollow });
         }
     }
@@ -190,12 +219,36 @@ mod tests {
         let csv = "epoch,iterations,L_img,L_KL,L_real,L_NREM,L_fake,d_real,d_fake\n1,10,0.5,0.1,0.6,0.2,0.7,0.6,0.4\n2,10,0.4,0.1,0.5,0.2,0.6,0.7,0.3\n";
         assert_eq!(count_series(&losses_per_epoch(csv, Path::new("l.csv")).unwrap()), 7);
         assert!(losses_per_epoch("epoch,L_img\n1,x\n", Path::new("l.csv")).is_err());
-        assert!(losses_per_epoch("epoch,iterations\n1,2\n", Path::new("l.csv")).unwrap_err().to_string().contains("l.csv"));
-        let d = Distances { definition: "paper-4.4.4".into(), intra: 1.0, inter: 2.0, clean_occluded: 0.5, ratio_intra_inter: 0.5, ratio_occluded_inter: 0.25, intra_per_class: vec![], intra_pairs: 1, inter_pairs: 1, occluded_pairs: 1 };
+        assert!(losses_per_epoch("epoch,iterations\n1,2\n", Path::new("l.csv"))
+            .unwrap_err()
+            .to_string()
+            .contains("l.csv"));
+        let d = Distances {
+            definition: "paper-4.4.4".into(),
+            intra: 1.0,
+            inter: 2.0,
+            clean_occluded: 0.5,
+            ratio_intra_inter: 0.5,
+            ratio_occluded_inter: 0.25,
+            intra_per_class: vec![],
+            intra_pairs: 1,
+            inter_pairs: 1,
+            occluded_pairs: 1,
+        };
         assert_eq!(count_series(&distance_ratio_bars(&[("a".into(), vec![d.clone()]), ("b".into(), vec![d])])), 4);
-        let fid = vec![("pad".to_string(), 1, vec![80.0, 90.0]), ("pad".to_string(), 50, vec![40.0, 44.0]), ("wo_rem".to_string(), 50, vec![60.0])];
+        let fid = vec![
+            ("pad".to_string(), 1, vec![80.0, 90.0]),
+            ("pad".to_string(), 50, vec![40.0, 44.0]),
+            ("wo_rem".to_string(), 50, vec![60.0]),
+        ];
         assert_eq!(count_series(&fid_bars("cifar10", &[("NREM".into(), fid.clone()), ("REM".into(), fid)])), 6);
-        let p = PcaProjection { index: vec![0, 1], labels: vec![0, 1], clean: vec![[0.0, 1.0], [1.0, 0.0]], occluded: vec![[0.1, 1.0], [1.0, 0.2]], explained: [0.5, 0.2] };
+        let p = PcaProjection {
+            index: vec![0, 1],
+            labels: vec![0, 1],
+            clean: vec![[0.0, 1.0], [1.0, 0.0]],
+            occluded: vec![[0.1, 1.0], [1.0, 0.2]],
+            explained: [0.5, 0.2],
+        };
         assert_eq!(count_series(&pca_scatter("p", &p, &["a".into(), "b".into(), "c".into()], 4)), 6);
     }
 }

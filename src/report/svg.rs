@@ -4,7 +4,8 @@
 use std::fmt::Write;
 
 /// matplotlib's tab10 colours, the default cycle of the authors' figures.
-pub const PALETTE: [&str; 10] = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+pub const PALETTE: [&str; 10] =
+    ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 
 pub fn color(i: usize) -> String {
     PALETTE[i % PALETTE.len()].to_string()
@@ -23,8 +24,17 @@ impl Axis {
         if let Some((min, max)) = fixed {
             return Axis { label: label.into(), min, max };
         }
-        let (lo, hi) = values.into_iter().filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
-        let (lo, hi) = if lo > hi { (0.0, 1.0) } else if lo == hi { (lo - 0.5, hi + 0.5) } else { (lo, hi) };
+        let (lo, hi) = values
+            .into_iter()
+            .filter(|v| v.is_finite())
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+        let (lo, hi) = if lo > hi {
+            (0.0, 1.0)
+        } else if lo == hi {
+            (lo - 0.5, hi + 0.5)
+        } else {
+            (lo, hi)
+        };
         let m = 0.05 * (hi - lo);
         Axis { label: label.into(), min: lo - m, max: hi + m }
     }
@@ -117,7 +127,9 @@ impl Frame<'_> {
 /// The panels side by side as one SVG document.
 pub fn render(panels: &[Panel]) -> String {
     let width = W * panels.len().max(1) as f64;
-    let mut s = format!(r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{H}" viewBox="0 0 {width} {H}" font-family="Helvetica, Arial, sans-serif" font-size="12">"#);
+    let mut s = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{H}" viewBox="0 0 {width} {H}" font-family="Helvetica, Arial, sans-serif" font-size="12">"#
+    );
     s.push_str(&format!(r#"<rect width="{width}" height="{H}" fill="white"/>"#));
     for (i, p) in panels.iter().enumerate() {
         let _ = write!(s, r#"<g transform="translate({},0)">"#, i as f64 * W);
@@ -152,20 +164,43 @@ fn y_axis(s: &mut String, f: &Frame) {
     let (x0, x1) = (LEFT, W - RIGHT);
     for t in f.y.ticks() {
         let y = f.py(t);
-        let _ = write!(s, r##"<line x1="{x0}" y1="{y:.1}" x2="{x1}" y2="{y:.1}" stroke="#e6e6e6"/><text x="{}" y="{:.1}" text-anchor="end">{}</text>"##, x0 - 6.0, y + 4.0, tick_label(t));
+        let _ = write!(
+            s,
+            r##"<line x1="{x0}" y1="{y:.1}" x2="{x1}" y2="{y:.1}" stroke="#e6e6e6"/><text x="{}" y="{:.1}" text-anchor="end">{}</text>"##,
+            x0 - 6.0,
+            y + 4.0,
+            tick_label(t)
+        );
     }
     let _ = write!(s, r##"<line x1="{x0}" y1="{TOP}" x2="{x0}" y2="{}" stroke="black"/>"##, H - BOTTOM);
-    let _ = write!(s, r#"<text transform="translate(16,{:.1}) rotate(-90)" text-anchor="middle">{}</text>"#, (TOP + H - BOTTOM) / 2.0, esc(&f.y.label));
+    let _ = write!(
+        s,
+        r#"<text transform="translate(16,{:.1}) rotate(-90)" text-anchor="middle">{}</text>"#,
+        (TOP + H - BOTTOM) / 2.0,
+        esc(&f.y.label)
+    );
 }
 
 fn x_axis(s: &mut String, f: &Frame) {
     let y0 = H - BOTTOM;
     for t in f.x.ticks() {
         let x = f.px(t);
-        let _ = write!(s, r##"<line x1="{x:.1}" y1="{y0}" x2="{x:.1}" y2="{}" stroke="black"/><text x="{x:.1}" y="{}" text-anchor="middle">{}</text>"##, y0 + 5.0, y0 + 18.0, tick_label(t));
+        let _ = write!(
+            s,
+            r##"<line x1="{x:.1}" y1="{y0}" x2="{x:.1}" y2="{}" stroke="black"/><text x="{x:.1}" y="{}" text-anchor="middle">{}</text>"##,
+            y0 + 5.0,
+            y0 + 18.0,
+            tick_label(t)
+        );
     }
     let _ = write!(s, r##"<line x1="{LEFT}" y1="{y0}" x2="{}" y2="{y0}" stroke="black"/>"##, W - RIGHT);
-    let _ = write!(s, r#"<text x="{:.1}" y="{}" text-anchor="middle">{}</text>"#, (LEFT + W - RIGHT) / 2.0, H - 10.0, esc(&f.x.label));
+    let _ = write!(
+        s,
+        r#"<text x="{:.1}" y="{}" text-anchor="middle">{}</text>"#,
+        (LEFT + W - RIGHT) / 2.0,
+        H - 10.0,
+        esc(&f.x.label)
+    );
 }
 
 fn tick_label(t: f64) -> String {
@@ -196,7 +231,12 @@ fn line(s: &mut String, f: &Frame, l: &Line) {
         let lower = path(f, l.band.iter().rev().map(|&(x, lo, _)| (x, lo))).replacen('M', " L", 1);
         let _ = write!(s, r#"<path d="{upper}{lower} Z" fill="{}" fill-opacity="0.25" stroke="none"/>"#, l.color);
     }
-    let _ = write!(s, r#"<path d="{}" fill="none" stroke="{}" stroke-width="2"/>"#, path(f, l.points.iter().copied()), l.color);
+    let _ = write!(
+        s,
+        r#"<path d="{}" fill="none" stroke="{}" stroke-width="2"/>"#,
+        path(f, l.points.iter().copied()),
+        l.color
+    );
     if l.points.len() <= 25 {
         for &(x, y) in l.points.iter().filter(|(x, y)| x.is_finite() && y.is_finite()) {
             let _ = write!(s, r#"<circle cx="{:.1}" cy="{:.1}" r="2.5" fill="{}"/>"#, f.px(x), f.py(y), l.color);
@@ -208,7 +248,11 @@ fn line(s: &mut String, f: &Frame, l: &Line) {
 fn scatter(s: &mut String, f: &Frame, p: &Points) {
     let _ = write!(s, r#"<g class="series" data-name="{}">"#, esc(&p.name));
     for &(x, y) in p.points.iter().filter(|(x, y)| x.is_finite() && y.is_finite()) {
-        let style = if p.hollow { format!(r#"r="4.5" fill="none" stroke="{}" stroke-width="1.2""#, p.color) } else { format!(r#"r="2.5" fill="{}""#, p.color) };
+        let style = if p.hollow {
+            format!(r#"r="4.5" fill="none" stroke="{}" stroke-width="1.2""#, p.color)
+        } else {
+            format!(r#"r="2.5" fill="{}""#, p.color)
+        };
         let _ = write!(s, r#"<circle cx="{:.1}" cy="{:.1}" {style}/>"#, f.px(x), f.py(y));
     }
     s.push_str("</g>");
@@ -227,10 +271,25 @@ fn bars(s: &mut String, f: &Frame, bars: &[Bar]) -> Vec<(String, String, bool)> 
         let cx = LEFT + (i as f64 + 0.5) * slot;
         let top = f.py(b.value);
         let _ = write!(s, r#"<g class="series" data-name="{}">"#, esc(&b.label));
-        let _ = write!(s, r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{}"/>"#, cx - 0.35 * slot, top.min(base), 0.7 * slot, (base - top).abs(), b.color);
+        let _ = write!(
+            s,
+            r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{}"/>"#,
+            cx - 0.35 * slot,
+            top.min(base),
+            0.7 * slot,
+            (base - top).abs(),
+            b.color
+        );
         if b.err > 0.0 {
             let (hi, lo) = (f.py(b.value + b.err), f.py(b.value - b.err));
-            let _ = write!(s, r#"<path d="M{cx:.1},{hi:.1} L{cx:.1},{lo:.1} M{:.1},{hi:.1} L{:.1},{hi:.1} M{:.1},{lo:.1} L{:.1},{lo:.1}" stroke="black" fill="none"/>"#, cx - 5.0, cx + 5.0, cx - 5.0, cx + 5.0);
+            let _ = write!(
+                s,
+                r#"<path d="M{cx:.1},{hi:.1} L{cx:.1},{lo:.1} M{:.1},{hi:.1} L{:.1},{hi:.1} M{:.1},{lo:.1} L{:.1},{lo:.1}" stroke="black" fill="none"/>"#,
+                cx - 5.0,
+                cx + 5.0,
+                cx - 5.0,
+                cx + 5.0
+            );
         }
         if labels_fit {
             let _ = write!(s, r#"<text x="{cx:.1}" y="{}" text-anchor="middle">{}</text>"#, y0 + 18.0, esc(&b.label));
@@ -250,8 +309,19 @@ fn legend(s: &mut String, items: &[(String, String, bool)]) {
     let x = W - RIGHT + 12.0;
     for (i, (name, color, hollow)) in items.iter().enumerate() {
         let y = TOP + 8.0 + 18.0 * i as f64;
-        let mark = if *hollow { format!(r#"fill="none" stroke="{color}" stroke-width="1.5""#) } else { format!(r#"fill="{color}""#) };
-        let _ = write!(s, r#"<circle cx="{}" cy="{y:.1}" r="5" {mark}/><text x="{}" y="{:.1}">{}</text>"#, x + 5.0, x + 16.0, y + 4.0, esc(name));
+        let mark = if *hollow {
+            format!(r#"fill="none" stroke="{color}" stroke-width="1.5""#)
+        } else {
+            format!(r#"fill="{color}""#)
+        };
+        let _ = write!(
+            s,
+            r#"<circle cx="{}" cy="{y:.1}" r="5" {mark}/><text x="{}" y="{:.1}">{}</text>"#,
+            x + 5.0,
+            x + 16.0,
+            y + 4.0,
+            esc(name)
+        );
     }
 }
 
@@ -266,14 +336,29 @@ mod tests {
 
     fn lines(n: usize) -> Panel {
         let ls = (0..n)
-            .map(|i| Line { name: format!("s{i} <&>"), color: color(i), points: vec![(0.0, i as f64), (1.0, 2.0)], band: vec![(0.0, -1.0, 1.0), (1.0, 1.0, 3.0)] })
+            .map(|i| Line {
+                name: format!("s{i} <&>"),
+                color: color(i),
+                points: vec![(0.0, i as f64), (1.0, 2.0)],
+                band: vec![(0.0, -1.0, 1.0), (1.0, 1.0, 3.0)],
+            })
             .collect();
-        Panel { title: "t".into(), x: Axis::fit("x", [0.0, 1.0], None), y: Axis::fit("y", [0.0, 3.0], None), content: Content::Lines(ls) }
+        Panel {
+            title: "t".into(),
+            x: Axis::fit("x", [0.0, 1.0], None),
+            y: Axis::fit("y", [0.0, 3.0], None),
+            content: Content::Lines(ls),
+        }
     }
 
     #[test]
     fn svg_has_one_group_per_series_and_escapes_names() {
-        let bars = Panel { title: "b".into(), x: Axis::fit("", [], None), y: Axis::fit("r", [], Some((0.0, 1.0))), content: Content::Bars(vec![Bar { label: "a".into(), value: 0.5, err: 0.1, color: color(0) }]) };
+        let bars = Panel {
+            title: "b".into(),
+            x: Axis::fit("", [], None),
+            y: Axis::fit("r", [], Some((0.0, 1.0))),
+            content: Content::Bars(vec![Bar { label: "a".into(), value: 0.5, err: 0.1, color: color(0) }]),
+        };
         let svg = render(&[lines(3), bars]);
         assert_eq!(count_series(&svg), 4);
         assert!(svg.contains("s0 &lt;&amp;&gt;") && !svg.contains("<&>"));
@@ -287,10 +372,14 @@ mod tests {
             title: "t".into(),
             x: Axis::fit("", [], None),
             y: Axis::fit("r", [], Some((0.0, 1.0))),
-            content: Content::Bars((0..n).map(|i| Bar { label: format!("{label}{i}"), value: 0.5, err: 0.0, color: color(i) }).collect()),
+            content: Content::Bars(
+                (0..n).map(|i| Bar { label: format!("{label}{i}"), value: 0.5, err: 0.0, color: color(i) }).collect(),
+            ),
         };
         let under = |svg: &str, name: &str| svg.contains(&format!(r#"text-anchor="middle">{name}</text>"#));
-        let legend = |svg: &str, name: &str| svg.contains(&format!(r#"">{name}</text>"#)) && svg.matches(&format!(">{name}<")).count() >= 1;
+        let legend = |svg: &str, name: &str| {
+            svg.contains(&format!(r#"">{name}</text>"#)) && svg.matches(&format!(">{name}<")).count() >= 1
+        };
         let few = render(&[panel(2, "pad")]);
         assert!(under(&few, "pad0") && under(&few, "pad1") && legend(&few, "pad1"));
         let many = render(&[panel(10, "rem_before_nrem")]);

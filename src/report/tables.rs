@@ -64,7 +64,11 @@ impl Table {
     }
 
     pub fn to_markdown(&self) -> String {
-        let mut s = format!("| {} |\n|{}|\n", self.header.join(" | "), self.header.iter().map(|_| "---").collect::<Vec<_>>().join("|"));
+        let mut s = format!(
+            "| {} |\n|{}|\n",
+            self.header.join(" | "),
+            self.header.iter().map(|_| "---").collect::<Vec<_>>().join("|")
+        );
         for r in &self.rows {
             s.push_str(&format!("| {} |\n", r.join(" | ")));
         }

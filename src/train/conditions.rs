@@ -104,7 +104,12 @@ pub const CONDITIONS: &[Condition] = &[
         rem_mix: Mix { z: 0.5, z_old: 0.5, noise: 0.0 },
         ..PAD
     },
-    Condition { name: "rem_before_nrem", summary: "appendix: phase order Wake, REM, NREM", order: PhaseOrder::WakeRemNrem, ..PAD },
+    Condition {
+        name: "rem_before_nrem",
+        summary: "appendix: phase order Wake, REM, NREM",
+        order: PhaseOrder::WakeRemNrem,
+        ..PAD
+    },
     Condition {
         name: "nrem_mixed",
         summary: "appendix: NREM replays the REM mixture instead of single memories",
@@ -116,7 +121,10 @@ pub const CONDITIONS: &[Condition] = &[
 /// Looks a condition up by name; the error lists the valid names.
 pub fn condition(name: &str) -> Result<&'static Condition, String> {
     CONDITIONS.iter().find(|c| c.name == name).ok_or_else(|| {
-        format!("unknown condition '{name}'; known: {}", CONDITIONS.iter().map(|c| c.name).collect::<Vec<_>>().join(", "))
+        format!(
+            "unknown condition '{name}'; known: {}",
+            CONDITIONS.iter().map(|c| c.name).collect::<Vec<_>>().join(", ")
+        )
     })
 }
 

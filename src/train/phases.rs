@@ -89,7 +89,14 @@ impl PadState {
     }
 
     /// One full iteration on images `x` (CNHW, values in [-1, 1]).
-    pub fn step(&mut self, cond: &Condition, x: &[f32], xs: Shape4, draws: &IterationDraws, first_of_epoch: bool) -> StepStats {
+    pub fn step(
+        &mut self,
+        cond: &Condition,
+        x: &[f32],
+        xs: Shape4,
+        draws: &IterationDraws,
+        first_of_epoch: bool,
+    ) -> StepStats {
         self.step_observed(cond, x, xs, draws, first_of_epoch, &mut |_, _| {})
     }
 
@@ -134,7 +141,15 @@ impl PadState {
 
     /// Wake: reconstruct x through z, pull z's batch statistics to N(0, 1), teach d "real".
     /// Returns the latents z [nz, N] (detached: the hippocampus stores them).
-    fn wake(&mut self, cond: &Condition, x: &[f32], xs: Shape4, noise: &[f32], st: &mut StepStats, hook: &mut dyn FnMut(Phase, &PadState)) -> Vec<f32> {
+    fn wake(
+        &mut self,
+        cond: &Condition,
+        x: &[f32],
+        xs: Shape4,
+        noise: &[f32],
+        st: &mut StepStats,
+        hook: &mut dyn FnMut(Phase, &PadState),
+    ) -> Vec<f32> {
         self.enc.zero_grad();
         self.gen.zero_grad();
         let e = self.enc.forward(x, xs, Heads { z: true, d: true });
@@ -161,7 +176,16 @@ impl PadState {
     /// NREM (perturbed dreaming): dream G(src) without gradient, occlude it, teach E to recover
     /// `target` from the occluded dream. E steps even when N = 0 (momentum only), as the reference.
     #[allow(clippy::too_many_arguments)]
-    fn nrem(&mut self, cond: &Condition, src: &[f32], target: &[f32], xs: Shape4, mask: &[f32], st: &mut StepStats, hook: &mut dyn FnMut(Phase, &PadState)) {
+    fn nrem(
+        &mut self,
+        cond: &Condition,
+        src: &[f32],
+        target: &[f32],
+        xs: Shape4,
+        mask: &[f32],
+        st: &mut StepStats,
+        hook: &mut dyn FnMut(Phase, &PadState),
+    ) {
         self.enc.zero_grad();
         let mut dream = self.gen.forward(src).x;
         apply_mask(&mut dream, mask);

@@ -90,7 +90,12 @@ pub struct EpochDraws {
 
 impl EpochDraws {
     pub fn new(seed: u64, epoch: usize, batch: usize, nz: usize) -> Self {
-        EpochDraws { noise: Stream::derive(seed, "noise", epoch as u64), occlusion: Stream::derive(seed, "occlusion", epoch as u64), batch, nz }
+        EpochDraws {
+            noise: Stream::derive(seed, "noise", epoch as u64),
+            occlusion: Stream::derive(seed, "occlusion", epoch as u64),
+            batch,
+            nz,
+        }
     }
     pub fn next(&mut self) -> IterationDraws {
         let mut wake_noise = vec![0.0; self.batch * self.nz];
@@ -132,13 +137,8 @@ fn train_here(spec: &RunSpec, images: Images, dir: &Path, progress: bool) -> Res
     while done < spec.epochs {
         let epoch = done + 1;
         let t0 = std::time::Instant::now();
-        let means = run_epoch(&mut state, spec, images, epoch, &bar).map_err(|(iteration, loss, value)| TrainError::NonFinite {
-            epoch,
-            iteration,
-            loss,
-            value,
-            last_good: done,
-            dir: dir.into(),
+        let means = run_epoch(&mut state, spec, images, epoch, &bar).map_err(|(iteration, loss, value)| {
+            TrainError::NonFinite { epoch, iteration, loss, value, last_good: done, dir: dir.into() }
         })?;
         history.push(csv_row(epoch, iters, &means));
         write_weights(&epoch_file(dir, epoch), &state, &identity, epoch)?;
@@ -146,7 +146,12 @@ fn train_here(spec: &RunSpec, images: Images, dir: &Path, progress: bool) -> Res
         write_csv(&dir.join("losses.csv"), &history)?;
         done = epoch;
         seconds.push(t0.elapsed().as_secs_f64());
-        bar.println(format!("epoch {epoch}/{}: {} ({:.1} s)", spec.epochs, history.last().unwrap(), seconds.last().unwrap()));
+        bar.println(format!(
+            "epoch {epoch}/{}: {} ({:.1} s)",
+            spec.epochs,
+            history.last().unwrap(),
+            seconds.last().unwrap()
+        ));
     }
     bar.finish_and_clear();
     // A run that was already complete still guarantees its table exists.
@@ -155,7 +160,13 @@ fn train_here(spec: &RunSpec, images: Images, dir: &Path, progress: bool) -> Res
 }
 
 /// One epoch; returns the epoch means, or (iteration, loss name, value) of the first non-finite loss.
-fn run_epoch(state: &mut PadState, spec: &RunSpec, images: Images, epoch: usize, bar: &ProgressBar) -> Result<[f64; 7], (usize, &'static str, f32)> {
+fn run_epoch(
+    state: &mut PadState,
+    spec: &RunSpec,
+    images: Images,
+    epoch: usize,
+    bar: &ProgressBar,
+) -> Result<[f64; 7], (usize, &'static str, f32)> {
     let order = epoch_order(spec.seed, epoch, images.n);
     let mut draws = EpochDraws::new(spec.seed, epoch, spec.batch, spec.nz);
     let iters = images.n / spec.batch;
@@ -173,7 +184,14 @@ fn run_epoch(state: &mut PadState, spec: &RunSpec, images: Images, epoch: usize,
         bar.inc(1);
         if it % 20 == 0 || it + 1 == iters {
             let n = (it + 1) as f64;
-            bar.set_message(format!("epoch {epoch} rec {:.4} kl {:.3} nrem {:.4} d(x) {:.2} d(dream) {:.2}", sums[0] / n, sums[1] / n, sums[3] / n, sums[5] / n, sums[6] / n));
+            bar.set_message(format!(
+                "epoch {epoch} rec {:.4} kl {:.3} nrem {:.4} d(x) {:.2} d(dream) {:.2}",
+                sums[0] / n,
+                sums[1] / n,
+                sums[3] / n,
+                sums[5] / n,
+                sums[6] / n
+            ));
         }
     }
     Ok(sums.map(|s| s / iters as f64))
@@ -211,7 +229,12 @@ fn all_params(s: &PadState) -> Vec<&Param> {
     s.enc.params().into_iter().chain(s.gen.params()).collect()
 }
 
-fn write_weights(path: &Path, s: &PadState, identity: &BTreeMap<String, String>, epoch: usize) -> Result<(), TrainError> {
+fn write_weights(
+    path: &Path,
+    s: &PadState,
+    identity: &BTreeMap<String, String>,
+    epoch: usize,
+) -> Result<(), TrainError> {
     let mut tensors = BTreeMap::new();
     put_params(&mut tensors, &all_params(s));
     let mut meta = identity.clone();
@@ -219,7 +242,13 @@ fn write_weights(path: &Path, s: &PadState, identity: &BTreeMap<String, String>,
     write_atomic(path, &to_bytes(&tensors, &meta)).map_err(|source| TrainError::Io { path: path.into(), source })
 }
 
-fn write_state(path: &Path, s: &PadState, identity: &BTreeMap<String, String>, epoch: usize, history: &[String]) -> Result<(), TrainError> {
+fn write_state(
+    path: &Path,
+    s: &PadState,
+    identity: &BTreeMap<String, String>,
+    epoch: usize,
+    history: &[String],
+) -> Result<(), TrainError> {
     let mut tensors = BTreeMap::new();
     let mut meta = identity.clone();
     put_params(&mut tensors, &all_params(s));
@@ -230,7 +259,12 @@ fn write_state(path: &Path, s: &PadState, identity: &BTreeMap<String, String>, e
     write_atomic(path, &to_bytes(&tensors, &meta)).map_err(|source| TrainError::Io { path: path.into(), source })
 }
 
-fn resume(path: &Path, identity: &BTreeMap<String, String>, channels: usize, spec: &RunSpec) -> Result<(PadState, usize, Vec<String>), TrainError> {
+fn resume(
+    path: &Path,
+    identity: &BTreeMap<String, String>,
+    channels: usize,
+    spec: &RunSpec,
+) -> Result<(PadState, usize, Vec<String>), TrainError> {
     let f = read_file(path)?;
     for (k, v) in identity {
         let found = f.metadata.get(k).cloned().unwrap_or_else(|| "missing".into());
@@ -238,9 +272,19 @@ fn resume(path: &Path, identity: &BTreeMap<String, String>, channels: usize, spe
             return Err(TrainError::Mismatch { path: path.into(), key: k.clone(), found, expected: v.clone() });
         }
     }
-    let meta_err = |key: &str, msg: String| crate::model::ModelError::Metadata { path: path.into(), key: key.into(), msg };
-    let epoch: usize = f.metadata.get("epoch").ok_or_else(|| meta_err("epoch", "missing".into()))?.parse().map_err(|e| meta_err("epoch", format!("{e}")))?;
-    let history: Vec<String> = f.metadata.get("history").map(|h| h.lines().map(String::from).filter(|l| !l.is_empty()).collect()).unwrap_or_default();
+    let meta_err =
+        |key: &str, msg: String| crate::model::ModelError::Metadata { path: path.into(), key: key.into(), msg };
+    let epoch: usize = f
+        .metadata
+        .get("epoch")
+        .ok_or_else(|| meta_err("epoch", "missing".into()))?
+        .parse()
+        .map_err(|e| meta_err("epoch", format!("{e}")))?;
+    let history: Vec<String> = f
+        .metadata
+        .get("history")
+        .map(|h| h.lines().map(String::from).filter(|l| !l.is_empty()).collect())
+        .unwrap_or_default();
     if history.len() != epoch {
         return Err(meta_err("history", format!("{} rows for {epoch} epochs", history.len())).into());
     }

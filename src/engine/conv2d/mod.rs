@@ -4,8 +4,8 @@
 //! Shapes: x [C_in, N, H, W], weight [C_out, C_in, k, k] (PyTorch layout), bias [C_out],
 //! y [C_out, N, OH, OW].
 use super::gemm::{gemm, gemm_new, MatRef};
-use super::im2col::{col2im, im2col_new, Patches};
 pub use super::im2col::RectSpec;
+use super::im2col::{col2im, im2col_new, Patches};
 use super::reduce::add_row_sums;
 use super::Shape4;
 
@@ -60,7 +60,13 @@ pub struct Conv2dSaved {
 }
 
 /// y = conv2d(x, weight) + bias. Returns y and the saved columns.
-pub fn conv2d_forward(x: &[f32], xs: Shape4, weight: &[f32], bias: &[f32], spec: ConvSpec) -> (Vec<f32>, Shape4, Conv2dSaved) {
+pub fn conv2d_forward(
+    x: &[f32],
+    xs: Shape4,
+    weight: &[f32],
+    bias: &[f32],
+    spec: ConvSpec,
+) -> (Vec<f32>, Shape4, Conv2dSaved) {
     let geom = Patches::new(xs.c, xs.n, xs.h, xs.w, spec.k, spec.stride, spec.pad);
     let cout = bias.len();
     assert_eq!(weight.len(), cout * geom.rows(), "conv2d: weight shape");

@@ -58,9 +58,11 @@ fn conv2d_rect_ref(x: &[f64], xs: Shape4, w: &[f64], b: &[f64], s: RectSpec) -> 
                     for ci in 0..xs.c {
                         for a in 0..s.kh {
                             for c in 0..s.kw {
-                                let (ih, iw) = ((i * s.sh + a) as isize - s.ph as isize, (j * s.sw + c) as isize - s.pw as isize);
+                                let (ih, iw) =
+                                    ((i * s.sh + a) as isize - s.ph as isize, (j * s.sw + c) as isize - s.pw as isize);
                                 if ih >= 0 && iw >= 0 && (ih as usize) < xs.h && (iw as usize) < xs.w {
-                                    acc += w[((co * xs.c + ci) * s.kh + a) * s.kw + c] * x[((ci * xs.n + n) * xs.h + ih as usize) * xs.w + iw as usize];
+                                    acc += w[((co * xs.c + ci) * s.kh + a) * s.kw + c]
+                                        * x[((ci * xs.n + n) * xs.h + ih as usize) * xs.w + iw as usize];
                                 }
                             }
                         }

@@ -22,7 +22,13 @@ pub fn out_size(size: usize, spec: ConvSpec) -> usize {
 }
 
 /// y = conv_transpose2d(x, weight) + bias.
-pub fn conv_transpose2d_forward(x: &[f32], xs: Shape4, weight: &[f32], bias: &[f32], spec: ConvSpec) -> (Vec<f32>, Shape4, ConvT2dSaved) {
+pub fn conv_transpose2d_forward(
+    x: &[f32],
+    xs: Shape4,
+    weight: &[f32],
+    bias: &[f32],
+    spec: ConvSpec,
+) -> (Vec<f32>, Shape4, ConvT2dSaved) {
     let cout = bias.len();
     let (oh, ow) = (out_size(xs.h, spec), out_size(xs.w, spec));
     let geom = Patches::new(cout, xs.n, oh, ow, spec.k, spec.stride, spec.pad);
@@ -54,9 +60,7 @@ pub fn conv_transpose2d_backward(
     // dW[ci, r] += sum_j x[ci, j] * dcols[r, j]
     gemm(MatRef::rm(x, saved.cin, g.cols()), MatRef::rm(&dcols, g.rows(), g.cols()).t(), dweight, g.rows(), true);
     add_row_sums(dy, dy.len() / cout, dbias);
-    want_dx.then(|| {
-        gemm_new(MatRef::rm(weight, saved.cin, g.rows()), MatRef::rm(&dcols, g.rows(), g.cols()))
-    })
+    want_dx.then(|| gemm_new(MatRef::rm(weight, saved.cin, g.rows()), MatRef::rm(&dcols, g.rows(), g.cols())))
 }
 
 #[cfg(test)]
