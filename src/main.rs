@@ -237,7 +237,7 @@ fn train(a: &TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
     // The identity of a --limit run is the artifact plus the limit.
     let dataset_id = if n < ds.train.n { format!("{id}[..{n}]") } else { id };
     let spec = pad::train::RunSpec {
-        condition: cond,
+        condition: cond.clone(),
         seed: a.seed,
         epochs: a.epochs,
         batch: a.batch,
@@ -248,7 +248,7 @@ fn train(a: &TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
     let out = a
         .out
         .clone()
-        .unwrap_or_else(|| PathBuf::from("runs").join(&ds.name).join(cond.name).join(format!("seed{}", a.seed)));
+        .unwrap_or_else(|| PathBuf::from("runs").join(&ds.name).join(&cond.name).join(format!("seed{}", a.seed)));
     eprintln!(
         "training {} on {} ({} images, {} iterations/epoch) -> {}",
         cond.name,
@@ -318,13 +318,10 @@ fn run_pipeline(a: &RunArgs) -> Result<(), Box<dyn std::error::Error>> {
     let mut kinds = Vec::new();
     let mut want_report = a.stages.is_empty();
     for s in &a.stages {
-        match (s.as_str(), pad::pipeline::StageKind::parse(s)) {
-            ("report", _) => want_report = true,
-            (_, Some(k)) => kinds.push(k),
-            _ => {
-                let names: Vec<&str> = pad::pipeline::StageKind::ALL.iter().map(|k| k.name()).collect();
-                return Err(format!("unknown stage '{s}'; stages: {}, report", names.join(", ")).into());
-            }
+        if s == "report" {
+            want_report = true;
+        } else {
+            kinds.push(pad::pipeline::Plan::kind(s)?);
         }
     }
     let cache = pad::pipeline::Cache::from_env();
@@ -339,7 +336,7 @@ fn run_pipeline(a: &RunArgs) -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     if want_report {
-        for p in pad::pipeline::collect::report(&plan, &cache, &a.results)? {
+        for p in pad::pipeline::report::report(&plan, &cache, &a.results)? {
             eprintln!("wrote {}", p.display());
         }
     }
@@ -350,23 +347,9 @@ fn status(a: &StatusArgs) -> Result<(), Box<dyn std::error::Error>> {
     let plan = load_plan(&a.pipeline)?;
     let cache = pad::pipeline::Cache::from_env();
     let mut missing = 0;
-    for n in &plan.nodes {
-        let fresh = cache.is_complete(n.kind.name(), &n.key);
-        let partial = !fresh && cache.work_dir(n.kind.name(), &n.key).exists();
-        missing += !fresh as usize;
-        println!(
-            "{:<10} {:<9} {}  {}",
-            n.kind.name(),
-            if fresh {
-                "fresh"
-            } else if partial {
-                "partial"
-            } else {
-                "missing"
-            },
-            &n.key[..16],
-            n.label
-        );
+    for (n, st) in plan.nodes.iter().zip(pad::pipeline::status::states(&plan, &cache)) {
+        missing += (st != pad::pipeline::status::State::Fresh) as usize;
+        println!("{:<10} {:<9} {}  {}", n.kind().name, st.name(), &n.key[..16], n.label);
     }
     eprintln!(
         "{} stages, {} missing (profile {}, cache {})",
@@ -397,7 +380,7 @@ fn list_conditions() {
         "{:<16} {:>4} {:>4} {:>4} {:>5}  {:<18} {:<11} {:<14} summary",
         "name", "W", "N", "R", "eps", "REM mix (z,z',n)", "NREM from", "order"
     );
-    for c in pad::train::CONDITIONS {
+    for c in pad::train::conditions() {
         let m = c.rem_mix;
         println!(
             "{:<16} {:>4} {:>4} {:>4} {:>5}  {:<18} {:<11} {:<14} {}",

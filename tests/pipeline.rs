@@ -1,6 +1,7 @@
 //! The pipeline on the shipped demo slice, tiny settings: caching by key, exact invalidation,
 //! concurrent runs sharing one cache, verification, and the report's tables.
-use pad::pipeline::{run::run, Cache, Config, Plan, StageKind};
+use pad::pipeline::stages;
+use pad::pipeline::{run::run, Cache, Config, Kind, Plan};
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -35,8 +36,8 @@ fn plan(text: &str) -> Plan {
     Plan::new(cfg.profile("tiny").unwrap())
 }
 
-fn keys(p: &Plan, kind: StageKind) -> BTreeSet<String> {
-    p.nodes.iter().filter(|n| n.kind == kind).map(|n| n.key.clone()).collect()
+fn keys(p: &Plan, kind: &Kind) -> BTreeSet<String> {
+    p.nodes.iter().filter(|n| n.is(kind)).map(|n| n.key.clone()).collect()
 }
 
 #[test]
@@ -53,11 +54,11 @@ fn cached_stages_are_not_recomputed_and_a_parameter_invalidates_exactly_its_down
     // A probe parameter: same data and train keys, all probe keys new, and the occlusion sweeps
     // (which reuse the probe's read-out) with them; distances, PCA and dreams stay.
     let lr = plan(&config("probe_lr = 0.1", "[0]"));
-    assert_eq!(keys(&lr, StageKind::Data), keys(&base, StageKind::Data));
-    assert_eq!(keys(&lr, StageKind::Train), keys(&base, StageKind::Train));
-    assert_eq!(keys(&lr, StageKind::Distances), keys(&base, StageKind::Distances));
-    assert!(keys(&lr, StageKind::Probe).is_disjoint(&keys(&base, StageKind::Probe)));
-    assert!(keys(&lr, StageKind::Occlusion).is_disjoint(&keys(&base, StageKind::Occlusion)));
+    assert_eq!(keys(&lr, &stages::data::KIND), keys(&base, &stages::data::KIND));
+    assert_eq!(keys(&lr, &stages::train::KIND), keys(&base, &stages::train::KIND));
+    assert_eq!(keys(&lr, &stages::distances::KIND), keys(&base, &stages::distances::KIND));
+    assert!(keys(&lr, &stages::probe::KIND).is_disjoint(&keys(&base, &stages::probe::KIND)));
+    assert!(keys(&lr, &stages::occlusion::KIND).is_disjoint(&keys(&base, &stages::occlusion::KIND)));
     assert_eq!(run(&lr, &cache, &all, false).unwrap(), (6, 11));
 
     // One more seed: only that seed's untrained evaluations and runs are new.
@@ -67,7 +68,7 @@ fn cached_stages_are_not_recomputed_and_a_parameter_invalidates_exactly_its_down
 
     // The untrained evaluations re-create init_state(seed): the same networks as every run's
     // epoch-0000 checkpoint of that seed.
-    let train = seeds.nodes.iter().find(|n| n.kind == StageKind::Train && n.seed == Some(1)).unwrap();
+    let train = seeds.nodes.iter().find(|n| n.is(&stages::train::KIND) && n.at.seed == Some(1)).unwrap();
     let ckpt = pad::train::run::epoch_file(&cache.dir("train", &train.key), 0);
     let enc = pad::model::checkpoint::read_file(&ckpt).unwrap().encoder(&ckpt).unwrap();
     let init = pad::train::run::init_state(1, 1, pad::model::encoder::NF, pad::model::NZ).enc;
@@ -77,7 +78,7 @@ fn cached_stages_are_not_recomputed_and_a_parameter_invalidates_exactly_its_down
 
     // Report: tidy tables with one row per network state (and level), and the figures.
     let results = tmp.path().join("results");
-    pad::pipeline::collect::report(&seeds, &cache, &results).unwrap();
+    pad::pipeline::report::report(&seeds, &cache, &results).unwrap();
     let out = results.join("tiny");
     let probe = std::fs::read_to_string(out.join("linear_probe.csv")).unwrap();
     // 2 seeds x (untrained + 2 runs at epoch 1)
@@ -124,7 +125,7 @@ fn cached_stages_are_not_recomputed_and_a_parameter_invalidates_exactly_its_down
         .iter()
         .map(|f| std::fs::read(out.join(f)).unwrap())
         .collect();
-    pad::pipeline::collect::report(&seeds, &cache, &results).unwrap();
+    pad::pipeline::report::report(&seeds, &cache, &results).unwrap();
     let second: Vec<Vec<u8>> = ["summary.md", "occlusion.csv", "figures/occlusion_demo.svg"]
         .iter()
         .map(|f| std::fs::read(out.join(f)).unwrap())
@@ -152,7 +153,7 @@ fn two_runs_sharing_a_cache_compute_each_key_once() {
                 let (root, text) = (root.clone(), text.clone());
                 s.spawn(move || {
                     let p = plan(&text);
-                    run(&p, &Cache { root }, &p.select(&[StageKind::Probe]), false).unwrap()
+                    run(&p, &Cache { root }, &p.select(&[&stages::probe::KIND]), false).unwrap()
                 })
             })
             .collect();
@@ -185,12 +186,12 @@ fn dream_fid_stages_give_sample_counted_values_and_real_statistics_are_shared() 
     let cache = Cache { root: tmp.path().join("cache") };
     let p = plan(&fid_config(&weights));
     // One fid-real for the dataset; FID only for the listed condition (early = last epoch).
-    assert_eq!(p.nodes.iter().filter(|n| n.kind == StageKind::FidReal).count(), 1);
-    let fids: Vec<_> = p.nodes.iter().filter(|n| n.kind == StageKind::Fid).collect();
+    assert_eq!(p.nodes.iter().filter(|n| n.is(&stages::fid_real::KIND)).count(), 1);
+    let fids: Vec<_> = p.nodes.iter().filter(|n| n.is(&stages::fid::KIND)).collect();
     assert_eq!(fids.len(), 1);
-    assert_eq!(fids[0].condition.as_deref(), Some("pad"));
+    assert_eq!(fids[0].at.condition.as_deref(), Some("pad"));
     // data, train pad, fid-real, fid
-    assert_eq!(run(&p, &cache, &p.select(&[StageKind::Fid]), false).unwrap(), (4, 0));
+    assert_eq!(run(&p, &cache, &p.select(&[&stages::fid::KIND]), false).unwrap(), (4, 0));
     let csv = std::fs::read_to_string(cache.dir("fid", &fids[0].key).join("fid.csv")).unwrap();
     let rows: Vec<Vec<&str>> = csv.lines().skip(1).map(|l| l.splitn(5, ',').collect()).collect();
     assert_eq!(rows.len(), 2, "{csv}");
@@ -206,7 +207,7 @@ fn dream_fid_stages_give_sample_counted_values_and_real_statistics_are_shared() 
 
     // The report: a table with the sample counts, a figure, a summary section.
     let results = tmp.path().join("results");
-    pad::pipeline::collect::report(&p, &cache, &results).unwrap();
+    pad::pipeline::report::report(&p, &cache, &results).unwrap();
     let table = std::fs::read_to_string(results.join("tiny/fid.csv")).unwrap();
     assert!(table.starts_with("dataset,condition,seed,epoch,kind,fid,samples_real,samples_dreams\n"), "{table}");
     assert_eq!(table.lines().count(), 3);
@@ -219,8 +220,8 @@ fn dream_fid_stages_give_sample_counted_values_and_real_statistics_are_shared() 
     let w2 = tmp.path().join("other.safetensors");
     std::fs::write(&w2, pad::model::checkpoint::to_bytes(&other, &Default::default())).unwrap();
     let p2 = plan(&fid_config(&w2));
-    assert!(keys(&p2, StageKind::FidReal).is_disjoint(&keys(&p, StageKind::FidReal)));
-    assert_eq!(keys(&p2, StageKind::Train), keys(&p, StageKind::Train));
+    assert!(keys(&p2, &stages::fid_real::KIND).is_disjoint(&keys(&p, &stages::fid_real::KIND)));
+    assert_eq!(keys(&p2, &stages::train::KIND), keys(&p, &stages::train::KIND));
 }
 
 #[test]
@@ -234,7 +235,7 @@ fn fid_without_usable_weights_is_refused_before_any_work() {
     assert!(e.contains("no-such-inception.safetensors") && e.contains("docs/fid.md"), "{e}");
     assert!(!cache.root.join("data").exists(), "nothing computed");
     // Stages that do not need the network still run.
-    assert!(p.check(&p.select(&[StageKind::Train])).is_ok());
+    assert!(p.check(&p.select(&[&stages::train::KIND])).is_ok());
     // fid_conditions without fid_weights is a config error naming the key.
     let text = config("", "[0]").replace("limit_train = 128", "limit_train = 128\nfid_conditions = [\"pad\"]");
     let e = Config::parse(Path::new("pipeline.toml"), text).err().unwrap().to_string();

@@ -22,7 +22,15 @@ fn images(n: usize, channels: usize) -> Vec<u8> {
 }
 
 fn spec(cond: &str, epochs: usize, nf: usize, nz: usize, batch: usize) -> RunSpec {
-    RunSpec { condition: condition(cond).unwrap(), seed: 3, epochs, batch, dataset_id: "synthetic".into(), nf, nz }
+    RunSpec {
+        condition: condition(cond).unwrap().clone(),
+        seed: 3,
+        epochs,
+        batch,
+        dataset_id: "synthetic".into(),
+        nf,
+        nz,
+    }
 }
 
 fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {

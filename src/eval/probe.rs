@@ -173,3 +173,16 @@ mod tests {
         assert!(h.last().unwrap().test_acc < 20.0, "{:?}", h.last());
     }
 }
+
+/// A probe's history as CSV, one row per classifier epoch: what the probe stage stores and
+/// `pad probe` prints.
+pub fn history_csv(hist: &[ProbeEpoch]) -> String {
+    let mut csv = String::from("probe_epoch,train_loss,train_acc,test_loss,test_acc,test_acc_ref\n");
+    for h in hist {
+        csv.push_str(&format!(
+            "{},{:.6},{:.4},{:.6},{:.4},{:.4}\n",
+            h.epoch, h.train_loss, h.train_acc, h.test_loss, h.test_acc, h.test_acc_ref
+        ));
+    }
+    csv
+}

@@ -53,6 +53,13 @@ pub struct Cache {
     pub root: PathBuf,
 }
 
+/// How a commit ended: this worker's entry, or an identical one another worker committed first.
+#[derive(Debug)]
+pub enum Commit {
+    Committed(PathBuf),
+    AlreadyThere(PathBuf),
+}
+
 /// What made an entry (written as record.json).
 #[derive(Serialize)]
 pub struct Record<'a> {
@@ -99,8 +106,18 @@ impl Cache {
         Ok(f)
     }
 
-    /// Seals a finished work directory: record, manifest (last), then rename into place.
-    pub fn commit(&self, stage: &str, key: &str, work: &Path, record: &Record) -> Result<PathBuf, CacheError> {
+    /// A private work directory for an entry that starts from nothing each time: named by host and
+    /// process, so two workers on any machines never write into the same one.
+    pub fn private_work_dir(&self, stage: &str, key: &str) -> PathBuf {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        let host: String = host.trim().chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+        self.root.join(stage).join(format!("{key}.partial-{host}-{}", std::process::id()))
+    }
+
+    /// Seals a finished work directory: record, manifest (last), then rename into place. When
+    /// another worker committed the same key first, its entry stands and this one is discarded
+    /// (the bytes are the same: stages are deterministic), so correctness never rests on the lock.
+    pub fn commit(&self, stage: &str, key: &str, work: &Path, record: &Record) -> Result<Commit, CacheError> {
         let rec = serde_json::to_vec_pretty(record).expect("record serialises");
         let p = work.join("record.json");
         std::fs::write(&p, rec).map_err(io(&p))?;
@@ -108,12 +125,18 @@ impl Cache {
         let p = work.join("manifest.json");
         std::fs::write(&p, serde_json::to_vec_pretty(&manifest).expect("manifest")).map_err(io(&p))?;
         let dest = self.dir(stage, key);
-        if dest.exists() {
+        if !self.is_complete(stage, key) && dest.exists() {
             // An incomplete leftover (no manifest): replace it.
             std::fs::remove_dir_all(&dest).map_err(io(&dest))?;
         }
-        std::fs::rename(work, &dest).map_err(io(&dest))?;
-        Ok(dest)
+        match std::fs::rename(work, &dest) {
+            Ok(()) => Ok(Commit::Committed(dest)),
+            Err(_) if self.is_complete(stage, key) => {
+                std::fs::remove_dir_all(work).map_err(io(work))?;
+                Ok(Commit::AlreadyThere(dest))
+            }
+            Err(e) => Err(CacheError::Io { path: dest, source: e }),
+        }
     }
 
     /// Rehashes every complete entry; returns (entries checked, problems found).
@@ -220,7 +243,7 @@ mod tests {
             threads: 1,
             seconds: 0.0,
         };
-        let dir = cache.commit("s", "k1", &work, &rec).unwrap();
+        let Commit::Committed(dir) = cache.commit("s", "k1", &work, &rec).unwrap() else { panic!("first commit") };
         assert!(cache.is_complete("s", "k1") && !work.exists());
         assert_eq!(cache.verify().unwrap().1.len(), 0);
         std::fs::write(dir.join("out.csv"), "a,b\n1,3\n").unwrap();

@@ -1,12 +1,17 @@
-//! The pipeline: pipeline.toml, stage keys, the content-addressed cache, the runner, status and
-//! the report. Knows which stage needs what, not how a stage computes.
+//! The pipeline: pipeline.toml, the stage units and their keys, the content-addressed cache, the
+//! runner, status and the report. Knows which stage needs what, not how a stage computes.
 pub mod cache;
-pub mod collect;
 pub mod config;
+pub mod error;
 pub mod plan;
+pub mod report;
 pub mod run;
+pub mod stage;
 pub mod stages;
+pub mod status;
 
 pub use cache::Cache;
 pub use config::Config;
-pub use plan::{Plan, StageKind};
+pub use error::PipelineError;
+pub use plan::Plan;
+pub use stage::{Kind, Node};

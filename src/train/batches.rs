@@ -21,6 +21,12 @@ impl<'a> Images<'a> {
         Ok(Images { data, n: data.len() / per, channels })
     }
 
+    /// The first `n` images (all of them if there are fewer).
+    pub fn prefix(&self, n: usize) -> Images<'a> {
+        let n = n.min(self.n);
+        Images { data: &self.data[..n * self.channels * SIDE * SIDE], n, channels: self.channels }
+    }
+
     /// The images at `idx` as CNHW floats in [-1, 1], computed as torchvision's ToTensor then
     /// Normalize(0.5, 0.5): (v / 255 - 0.5) / 0.5 in float32.
     pub fn batch(&self, idx: &[usize]) -> (Vec<f32>, Shape4) {

@@ -13,16 +13,17 @@
 //!   reference has no z_old and uses 0.5 z + 0.5 noise: in general (a + b) z + c noise.
 //! - `nrem_source`: what NREM replays: the stored z, or the REM mixture (appendix variant).
 //! - `order`: Wake is always first; NREM then REM, or REM then NREM (appendix variant).
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::sync::LazyLock;
 
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Mix {
     pub z: f32,
     pub z_old: f32,
     pub noise: f32,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum NremSource {
     /// G(z) of the current mini-batch's Wake latents (the paper).
     Latent,
@@ -30,16 +31,19 @@ pub enum NremSource {
     RemMixture,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PhaseOrder {
     WakeNremRem,
     WakeRemNrem,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+/// One condition. Its serialised form (without the summary, which is prose) is part of every
+/// training stage's key.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Condition {
-    pub name: &'static str,
-    pub summary: &'static str,
+    pub name: String,
+    #[serde(skip, default)]
+    pub summary: String,
     pub w: f32,
     pub n: f32,
     pub r: f32,
@@ -61,69 +65,63 @@ impl Condition {
 
 const PAD_MIX: Mix = Mix { z: 0.25, z_old: 0.25, noise: 0.5 };
 
-const PAD: Condition = Condition {
-    name: "pad",
-    summary: "full model: Wake, NREM (perturbed dreaming), REM (adversarial dreaming)",
-    w: 1.0,
-    n: 1.0,
-    r: 1.0,
-    epsilon: 0.0,
-    rem_mix: PAD_MIX,
-    nrem_source: NremSource::Latent,
-    order: PhaseOrder::WakeNremRem,
-};
+/// The full model under another name: every other condition changes some of its parameters.
+fn pad(name: &str, summary: &str) -> Condition {
+    Condition {
+        name: name.into(),
+        summary: summary.into(),
+        w: 1.0,
+        n: 1.0,
+        r: 1.0,
+        epsilon: 0.0,
+        rem_mix: PAD_MIX,
+        nrem_source: NremSource::Latent,
+        order: PhaseOrder::WakeNremRem,
+    }
+}
+
+/// Every condition of the paper and its appendix (built once; conditions are owned data so that
+/// pipeline.toml can define more).
+static BUILTIN: LazyLock<Vec<Condition>> = LazyLock::new(|| {
+    let mix = |z, z_old, noise| Mix { z, z_old, noise };
+    vec![
+        pad("pad", "full model: Wake, NREM (perturbed dreaming), REM (adversarial dreaming)"),
+        Condition { n: 0.0, ..pad("wo_nrem", "without NREM (N = 0)") },
+        Condition {
+            n: 0.5,
+            r: 0.0,
+            epsilon: 0.5,
+            ..pad("wo_rem", "without REM (R = 0); Wake noise eps = 0.5 and NREM loss x0.5 (Methods 4.4.6)")
+        },
+        Condition {
+            rem_mix: mix(1.0, 0.0, 0.0),
+            ..pad("wo_memory_mix", "REM dreams from the current memory alone (no z_old, no noise)")
+        },
+        Condition { n: 0.0, r: 0.0, epsilon: 0.5, ..pad("wake_only", "Wake only (N = R = 0, eps = 0.5)") },
+        Condition { rem_mix: mix(0.0, 0.0, 1.0), ..pad("rem_noise_only", "appendix: REM dreams from noise alone") },
+        Condition {
+            rem_mix: mix(0.5, 0.5, 0.0),
+            ..pad("rem_mix_only", "appendix: REM dreams from 0.5 z + 0.5 z_old, no noise")
+        },
+        Condition { order: PhaseOrder::WakeRemNrem, ..pad("rem_before_nrem", "appendix: phase order Wake, REM, NREM") },
+        Condition {
+            nrem_source: NremSource::RemMixture,
+            ..pad("nrem_mixed", "appendix: NREM replays the REM mixture instead of single memories")
+        },
+    ]
+});
 
 /// Every condition of the paper and its appendix.
-pub const CONDITIONS: &[Condition] = &[
-    PAD,
-    Condition { name: "wo_nrem", summary: "without NREM (N = 0)", n: 0.0, ..PAD },
-    Condition {
-        name: "wo_rem",
-        summary: "without REM (R = 0); Wake noise eps = 0.5 and NREM loss x0.5 (Methods 4.4.6)",
-        n: 0.5,
-        r: 0.0,
-        epsilon: 0.5,
-        ..PAD
-    },
-    Condition {
-        name: "wo_memory_mix",
-        summary: "REM dreams from the current memory alone (no z_old, no noise)",
-        rem_mix: Mix { z: 1.0, z_old: 0.0, noise: 0.0 },
-        ..PAD
-    },
-    Condition { name: "wake_only", summary: "Wake only (N = R = 0, eps = 0.5)", n: 0.0, r: 0.0, epsilon: 0.5, ..PAD },
-    Condition {
-        name: "rem_noise_only",
-        summary: "appendix: REM dreams from noise alone",
-        rem_mix: Mix { z: 0.0, z_old: 0.0, noise: 1.0 },
-        ..PAD
-    },
-    Condition {
-        name: "rem_mix_only",
-        summary: "appendix: REM dreams from 0.5 z + 0.5 z_old, no noise",
-        rem_mix: Mix { z: 0.5, z_old: 0.5, noise: 0.0 },
-        ..PAD
-    },
-    Condition {
-        name: "rem_before_nrem",
-        summary: "appendix: phase order Wake, REM, NREM",
-        order: PhaseOrder::WakeRemNrem,
-        ..PAD
-    },
-    Condition {
-        name: "nrem_mixed",
-        summary: "appendix: NREM replays the REM mixture instead of single memories",
-        nrem_source: NremSource::RemMixture,
-        ..PAD
-    },
-];
+pub fn conditions() -> &'static [Condition] {
+    &BUILTIN
+}
 
 /// Looks a condition up by name; the error lists the valid names.
 pub fn condition(name: &str) -> Result<&'static Condition, String> {
-    CONDITIONS.iter().find(|c| c.name == name).ok_or_else(|| {
+    conditions().iter().find(|c| c.name == name).ok_or_else(|| {
         format!(
             "unknown condition '{name}'; known: {}",
-            CONDITIONS.iter().map(|c| c.name).collect::<Vec<_>>().join(", ")
+            conditions().iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
         )
     })
 }
@@ -134,10 +132,10 @@ mod tests {
 
     #[test]
     fn names_are_unique_and_pad_first_mix_is_the_references() {
-        let mut names: Vec<_> = CONDITIONS.iter().map(|c| c.name).collect();
+        let mut names: Vec<_> = conditions().iter().map(|c| c.name.as_str()).collect();
         names.sort();
         names.dedup();
-        assert_eq!(names.len(), CONDITIONS.len());
+        assert_eq!(names.len(), conditions().len());
         assert_eq!(condition("pad").unwrap().first_mix(), Mix { z: 0.5, z_old: 0.0, noise: 0.5 });
         assert!(condition("nope").unwrap_err().contains("wo_rem"));
     }

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 /// Everything that determines a run's bytes.
 #[derive(Clone, Debug)]
 pub struct RunSpec {
-    pub condition: &'static Condition,
+    pub condition: Condition,
     pub seed: u64,
     pub epochs: usize,
     pub batch: usize,
@@ -39,7 +39,7 @@ impl RunSpec {
     /// The keys a resumed run must agree on, as stored in the checkpoint metadata.
     fn identity(&self, channels: usize) -> BTreeMap<String, String> {
         [
-            ("condition", self.condition.name.to_string()),
+            ("condition", self.condition.name.clone()),
             ("seed", self.seed.to_string()),
             ("batch", self.batch.to_string()),
             ("dataset", self.dataset_id.clone()),
@@ -174,7 +174,7 @@ fn run_epoch(
     state.z_old = None;
     for it in 0..iters {
         let (x, xs) = images.batch(&order[it * spec.batch..(it + 1) * spec.batch]);
-        let st = state.step(spec.condition, &x, xs, &draws.next(), it == 0);
+        let st = state.step(&spec.condition, &x, xs, &draws.next(), it == 0);
         for ((name, v), s) in StepStats::NAMES.iter().zip(st.values()).zip(sums.iter_mut()) {
             if !v.is_finite() {
                 return Err((it, name, v));

@@ -1,0 +1,78 @@
+//! Dream grids (Fig. 3): real inputs, NREM dreams G(E(x)) and REM dreams from mixed memories, at
+//! the early and the last epoch of every run.
+use super::data::{self, Split};
+use super::{train, trained_states, Networks};
+use crate::pipeline::error::{IoAt, PipelineError};
+use crate::pipeline::plan::Planner;
+use crate::pipeline::report::{Contribution, ReportCtx};
+use crate::pipeline::stage::{decode, Env, Inputs, Item, Kind, Unit};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+pub static KIND: Kind = Kind {
+    name: "dreams",
+    version: 1,
+    about: "grids of real images, NREM and REM dreams at the early and last epoch (Fig. 3)",
+    resumable: false,
+    plan,
+    decode: decode::<Dreams>,
+    report,
+};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Dreams {
+    pub epoch: usize,
+    /// Images per row.
+    pub n: usize,
+    pub split: Split,
+    /// Seed of the image draw and the REM noise.
+    pub seed: u64,
+}
+
+/// The epochs whose dreams are drawn: the early one and the last.
+pub fn dream_epochs(p: &crate::pipeline::config::Profile) -> Vec<usize> {
+    let mut v = vec![p.eval.early_epoch, p.epochs];
+    v.dedup();
+    v
+}
+
+fn plan(p: &mut Planner) {
+    let seed = p.profile.eval.eval_seed;
+    let n = crate::eval::DreamConfig::default().n;
+    for s in trained_states(p, dream_epochs) {
+        p.add(Dreams { epoch: s.epoch, n, split: Split::Train, seed }, s.inputs, s.at);
+    }
+}
+
+impl Unit for Dreams {
+    fn kind() -> &'static Kind {
+        &KIND
+    }
+
+    fn compute(&self, inputs: &Inputs, work: &Path, _: &Env) -> Result<(), PipelineError> {
+        let ds = data::dataset(inputs)?;
+        let (enc, gen) = train::networks(&Networks::Checkpoint {}, self.epoch, inputs, ds.channels)?;
+        let (imgs, _) = data::split(&ds, self.split)?;
+        let d = crate::eval::dreams(&enc, &gen, imgs, &crate::eval::DreamConfig { n: self.n, seed: self.seed })?;
+        crate::eval::dreams::write_dreams(&d, work)?;
+        Ok(())
+    }
+}
+
+/// The first seed's grids (rows: real, NREM, REM).
+fn report(ctx: &ReportCtx, items: &[Item]) -> Result<Contribution, PipelineError> {
+    let mut out = Contribution::default();
+    for it in items {
+        let at = &it.node.at;
+        let s = at.seed.unwrap_or(0);
+        if s != ctx.profile.seeds[0] {
+            continue;
+        }
+        let path = it.dir.join("dreams.png");
+        let png = std::fs::read(&path).at(&path)?;
+        let name =
+            format!("figures/dreams_{}_{}_seed{s}_epoch{}.png", at.dataset, at.condition_name(), at.epoch.unwrap_or(0));
+        out.files.push((name, png));
+    }
+    Ok(out)
+}

@@ -1,0 +1,130 @@
+//! The occlusion sweep (Fig. 5): the probe's clean read-out on test images occluded with
+//! probability p, for each seed's untrained networks and every run's last epoch.
+use super::data::{self, Split};
+use super::{final_states, probe, train, Networks};
+use crate::eval::SweepRow;
+use crate::pipeline::error::{IoAt, PipelineError};
+use crate::pipeline::plan::Planner;
+use crate::pipeline::report::{self, push_seed, BySeeds, Contribution, ReportCtx};
+use crate::pipeline::stage::{decode, Env, Inputs, Item, Kind, Unit};
+use crate::report::figures;
+use crate::report::tables::{Cell, Table};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+pub static KIND: Kind = Kind {
+    name: "occlusion",
+    // 2: the evaluation batch (of the reference-style accuracy) is a parameter.
+    version: 2,
+    about: "probe accuracy on occluded test images, p = 0 .. 1 (Fig. 5)",
+    resumable: false,
+    plan,
+    decode: decode::<Occlusion>,
+    report,
+};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Occlusion {
+    /// Occlusion probabilities.
+    pub levels: Vec<f64>,
+    /// Side of the square occluders.
+    pub tile: usize,
+    /// Seed of the masks.
+    pub seed: u64,
+    /// Batch of the reference-style accuracy (the mean of per-batch accuracies, as fig5 does).
+    pub batch: usize,
+    pub epoch: usize,
+    #[serde(flatten)]
+    pub net: Networks,
+}
+
+fn plan(p: &mut Planner) {
+    let e = p.profile.eval.clone();
+    let probes = p.of(&probe::KIND);
+    for s in final_states(p) {
+        // The sweep reuses the read-out the probe of the same networks trained.
+        let Some(&pr) = probes.iter().find(|&&i| p.node(i).at == s.at) else { continue };
+        let mut inputs = s.inputs.clone();
+        inputs.push(pr);
+        let stage = Occlusion {
+            levels: crate::eval::occlusion::LEVELS.to_vec(),
+            tile: crate::eval::occlusion::TILE,
+            seed: e.eval_seed,
+            batch: e.probe_batch,
+            epoch: s.epoch,
+            net: s.net,
+        };
+        p.add(stage, inputs, s.at);
+    }
+}
+
+impl Unit for Occlusion {
+    fn kind() -> &'static Kind {
+        &KIND
+    }
+
+    fn compute(&self, inputs: &Inputs, work: &Path, _: &Env) -> Result<(), PipelineError> {
+        let ds = data::dataset(inputs)?;
+        let (enc, _) = train::networks(&self.net, self.epoch, inputs, ds.channels)?;
+        let clf = probe::classifier(inputs)?;
+        let (test, vy) = data::split(&ds, Split::Test)?;
+        let cfg = crate::eval::SweepConfig { levels: self.levels.clone(), tile: self.tile, seed: self.seed };
+        let rows = crate::eval::occlusion_sweep(&enc, &clf, test, vy, self.batch, &cfg);
+        let path = work.join("occlusion.csv");
+        crate::atomic::write_atomic(&path, crate::eval::occlusion::sweep_csv(&rows).as_bytes()).at(&path)
+    }
+}
+
+fn acc_at(rows: &[SweepRow], p: f64) -> f64 {
+    rows.iter().find(|r| (r.p - p).abs() < 1e-9).map(|r| r.test_acc).unwrap_or(f64::NAN)
+}
+
+/// occlusion.csv, the accuracy-vs-occlusion figures and the Fig. 5 section.
+fn report(_: &ReportCtx, items: &[Item]) -> Result<Contribution, PipelineError> {
+    let mut t = Table::new(&["dataset", "condition", "seed", "epoch", "p", "test_acc", "test_acc_ref", "test_loss"]);
+    let mut sweeps: BySeeds<Vec<SweepRow>> = BTreeMap::new();
+    for it in items {
+        let mut sweep = Vec::new();
+        for r in report::read_csv(&it.dir.join("occlusion.csv"))? {
+            let num = |k| report::num(&r, k);
+            let row = SweepRow {
+                p: num("p"),
+                test_loss: num("test_loss"),
+                test_acc: num("test_acc"),
+                test_acc_ref: num("test_acc_ref"),
+            };
+            let mut cells = report::head(&it.node.at);
+            cells.extend([
+                Cell::Float(row.p, 1),
+                Cell::Float(row.test_acc, 2),
+                Cell::Float(row.test_acc_ref, 2),
+                Cell::Float(row.test_loss, 4),
+            ]);
+            t.push(cells);
+            sweep.push(row);
+        }
+        push_seed(&mut sweeps, &it.node.at.dataset, &it.node.at.condition_name(), sweep);
+    }
+    let mut out = Contribution::default();
+    out.table("occlusion.csv", t);
+    for (d, conds) in &sweeps {
+        let title = format!("{d}: robustness to occlusion (last epoch; mean ± SEM)");
+        out.files
+            .push((format!("figures/occlusion_{d}.svg"), figures::accuracy_vs_occlusion(&title, conds).into_bytes()));
+    }
+    if !sweeps.is_empty() {
+        let cols: [(&str, fn(&Vec<SweepRow>) -> f64, usize); 5] = [
+            ("p = 0", |r| acc_at(r, 0.0), 2),
+            ("p = 0.2", |r| acc_at(r, 0.2), 2),
+            ("p = 0.4", |r| acc_at(r, 0.4), 2),
+            ("p = 0.6", |r| acc_at(r, 0.6), 2),
+            ("p = 0.8", |r| acc_at(r, 0.8), 2),
+        ];
+        out.summary = format!(
+            "## Robustness to occlusion (Fig. 5)\n\nThe clean read-out on test images occluded with probability p (tile 4, grey), last epoch. Curves: figures/occlusion_<dataset>.svg.\n\n{}\n",
+            report::pm_rows(&sweeps, &cols).to_markdown()
+        );
+    }
+    Ok(out)
+}
