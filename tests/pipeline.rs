@@ -244,3 +244,66 @@ fn fid_without_usable_weights_is_refused_before_any_work() {
     let e = Config::parse(Path::new("pipeline.toml"), text).err().unwrap().to_string();
     assert!(e.contains("wake_only") && e.contains("not one of this profile's conditions"), "{e}");
 }
+
+/// Every file of every complete entry, by stage/key/file, except the record (seconds, threads).
+fn cache_bytes(cache: &Cache) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![cache.root.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            let rel = p.strip_prefix(&cache.root).unwrap().to_string_lossy().into_owned();
+            if rel.starts_with("locks") || rel.ends_with("record.json") || rel.ends_with("manifest.json") {
+                continue;
+            }
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn parallel_jobs_write_the_same_bytes_as_one_job_and_skip_only_what_a_failure_feeds() {
+    use pad::pipeline::jobs::{run_parallel, Jobs};
+    use pad::pipeline::stage::Env;
+    let tmp = tempfile::tempdir().unwrap();
+    let p = plan(&config("", "[0]"));
+    let all: Vec<usize> = (0..p.nodes.len()).collect();
+    let one = Cache { root: tmp.path().join("one") };
+    assert_eq!(run(&p, &one, &all, false).unwrap(), (17, 0));
+    let many = Cache { root: tmp.path().join("many") };
+    let jobs = Jobs { jobs: 3, threads_per_job: 1 };
+    let started = std::sync::atomic::AtomicUsize::new(0);
+    let s = run_parallel(&p, &many, &all, jobs, &Env::default(), &|e| {
+        if let pad::pipeline::jobs::Event::Started { .. } = e {
+            started.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    })
+    .unwrap();
+    assert_eq!((s.computed, s.fresh, s.failed.len(), s.skipped), (17, 0, 0, 0));
+    assert_eq!(started.into_inner(), 17);
+    let (a, b) = (cache_bytes(&one), cache_bytes(&many));
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    for (k, v) in &a {
+        assert!(v == &b[k], "{k} differs between 1 and 3 jobs");
+    }
+    // Nothing left to do: all fresh.
+    let s = run_parallel(&p, &many, &all, jobs, &Env::default(), &|_| {}).unwrap();
+    assert_eq!((s.computed, s.fresh), (0, 17));
+
+    // A training run that cannot start (its run directory is a file) fails; what reads it is
+    // skipped, everything else is computed, and the error names the stage.
+    let broken = Cache { root: tmp.path().join("broken") };
+    let train = p.nodes.iter().find(|n| n.is(&stages::train::KIND) && n.at.condition.as_deref() == Some("pad")).unwrap();
+    std::fs::create_dir_all(broken.root.join("train")).unwrap();
+    std::fs::write(broken.work_dir("train", &train.key), "not a directory").unwrap();
+    let s = run_parallel(&p, &broken, &all, jobs, &Env::default(), &|_| {}).unwrap();
+    // pad's run feeds its epoch-1 probe, occlusion, distances, PCA and dreams.
+    assert_eq!((s.failed.len(), s.skipped, s.computed), (1, 5, 17 - 6), "{:?}", s.failed);
+    let msg = s.failed[0].to_string();
+    assert!(msg.contains("train demo/pad/seed0") && msg.contains(&train.key), "{msg}");
+}

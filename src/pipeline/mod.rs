@@ -3,7 +3,9 @@
 pub mod cache;
 pub mod config;
 pub mod error;
+pub mod jobs;
 pub mod plan;
+pub mod progress;
 pub mod report;
 pub mod run;
 pub mod stage;

@@ -64,6 +64,14 @@ pub fn compute_node(plan: &Plan, cache: &Cache, i: usize, env: &Env) -> Result<O
             });
         }
     }
+    let wrap = |e: PipelineError| PipelineError::Stage { stage: node.label.clone(), key: node.key.clone(), source: Box::new(e) };
+    compute_locked(plan, cache, i, env).map_err(wrap)
+}
+
+/// `compute_node` once the inputs are known to be complete: lock, compute, commit.
+fn compute_locked(plan: &Plan, cache: &Cache, i: usize, env: &Env) -> Result<Outcome, PipelineError> {
+    let node = &plan.nodes[i];
+    let kind = node.kind();
     let _guard = cache.lock(&node.key)?;
     if cache.is_complete(kind.name, &node.key) {
         // Another process finished it while we waited for the lock.
@@ -87,7 +95,7 @@ pub fn compute_node(plan: &Plan, cache: &Cache, i: usize, env: &Env) -> Result<O
             // Nothing in a fresh directory is worth keeping; a training run keeps its checkpoints.
             let _ = std::fs::remove_dir_all(&work);
         }
-        return Err(PipelineError::Stage { stage: node.label.clone(), key: node.key.clone(), source: Box::new(e) });
+        return Err(e);
     }
     let input_keys: Vec<String> = node.inputs.iter().map(|&j| plan.nodes[j].key.clone()).collect();
     let params = node.stage.params();

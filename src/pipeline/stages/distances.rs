@@ -35,7 +35,6 @@ pub struct LatentDistances {
     pub tile: usize,
     /// Seed of the pair draws and masks.
     pub seed: u64,
-    pub epoch: usize,
     #[serde(flatten)]
     pub net: Networks,
 }
@@ -52,7 +51,6 @@ fn plan(p: &mut Planner) {
             drop: d.drop,
             tile: d.tile,
             seed,
-            epoch: s.epoch,
             net: s.net,
         };
         p.add(stage, s.inputs, s.at);
@@ -66,7 +64,7 @@ impl Unit for LatentDistances {
 
     fn compute(&self, inputs: &Inputs, work: &Path, _: &Env) -> Result<(), PipelineError> {
         let ds = data::dataset(inputs)?;
-        let (enc, _) = train::networks(&self.net, self.epoch, inputs, ds.channels)?;
+        let (enc, _) = train::networks(&self.net, inputs, ds.channels)?;
         let (imgs, labels) = data::split(&ds, self.split)?;
         let cfg = crate::eval::DistanceConfig {
             intra_pairs_per_class: self.intra_pairs_per_class,

@@ -40,7 +40,7 @@ fn plan(p: &mut Planner) {
     let seed = p.profile.eval.eval_seed;
     let n = crate::eval::DreamConfig::default().n;
     for s in trained_states(p, dream_epochs) {
-        p.add(Dreams { epoch: s.epoch, n, split: Split::Train, seed }, s.inputs, s.at);
+        p.add(Dreams { epoch: s.at.epoch.unwrap_or(0), n, split: Split::Train, seed }, s.inputs, s.at);
     }
 }
 
@@ -51,7 +51,7 @@ impl Unit for Dreams {
 
     fn compute(&self, inputs: &Inputs, work: &Path, _: &Env) -> Result<(), PipelineError> {
         let ds = data::dataset(inputs)?;
-        let (enc, gen) = train::networks(&Networks::Checkpoint {}, self.epoch, inputs, ds.channels)?;
+        let (enc, gen) = train::networks(&Networks::Checkpoint { epoch: self.epoch }, inputs, ds.channels)?;
         let (imgs, _) = data::split(&ds, self.split)?;
         let d = crate::eval::dreams(&enc, &gen, imgs, &crate::eval::DreamConfig { n: self.n, seed: self.seed })?;
         crate::eval::dreams::write_dreams(&d, work)?;

@@ -53,7 +53,7 @@ fn plan(p: &mut Planner) {
         let mut inputs = s.inputs.clone();
         inputs.push(real);
         let stage = Fid {
-            epoch: s.epoch,
+            epoch: s.at.epoch.unwrap_or(0),
             samples: e.fid_samples,
             split: Split::Train,
             seed: e.eval_seed,
@@ -71,7 +71,7 @@ impl Unit for Fid {
 
     fn compute(&self, inputs: &Inputs, work: &Path, env: &Env) -> Result<(), PipelineError> {
         let ds = data::dataset(inputs)?;
-        let (enc, gen) = train::networks(&Networks::Checkpoint {}, self.epoch, inputs, ds.channels)?;
+        let (enc, gen) = train::networks(&Networks::Checkpoint { epoch: self.epoch }, inputs, ds.channels)?;
         let net = self.weights.load(&inputs.label)?;
         let (real, _) = load_stats(&inputs.need(&fid_real::KIND)?.join(REAL_STATS))?;
         let (imgs, _) = data::split(&ds, self.split)?;

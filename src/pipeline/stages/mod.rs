@@ -36,8 +36,8 @@ pub enum Networks {
     /// init_state(untrained_seed) with these sizes: bit-identical to every run's epoch-0000
     /// checkpoint of that seed, so every condition shares these evaluations.
     Untrained { untrained_seed: u64, nf: usize, nz: usize },
-    /// The train input's checkpoint of the stage's epoch.
-    Checkpoint {},
+    /// The train input's checkpoint of this epoch.
+    Checkpoint { epoch: usize },
 }
 
 /// A network state to evaluate: the nodes that provide it, where it sits, what it is.
@@ -45,7 +45,6 @@ pub struct State {
     pub inputs: Vec<usize>,
     pub at: Coord,
     pub net: Networks,
-    pub epoch: usize,
 }
 
 /// Each dataset's untrained networks, one state per seed (epoch 0).
@@ -55,7 +54,7 @@ pub fn untrained_states(p: &Planner) -> Vec<State> {
         for &seed in &p.profile.seeds {
             let at = Coord { dataset: p.node(d).at.dataset.clone(), condition: None, seed: Some(seed), epoch: Some(0) };
             let net = Networks::Untrained { untrained_seed: seed, nf: crate::model::encoder::NF, nz: crate::model::NZ };
-            out.push(State { inputs: vec![d], at, net, epoch: 0 });
+            out.push(State { inputs: vec![d], at, net });
         }
     }
     out
@@ -68,7 +67,7 @@ pub fn trained_states(p: &Planner, epochs: impl Fn(&super::config::Profile) -> V
         let node = p.node(t);
         for epoch in epochs(p.profile) {
             let at = Coord { epoch: Some(epoch), ..node.at.clone() };
-            out.push(State { inputs: vec![node.inputs[0], t], at, net: Networks::Checkpoint {}, epoch });
+            out.push(State { inputs: vec![node.inputs[0], t], at, net: Networks::Checkpoint { epoch } });
         }
     }
     out

@@ -34,7 +34,6 @@ pub struct Occlusion {
     pub seed: u64,
     /// Batch of the reference-style accuracy (the mean of per-batch accuracies, as fig5 does).
     pub batch: usize,
-    pub epoch: usize,
     #[serde(flatten)]
     pub net: Networks,
 }
@@ -52,7 +51,6 @@ fn plan(p: &mut Planner) {
             tile: crate::eval::occlusion::TILE,
             seed: e.eval_seed,
             batch: e.probe_batch,
-            epoch: s.epoch,
             net: s.net,
         };
         p.add(stage, inputs, s.at);
@@ -66,7 +64,7 @@ impl Unit for Occlusion {
 
     fn compute(&self, inputs: &Inputs, work: &Path, _: &Env) -> Result<(), PipelineError> {
         let ds = data::dataset(inputs)?;
-        let (enc, _) = train::networks(&self.net, self.epoch, inputs, ds.channels)?;
+        let (enc, _) = train::networks(&self.net, inputs, ds.channels)?;
         let clf = probe::classifier(inputs)?;
         let (test, vy) = data::split(&ds, Split::Test)?;
         let cfg = crate::eval::SweepConfig { levels: self.levels.clone(), tile: self.tile, seed: self.seed };

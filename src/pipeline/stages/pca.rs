@@ -31,7 +31,6 @@ pub struct Pca {
     pub tile: usize,
     /// Seed of the sample and the masks.
     pub seed: u64,
-    pub epoch: usize,
     #[serde(flatten)]
     pub net: Networks,
 }
@@ -46,7 +45,6 @@ fn plan(p: &mut Planner) {
             drop: d.drop,
             tile: d.tile,
             seed: e.eval_seed,
-            epoch: s.epoch,
             net: s.net,
         };
         p.add(stage, s.inputs, s.at);
@@ -60,7 +58,7 @@ impl Unit for Pca {
 
     fn compute(&self, inputs: &Inputs, work: &Path, _: &Env) -> Result<(), PipelineError> {
         let ds = data::dataset(inputs)?;
-        let (enc, _) = train::networks(&self.net, self.epoch, inputs, ds.channels)?;
+        let (enc, _) = train::networks(&self.net, inputs, ds.channels)?;
         let (imgs, labels) = data::split(&ds, self.split)?;
         let cfg = crate::eval::PcaConfig { samples: self.samples, drop: self.drop, tile: self.tile, seed: self.seed };
         let p = crate::eval::pca_projection(&enc, imgs, labels, &cfg)?;

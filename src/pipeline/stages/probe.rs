@@ -34,8 +34,6 @@ pub struct Probe {
     pub batch: usize,
     pub epochs: usize,
     pub seed: u64,
-    /// The training epoch whose networks are probed (0: untrained).
-    pub epoch: usize,
     #[serde(flatten)]
     pub net: Networks,
 }
@@ -50,7 +48,6 @@ fn plan(p: &mut Planner) {
             batch: e.probe_batch,
             epochs: e.probe_epochs,
             seed: e.probe_seed,
-            epoch: s.epoch,
             net: s.net,
         };
         p.add(stage, s.inputs, s.at);
@@ -64,7 +61,7 @@ impl Unit for Probe {
 
     fn compute(&self, inputs: &Inputs, work: &Path, _: &Env) -> Result<(), PipelineError> {
         let ds = data::dataset(inputs)?;
-        let (enc, _) = train::networks(&self.net, self.epoch, inputs, ds.channels)?;
+        let (enc, _) = train::networks(&self.net, inputs, ds.channels)?;
         let ((train_x, ty), (test_x, vy)) = (data::split(&ds, Split::Train)?, data::split(&ds, Split::Test)?);
         let (ftr, fte) = (crate::eval::encode(&enc, train_x, None), crate::eval::encode(&enc, test_x, None));
         let cfg = crate::eval::ProbeConfig { lr: self.lr, batch: self.batch, epochs: self.epochs, seed: self.seed };

@@ -91,15 +91,10 @@ impl Unit for Train {
 
 /// The networks an evaluation reads: the train input's checkpoint of `epoch`, or the untrained
 /// init_state(seed) (which needs no train input).
-pub fn networks(
-    net: &Networks,
-    epoch: usize,
-    inputs: &Inputs,
-    channels: usize,
-) -> Result<(Encoder, Generator), PipelineError> {
+pub fn networks(net: &Networks, inputs: &Inputs, channels: usize) -> Result<(Encoder, Generator), PipelineError> {
     match net {
-        Networks::Checkpoint {} => {
-            let path = crate::train::run::epoch_file(inputs.need(&KIND)?, epoch);
+        Networks::Checkpoint { epoch } => {
+            let path = crate::train::run::epoch_file(inputs.need(&KIND)?, *epoch);
             let f = crate::model::checkpoint::read_file(&path)?;
             Ok((f.encoder(&path)?, f.generator(&path)?))
         }
