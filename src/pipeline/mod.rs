@@ -5,6 +5,7 @@ pub mod collect;
 pub mod config;
 pub mod plan;
 pub mod run;
+pub mod slurm;
 pub mod stages;
 
 pub use cache::Cache;
