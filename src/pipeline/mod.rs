@@ -8,6 +8,7 @@ pub mod plan;
 pub mod progress;
 pub mod report;
 pub mod run;
+pub mod slurm;
 pub mod stage;
 pub mod stages;
 pub mod status;
