@@ -60,7 +60,8 @@ fn perturb(path: &str, v: &Value) -> Option<Value> {
         (_, Value::String(s)) => Value::from(format!("{s}-x")),
         (_, Value::Null) => Value::from("x"),
         (_, Value::Number(n)) if n.is_u64() => Value::from(n.as_u64()? + 1),
-        (_, Value::Number(n)) => Value::from(n.as_f64()? + 0.25),
+        // Doubling is exact in binary, so an f32 field keeps the very value (0 becomes 0.5).
+        (_, Value::Number(n)) => Value::from(if n.as_f64()? == 0.0 { 0.5 } else { 2.0 * n.as_f64()? }),
         _ => return None,
     })
 }

@@ -141,6 +141,9 @@ struct RawConfig {
     #[serde(default)]
     eval: EvalSpec,
     profiles: BTreeMap<String, ProfileSpec>,
+    /// Resources of the Slurm executor's jobs (docs/slurm.md).
+    #[serde(default)]
+    slurm: crate::pipeline::slurm::SlurmConfig,
 }
 
 /// A checked profile, ready to plan.
@@ -158,6 +161,8 @@ pub struct Profile {
     pub fid_conditions: Vec<String>,
     pub eval: EvalSpec,
     pub data_dir: PathBuf,
+    /// The [slurm] table (used only by `--executor slurm`).
+    pub slurm: crate::pipeline::slurm::SlurmConfig,
 }
 
 impl Profile {
@@ -188,6 +193,8 @@ impl Config {
         let raw: RawConfig =
             toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.into(), msg: e.to_string() })?;
         let cfg = Config { path: path.into(), text, raw };
+        let kinds: Vec<&str> = crate::pipeline::stages::KINDS.iter().map(|k| k.name).collect();
+        cfg.raw.slurm.validate(&kinds).map_err(|e| ConfigError::Parse { path: path.into(), msg: e.to_string() })?;
         // Check every profile now, so a typo anywhere in the file is reported at once.
         for name in cfg.raw.profiles.keys() {
             cfg.profile(name)?;
@@ -301,6 +308,7 @@ impl Config {
             fid_conditions,
             eval: self.raw.eval.clone(),
             data_dir: PathBuf::from(self.raw.defaults.data_dir.clone().unwrap_or_else(|| "data".into())),
+            slurm: self.raw.slurm.clone(),
         })
     }
 

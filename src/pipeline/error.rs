@@ -18,6 +18,8 @@ pub enum PipelineError {
     Eval(#[from] crate::eval::EvalError),
     #[error(transparent)]
     Fid(#[from] crate::eval::fid::FidError),
+    #[error(transparent)]
+    Slurm(#[from] super::slurm::SlurmError),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
     /// A computation failed: which stage, under which key, and why.

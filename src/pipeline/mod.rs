@@ -1,6 +1,7 @@
 //! The pipeline: pipeline.toml, the stage units and their keys, the content-addressed cache, the
 //! runner, status and the report. Knows which stage needs what, not how a stage computes.
 pub mod cache;
+pub mod cluster;
 pub mod config;
 pub mod error;
 pub mod jobs;
