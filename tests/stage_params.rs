@@ -166,9 +166,15 @@ fn every_parameter_field_changes_the_key_and_what_the_stage_computes() {
             assert_ne!(other.key, node.key, "{}: field {field} does not change the key", node.label);
             if let Some(base) = &base {
                 let work = tmp.path().join(format!("{}-{field}", node.key));
-                let got = compute(node, other.stage.as_ref(), this_plan, &cache, &work)
-                    .unwrap_or_else(|e| panic!("{}: with {field} changed: {e}", node.label));
-                assert_ne!(&got, base, "{}: changing {field} does not change the output", node.label);
+                match compute(node, other.stage.as_ref(), this_plan, &cache, &work) {
+                    Ok(got) => assert_ne!(&got, base, "{}: changing {field} does not change the output", node.label),
+                    // The one change that makes an input unusable: a sweep of 257-d codes cannot
+                    // use its probe's read-out of 256-d ones, and says so.
+                    Err(e) if kind.name == "occlusion" && field == "nz" => {
+                        assert!(e.contains("256-d") && e.contains("257-d"), "{e}")
+                    }
+                    Err(e) => panic!("{}: with {field} changed: {e}", node.label),
+                }
                 computed += 1;
             }
         }

@@ -66,6 +66,11 @@ impl Unit for Occlusion {
         let ds = data::dataset(inputs)?;
         let (enc, _) = train::networks(&self.net, inputs, ds.channels)?;
         let clf = probe::classifier(inputs)?;
+        if clf.w.ncols() != enc.nz {
+            // A read-out of other networks (a wiring or parameter mismatch), said before any work.
+            let msg = format!("the probe's read-out takes {}-d codes, the encoder makes {}-d ones", clf.w.ncols(), enc.nz);
+            return Err(PipelineError::Params { stage: inputs.label.clone(), msg });
+        }
         let (test, vy) = data::split(&ds, Split::Test)?;
         let cfg = crate::eval::SweepConfig { levels: self.levels.clone(), tile: self.tile, seed: self.seed };
         let rows = crate::eval::occlusion_sweep(&enc, &clf, test, vy, self.batch, &cfg);
