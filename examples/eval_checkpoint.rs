@@ -2,13 +2,27 @@
 //! distances, PCA and dreams, written into OUT (CSV, JSON, SVG, PNG), with timings.
 //!
 //!   cargo run --release --example eval_checkpoint -- ARTIFACT CHECKPOINT OUT [--skip-sweep] [--figures-only] [--probe-run]
-use pad::eval::cli::*;
+use pad::eval::{standalone, ProbeConfig, ProbeOptions, SplitOptions, Subject};
 use pad::eval::{Distances, SweepRow};
-use pad::report::figures::{accuracy_vs_occlusion, distance_ratio_bars, write_svg};
+use pad::report::figures::{
+    accuracy_vs_epoch, accuracy_vs_occlusion, distance_ratio_bars, losses_per_epoch, write_svg,
+};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+fn write(path: &Path, text: &str) -> Result<()> {
+    Ok(pad::atomic::write_atomic(path, text.as_bytes())?)
+}
+
+/// The run's losses.csv as an SVG.
+fn figure_losses(losses: &Path, out: &Path) -> Result<()> {
+    let text = std::fs::read_to_string(losses)?;
+    Ok(write_svg(out, &losses_per_epoch(&text, losses)?)?)
+}
+
+fn main() -> Result<()> {
     let a: Vec<String> = std::env::args().skip(1).collect();
     if a.len() < 3 {
         return Err(
@@ -19,30 +33,35 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if a.iter().any(|s| s == "--probe-run") {
         // Fig. 4 for the checkpoint's whole run: probe every epoch, then the accuracy figure.
         let run = PathBuf::from(&a[1]).parent().map(Path::to_path_buf).unwrap_or_default();
-        let csv = out.join("probe_run.csv");
-        run_probe_run(&ProbeRunArgs { data: a[0].clone().into(), run, every: 1, seed: 0, out: Some(csv.clone()) })?;
-        run_figure_accuracy(&FigureAccuracyArgs {
-            curves: vec![format!("pad={}", csv.display())],
-            title: "linear separability".into(),
-            out: out.join("accuracy.svg"),
-        })?;
+        let ds = pad::data::load_artifact(Path::new(&a[0]))?;
+        let train = pad::train::Images::new(&ds.train.images, ds.channels)?;
+        let test = pad::train::Images::new(&ds.test.images, ds.channels)?;
+        let rows = pad::eval::curves::probe_run(
+            &run,
+            1,
+            (train, &ds.train.labels),
+            (test, &ds.test.labels),
+            ds.classes.len(),
+            &ProbeConfig::default(),
+        )?;
+        write(&out.join("probe_run.csv"), &pad::eval::curves::curve_csv(&rows))?;
+        let curve = rows.iter().map(|(e, h)| (*e as f64, h.test_acc)).collect();
+        write_svg(
+            &out.join("accuracy.svg"),
+            &accuracy_vs_epoch("linear separability", &[("pad".into(), vec![curve])]),
+        )?;
         return Ok(());
     }
     if a.iter().any(|s| s == "--figures-only") {
-        run_figure_losses(&FigureLossesArgs {
-            losses: PathBuf::from(&a[1]).with_file_name("losses.csv"),
-            out: out.join("losses.svg"),
-        })?;
+        figure_losses(&PathBuf::from(&a[1]).with_file_name("losses.csv"), &out.join("losses.svg"))?;
         return figures(&out);
     }
-    let model = |untrained: bool| ModelArgs {
+    let subject = |untrained: bool| Subject {
         data: a[0].clone().into(),
-        ckpt: Some(a[1].clone().into()),
-        untrained,
+        ckpt: (!untrained).then(|| a[1].clone().into()),
         seed: 0,
-        threads: None,
     };
-    let timed = |what: &str, f: &dyn Fn() -> Result<(), pad::eval::EvalError>| -> Result<(), pad::eval::EvalError> {
+    let timed = |what: &str, f: &dyn Fn() -> Result<()>| -> Result<()> {
         let t = Instant::now();
         f()?;
         eprintln!("{what}: {:.1} s", t.elapsed().as_secs_f64());
@@ -50,34 +69,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     for (tag, untrained) in [("trained", false), ("untrained", true)] {
         let dir = out.join(tag);
+        let on = |split: &str| SplitOptions { subject: subject(untrained), split: split.into() };
         timed(&format!("distances ({tag})"), &|| {
-            run_distances(&DistancesArgs {
-                model: model(untrained),
-                split: "train".into(),
-                out: Some(dir.join("distances.json")),
-            })
+            let d = standalone::distances(&on("train"))?;
+            write(&dir.join("distances.json"), &(serde_json::to_string_pretty(&d)? + "\n"))
         })?;
-        timed(&format!("pca ({tag})"), &|| {
-            run_pca(&PcaArgs { model: model(untrained), samples: 1000, split: "test".into(), out: dir.clone() })
-        })?;
-        timed(&format!("dreams ({tag})"), &|| {
-            run_dreams(&DreamsArgs { model: model(untrained), n: 8, split: "train".into(), out: dir.clone() })
-        })?;
+        timed(&format!("pca ({tag})"), &|| Ok(standalone::pca_files(&on("test"), 1000, &dir).map(|_| ())?))?;
+        timed(&format!("dreams ({tag})"), &|| Ok(standalone::dream_files(&on("train"), 8, &dir).map(|_| ())?))?;
         if !a.iter().any(|s| s == "--skip-sweep") {
             timed(&format!("occlusion ({tag})"), &|| {
-                run_occlusion(&OcclusionArgs {
-                    model: model(untrained),
-                    epochs: 20,
-                    lr: 0.2,
-                    out: Some(dir.join("occlusion.csv")),
-                })
+                let rows = standalone::occlusion(&ProbeOptions { subject: subject(untrained), epochs: 20, lr: 0.2 })?;
+                write(&dir.join("occlusion.csv"), &pad::eval::occlusion::sweep_csv(&rows))
             })?;
         }
     }
     // The run's losses.csv sits next to its checkpoints.
     let losses = PathBuf::from(&a[1]).with_file_name("losses.csv");
     if losses.exists() {
-        run_figure_losses(&FigureLossesArgs { losses, out: out.join("losses.svg") })?;
+        figure_losses(&losses, &out.join("losses.svg"))?;
     }
     figures(&out)?;
     Ok(())
@@ -85,7 +94,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// Fig. 5 and Fig. 6e,f panels comparing the trained and the untrained networks, from the files
 /// written above.
-fn figures(out: &Path) -> Result<(), Box<dyn std::error::Error>> {
+fn figures(out: &Path) -> Result<()> {
     let tags = ["trained", "untrained"];
     let mut sweeps = Vec::new();
     let mut dists = Vec::new();

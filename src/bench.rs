@@ -3,10 +3,11 @@
 //! Machines are shared and noisy, so pad and the peer alternate, repetition by repetition, and
 //! the report gives medians and their ratio.
 use crate::engine::rng::Stream;
+use crate::model::{encoder::NF, NZ};
 use crate::train::run::{init_state, EpochDraws};
 use crate::train::{condition, Images};
 use serde::Serialize;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
@@ -46,6 +47,11 @@ pub fn iteration_macs(batch: usize, c: usize, nf: usize, nz: usize) -> [f64; 3] 
     [wake * b, nrem * b, rem * b]
 }
 
+/// Images per iteration: the paper's batch.
+pub const BATCH: usize = 64;
+/// Channels of the benchmark's images (CIFAR-10's).
+const CHANNELS: usize = 3;
+
 #[derive(Serialize, Debug, Clone)]
 pub struct Measurement {
     pub implementation: String,
@@ -58,19 +64,16 @@ pub struct Measurement {
     pub repetitions: usize,
 }
 
-/// Median ms per iteration (and per phase) of pad at `threads`, over `reps` repetitions of `iters`.
-pub fn time_pad(threads: usize, batch: usize, iters: usize) -> (f64, [f64; 3]) {
-    let pool = if std::env::var_os("PAD_KEEP_DENORMALS").is_some() {
-        rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("thread pool")
-    } else {
-        crate::engine::fpmode::thread_pool(Some(threads))
-    };
+/// ms per iteration and per phase (Wake, NREM, REM) of pad on `pool`, over `iters` timed
+/// iterations after two warm-up ones. The pool is the caller's: it decides the floating-point mode
+/// of the workers as every command does.
+pub fn time_pad(pool: &rayon::ThreadPool, batch: usize, iters: usize) -> (f64, [f64; 3]) {
     pool.install(|| {
         let mut rng = Stream::derive(0, "bench", 0);
-        let data: Vec<u8> = (0..4 * batch * 3 * 1024).map(|_| (rng.next_u64() & 255) as u8).collect();
-        let images = Images::new(&data, 3).expect("whole images");
-        let mut state = init_state(0, 3, 64, 256);
-        let mut draws = EpochDraws::new(0, 1, batch, 256);
+        let data: Vec<u8> = (0..4 * batch * CHANNELS * 1024).map(|_| (rng.next_u64() & 255) as u8).collect();
+        let images = Images::new(&data, CHANNELS).expect("whole images");
+        let mut state = init_state(0, CHANNELS, NF, NZ);
+        let mut draws = EpochDraws::new(0, 1, batch, NZ);
         let cond = condition("pad").expect("pad exists");
         let idx = |i: usize| ((i % 4) * batch..(i % 4 + 1) * batch).collect::<Vec<_>>();
         for i in 0..2 {
@@ -111,7 +114,68 @@ pub fn time_peer(python: &Path, script: &Path, threads: usize, iters: usize) -> 
     Ok((v["ms_per_iter"].as_f64().unwrap_or(f64::NAN), [ph("wake"), ph("nrem"), ph("rem")]))
 }
 
+/// The median (upper median for an even count); NaN for no values.
 pub fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// The PyTorch peer: a Python with torch and its PAD step script (../shared/bench/).
+#[derive(Clone, Debug)]
+pub struct Peer {
+    pub python: PathBuf,
+    pub script: PathBuf,
+}
+
+/// pad at one thread count, next to the peer at the same count when it ran.
+#[derive(Clone, Debug)]
+pub struct Comparison {
+    pub pad: Measurement,
+    pub peer: Option<Measurement>,
+    /// Why the peer has no measurement (not installed, or it failed).
+    pub peer_error: Option<String>,
+}
+
+/// Medians over `reps` repetitions of `iters` timed iterations, per pool (one per thread count):
+/// pad and the peer alternate, repetition by repetition, so that both see the same machine load.
+/// The peer is not retried at a thread count once it failed there.
+pub fn compare(pools: &[rayon::ThreadPool], iters: usize, reps: usize, peer: Option<&Peer>) -> Vec<Comparison> {
+    let flop = 2.0 * iteration_macs(BATCH, CHANNELS, NF, NZ).iter().sum::<f64>();
+    let mut out = Vec::new();
+    for pool in pools {
+        let threads = pool.current_num_threads();
+        let (mut pad_ms, mut pad_ph, mut peer_ms, mut peer_ph) = (vec![], vec![], vec![], vec![]);
+        let mut peer_error = None;
+        for _ in 0..reps {
+            let (ms, ph) = time_pad(pool, BATCH, iters);
+            pad_ms.push(ms);
+            pad_ph.push(ph);
+            if let Some(p) = peer.filter(|_| peer_error.is_none()) {
+                match time_peer(&p.python, &p.script, threads, iters) {
+                    Ok((ms, ph)) => {
+                        peer_ms.push(ms);
+                        peer_ph.push(ph);
+                    }
+                    Err(e) => peer_error = Some(e),
+                }
+            }
+        }
+        let row = |name: &str, ms: &mut Vec<f64>, ph: &[[f64; 3]]| {
+            let m = median(ms);
+            Measurement {
+                implementation: name.into(),
+                threads,
+                batch: BATCH,
+                ms_per_iteration: m,
+                images_per_s: BATCH as f64 / m * 1e3,
+                gflops: flop / m / 1e6,
+                phase_ms: Some([0, 1, 2].map(|i| median(&mut ph.iter().map(|p| p[i]).collect::<Vec<_>>()))),
+                repetitions: ms.len(),
+            }
+        };
+        let pad = row("pad", &mut pad_ms, &pad_ph);
+        let peer = (!peer_ms.is_empty()).then(|| row("pytorch", &mut peer_ms, &peer_ph));
+        out.push(Comparison { pad, peer, peer_error });
+    }
+    out
 }

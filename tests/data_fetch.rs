@@ -1,7 +1,7 @@
 //! Fetch-level behaviour of the data layer: loopback HTTP downloads, mirrors, the lock, cached
 //! archives, and errors that name the bad file and leave no artifact behind.
 
-use pad::data::{self, DataError, FetchArgs};
+use pad::data::{self, DataError, FetchRequest};
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -108,8 +108,8 @@ fn mirror_dir(dir: &Path, files: Vec<(&str, Vec<u8>)>) -> PathBuf {
     mirror
 }
 
-fn args(dataset: &str, dir: &Path, mirror: &str) -> FetchArgs {
-    FetchArgs {
+fn args(dataset: &str, dir: &Path, mirror: &str) -> FetchRequest {
+    FetchRequest {
         dataset: dataset.into(),
         mirror: Some(mirror.into()),
         data_dir: Some(dir.join("dl")),
@@ -142,7 +142,7 @@ fn http_mirror_download_lock_and_cache() {
         srv.put(&format!("m/{n}"), b);
     }
     let a = args("mnist", dir.path(), &format!("{}/m/", srv.base));
-    let out = data::run_fetch(&a).unwrap();
+    let out = data::fetch_to_artifact(&a).unwrap().path;
     let ds = data::load_artifact(&out).unwrap();
     assert_eq!((ds.name.as_str(), ds.channels, ds.train.n, ds.test.n), ("mnist", 1, 12, 5));
     assert_eq!(ds.train.labels[..3], [0, 1, 2]);
@@ -156,9 +156,9 @@ fn http_mirror_download_lock_and_cache() {
     let sha1 = lock.artifact("mnist").unwrap().sha256.clone();
     assert_eq!(sha1, data::sha256_file(&out).unwrap());
     // cached: nothing downloaded again, same artifact
-    data::run_fetch(&a).unwrap();
+    data::fetch_to_artifact(&a).unwrap();
     std::fs::remove_file(&out).unwrap();
-    let out = data::run_fetch(&a).unwrap();
+    let out = data::fetch_to_artifact(&a).unwrap().path;
     assert_eq!(srv.hits.load(Ordering::SeqCst), 4, "archives in the download dir are not fetched again");
     assert_eq!(data::sha256_file(&out).unwrap(), sha1, "rebuild is byte-identical");
 }
@@ -170,7 +170,7 @@ fn http_errors_leave_nothing_behind() {
     // 404 on the second file
     let files = mnist_files(3, 2, false);
     srv.put(files[0].0, files[0].1.clone());
-    let e = data::run_fetch(&args("mnist", dir.path(), &srv.base)).unwrap_err();
+    let e = data::fetch_to_artifact(&args("mnist", dir.path(), &srv.base)).unwrap_err();
     assert!(
         matches!(&e, DataError::Http { url, detail } if url.ends_with("/train-labels-idx1-ubyte.gz") && detail.contains("404")),
         "{e}"
@@ -179,7 +179,7 @@ fn http_errors_leave_nothing_behind() {
     // wrong size: Content-Length says more than is sent
     let (name, body) = &files[1];
     srv.files.lock().unwrap().insert(format!("/{name}"), (200, body.clone(), body.len() + 100));
-    let e = data::run_fetch(&args("mnist", dir.path(), &srv.base)).unwrap_err();
+    let e = data::fetch_to_artifact(&args("mnist", dir.path(), &srv.base)).unwrap_err();
     let msg = e.to_string();
     assert!(msg.contains("train-labels-idx1-ubyte.gz"), "{msg}");
     assert!(matches!(e, DataError::SizeMismatch { .. } | DataError::Http { .. }), "{e}");
@@ -193,12 +193,12 @@ fn changed_mirror_file_is_a_hash_mismatch() {
     for (n, b) in mnist_files(3, 2, false) {
         srv.put(n, b);
     }
-    data::run_fetch(&args("mnist", dir.path(), &srv.base)).unwrap();
+    data::fetch_to_artifact(&args("mnist", dir.path(), &srv.base)).unwrap();
     std::fs::remove_file(dir.path().join("out.safetensors")).unwrap();
     // the origin now serves different bytes for a file the lock knows
     std::fs::remove_file(dir.path().join("dl/t10k-labels-idx1-ubyte.gz")).unwrap();
     srv.put("t10k-labels-idx1-ubyte.gz", gz(&data::idx::encode_idx(&[2], &[1, 1])));
-    let e = data::run_fetch(&args("mnist", dir.path(), &srv.base)).unwrap_err();
+    let e = data::fetch_to_artifact(&args("mnist", dir.path(), &srv.base)).unwrap_err();
     let msg = e.to_string();
     assert!(matches!(e, DataError::HashMismatch { .. }), "{msg}");
     assert!(
@@ -208,7 +208,7 @@ fn changed_mirror_file_is_a_hash_mismatch() {
     assert!(leftovers(dir.path()).is_empty(), "{:?}", leftovers(dir.path()));
     // a tampered archive already in the download dir is refused too
     std::fs::write(dir.path().join("dl/t10k-labels-idx1-ubyte.gz"), gz(&data::idx::encode_idx(&[2], &[3, 3]))).unwrap();
-    let e = data::run_fetch(&args("mnist", dir.path(), &srv.base)).unwrap_err();
+    let e = data::fetch_to_artifact(&args("mnist", dir.path(), &srv.base)).unwrap_err();
     assert!(matches!(&e, DataError::HashMismatch { from, .. } if from.contains("dl")), "{e}");
 }
 
@@ -218,8 +218,9 @@ fn fashion_content_hash_is_checked_and_bad_labels_leave_no_artifact() {
     let mirror = mirror_dir(dir.path(), mnist_files(3, 2, false));
     // synthetic files are not Fashion-MNIST: the published decompressed-content hash rejects them
     // (unless the caller says they are its own data: allow_unpublished)
-    let strict = FetchArgs { allow_unpublished: false, ..args("fashion-mnist", dir.path(), mirror.to_str().unwrap()) };
-    let e = data::run_fetch(&strict).unwrap_err();
+    let strict =
+        FetchRequest { allow_unpublished: false, ..args("fashion-mnist", dir.path(), mirror.to_str().unwrap()) };
+    let e = data::fetch_to_artifact(&strict).unwrap_err();
     assert!(
         matches!(&e, DataError::HashMismatch { algo, file, .. } if algo.contains("content") && file == "train-images-idx3-ubyte.gz"),
         "{e}"
@@ -227,7 +228,7 @@ fn fashion_content_hash_is_checked_and_bad_labels_leave_no_artifact() {
     assert!(leftovers(dir.path()).is_empty());
     // label out of range in a file that verifies (mnist from a fresh mirror): decoded, refused
     mirror_dir(dir.path(), mnist_files(3, 2, true));
-    let e = data::run_fetch(&args("mnist", dir.path(), mirror.to_str().unwrap())).unwrap_err();
+    let e = data::fetch_to_artifact(&args("mnist", dir.path(), mirror.to_str().unwrap())).unwrap_err();
     assert!(
         matches!(&e, DataError::LabelOutOfRange { path, label: 12, .. } if path.ends_with("train-labels-idx1-ubyte.gz")),
         "{e}"
@@ -239,8 +240,8 @@ fn fashion_content_hash_is_checked_and_bad_labels_leave_no_artifact() {
 fn mirror_files_must_match_published_hashes_by_default() {
     let dir = tempfile::tempdir().unwrap();
     let mirror = mirror_dir(dir.path(), mnist_files(3, 2, false));
-    let strict = FetchArgs { allow_unpublished: false, ..args("mnist", dir.path(), mirror.to_str().unwrap()) };
-    let e = data::run_fetch(&strict).unwrap_err();
+    let strict = FetchRequest { allow_unpublished: false, ..args("mnist", dir.path(), mirror.to_str().unwrap()) };
+    let e = data::fetch_to_artifact(&strict).unwrap_err();
     assert!(
         matches!(&e, DataError::HashMismatch { algo: "md5", file, expected, .. }
         if file == "train-images-idx3-ubyte.gz" && expected == "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
@@ -249,7 +250,7 @@ fn mirror_files_must_match_published_hashes_by_default() {
     assert!(leftovers(dir.path()).is_empty());
     // CIFAR-10 from a mirror: the published size is checked first
     std::fs::write(mirror.join("cifar-10-binary.tar.gz"), b"not the archive").unwrap();
-    let e = data::run_fetch(&FetchArgs { dataset: "cifar10".into(), ..strict.clone() }).unwrap_err();
+    let e = data::fetch_to_artifact(&FetchRequest { dataset: "cifar10".into(), ..strict.clone() }).unwrap_err();
     assert!(matches!(e, DataError::SizeMismatch { expected: 170_052_171, actual: 15, .. }), "{e}");
 }
 
@@ -261,7 +262,7 @@ fn svhn_from_scipy_fixture_mirror() {
     let fx = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     std::fs::copy(fx.join("svhn_tiny_z.mat"), mirror.join("train_32x32.mat")).unwrap();
     std::fs::copy(fx.join("svhn_tiny.mat"), mirror.join("test_32x32.mat")).unwrap();
-    let out = data::run_fetch(&args("svhn", dir.path(), mirror.to_str().unwrap())).unwrap();
+    let out = data::fetch_to_artifact(&args("svhn", dir.path(), mirror.to_str().unwrap())).unwrap().path;
     let ds = data::load_artifact(&out).unwrap();
     assert_eq!((ds.channels, ds.train.n, ds.test.n), (3, 5, 5));
     assert_eq!(ds.train, ds.test);
@@ -269,7 +270,7 @@ fn svhn_from_scipy_fixture_mirror() {
     // a .mat with a missing variable: clear error, no artifact
     std::fs::copy(fx.join("svhn_missing_y.mat"), mirror.join("test_32x32.mat")).unwrap();
     let dir2 = tempfile::tempdir().unwrap();
-    let e = data::run_fetch(&args("svhn", dir2.path(), mirror.to_str().unwrap())).unwrap_err();
+    let e = data::fetch_to_artifact(&args("svhn", dir2.path(), mirror.to_str().unwrap())).unwrap_err();
     assert!(matches!(&e, DataError::MatMissing { path, var } if var == "y" && path.ends_with("test_32x32.mat")), "{e}");
     assert!(leftovers(dir2.path()).is_empty());
 }
@@ -330,7 +331,7 @@ fn cifar10_over_http_and_bad_records() {
     let dir = tempfile::tempdir().unwrap();
     let srv = Server::start();
     srv.put("cifar-10-binary.tar.gz", cifar_archive(3073, 7));
-    let out = data::run_fetch(&args("cifar10", dir.path(), &srv.base)).unwrap();
+    let out = data::fetch_to_artifact(&args("cifar10", dir.path(), &srv.base)).unwrap().path;
     let ds = data::load_artifact(&out).unwrap();
     assert_eq!((ds.channels, ds.train.n, ds.test.n, ds.test.labels[0]), (3, 10, 1, 7));
     assert_eq!(ds.classes[9], "truck");
@@ -340,7 +341,7 @@ fn cifar10_over_http_and_bad_records() {
     {
         let dir = tempfile::tempdir().unwrap();
         srv.put("cifar-10-binary.tar.gz", archive);
-        let e = data::run_fetch(&args("cifar10", dir.path(), &srv.base)).unwrap_err().to_string();
+        let e = data::fetch_to_artifact(&args("cifar10", dir.path(), &srv.base)).unwrap_err().to_string();
         assert!(e.contains("cifar-10-binary.tar.gz") && e.contains(want), "{e}");
         assert!(leftovers(dir.path()).is_empty());
     }
@@ -348,7 +349,7 @@ fn cifar10_over_http_and_bad_records() {
     let dir = tempfile::tempdir().unwrap();
     let full = cifar_archive(3073, 1);
     srv.put("cifar-10-binary.tar.gz", full[..full.len() * 2 / 3].to_vec());
-    let e = data::run_fetch(&args("cifar10", dir.path(), &srv.base)).unwrap_err();
+    let e = data::fetch_to_artifact(&args("cifar10", dir.path(), &srv.base)).unwrap_err();
     assert!(matches!(e, DataError::Truncated { .. } | DataError::MissingMember { .. }), "{e}");
     assert!(leftovers(dir.path()).is_empty());
 }

@@ -1,7 +1,7 @@
 //! Real Fashion-MNIST, from Debian's package (`apt-get install dataset-fashion-mnist` puts it in
 //! /usr/share/datasets/fashion-mnist). Skips with a note when the files are absent.
 
-use pad::data::{self, FetchArgs};
+use pad::data::{self, FetchRequest};
 use std::path::Path;
 
 const DEBIAN: &str = "/usr/share/datasets/fashion-mnist";
@@ -15,14 +15,14 @@ fn fashion_mnist_from_debian_mirror() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let args = FetchArgs {
+    let args = FetchRequest {
         dataset: "fashion-mnist".into(),
         mirror: Some(DEBIAN.into()),
         data_dir: Some(dir.path().to_path_buf()),
         ..Default::default()
     };
     // Debian re-gzipped the files: the published MD5s do not hold, the decompressed content does.
-    let out = data::run_fetch(&args).unwrap();
+    let out = data::fetch_to_artifact(&args).unwrap().path;
     let ds = data::load_artifact(&out).unwrap();
     assert_eq!((ds.channels, ds.train.n, ds.test.n), (1, 60_000, 10_000));
     assert_eq!(ds.classes[0], "T-shirt/top");

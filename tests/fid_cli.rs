@@ -1,7 +1,7 @@
 //! `pad fid` end to end on tiny synthetic data: artifacts in, cached statistics, JSON out; and
 //! batching does not change features.
 use pad::data::{write_artifact, Dataset, Split};
-use pad::eval::fid_cli::{run_fid, FidArgs};
+use pad::eval::fid_sets::{fid_of_sets, FidOptions};
 use pad::eval::inception::{synthetic, InceptionV3, Layout, BATCH, DIM};
 use pad::model::checkpoint::to_bytes;
 use std::collections::BTreeMap;
@@ -31,7 +31,7 @@ fn fid_between_two_artifacts_caches_statistics_and_writes_json() {
     };
     let (a, b) = (art("grey", 1), art("rgb", 3));
     let json = dir.path().join("out/fid.json");
-    let args = FidArgs {
+    let args = FidOptions {
         a: a.clone(),
         b: b.clone(),
         inception: Some(weights.clone()),
@@ -41,7 +41,7 @@ fn fid_between_two_artifacts_caches_statistics_and_writes_json() {
         cache: dir.path().join("cache"),
         json: Some(json.clone()),
     };
-    let f = run_fid(&args).unwrap();
+    let f = fid_of_sets(&args).unwrap();
     assert!(f.fid.is_finite() && f.fid > 0.0);
     assert_eq!((f.n1, f.n2, f.dim), (3, 3, DIM));
     assert!(f.warning.is_some(), "3 samples must warn");
@@ -52,10 +52,10 @@ fn fid_between_two_artifacts_caches_statistics_and_writes_json() {
     // Second run: side A from its statistics file directly, side B from the cache; same value.
     let stats_a =
         cached.iter().map(|e| e.as_ref().unwrap().path()).find(|p| p.to_string_lossy().contains("grey")).unwrap();
-    assert_eq!(run_fid(&FidArgs { a: stats_a, ..args.clone() }).unwrap().fid, f.fid);
+    assert_eq!(fid_of_sets(&FidOptions { a: stats_a, ..args.clone() }).unwrap().fid, f.fid);
     // Asking for more images than the split has is an error, not a panic.
-    assert!(run_fid(&FidArgs { n: 4, cache: dir.path().join("cache2"), ..args.clone() }).is_err());
-    assert!(run_fid(&FidArgs { inception: None, cache: dir.path().join("cache3"), ..args }).is_err());
+    assert!(fid_of_sets(&FidOptions { n: 4, cache: dir.path().join("cache2"), ..args.clone() }).is_err());
+    assert!(fid_of_sets(&FidOptions { inception: None, cache: dir.path().join("cache3"), ..args }).is_err());
 }
 
 #[test]

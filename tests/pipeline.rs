@@ -298,7 +298,8 @@ fn parallel_jobs_write_the_same_bytes_as_one_job_and_skip_only_what_a_failure_fe
     // A training run that cannot start (its run directory is a file) fails; what reads it is
     // skipped, everything else is computed, and the error names the stage.
     let broken = Cache { root: tmp.path().join("broken") };
-    let train = p.nodes.iter().find(|n| n.is(&stages::train::KIND) && n.at.condition.as_deref() == Some("pad")).unwrap();
+    let train =
+        p.nodes.iter().find(|n| n.is(&stages::train::KIND) && n.at.condition.as_deref() == Some("pad")).unwrap();
     std::fs::create_dir_all(broken.root.join("train")).unwrap();
     std::fs::write(broken.work_dir("train", &train.key), "not a directory").unwrap();
     let s = run_parallel(&p, &broken, &all, jobs, &Env::default(), &|_| {}).unwrap();

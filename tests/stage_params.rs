@@ -102,7 +102,13 @@ fn outputs(dir: &Path) -> BTreeMap<String, String> {
     out
 }
 
-fn compute(node: &Node, stage: &dyn pad::pipeline::stage::Stage, plan: &Plan, cache: &Cache, work: &Path) -> Result<BTreeMap<String, String>, String> {
+fn compute(
+    node: &Node,
+    stage: &dyn pad::pipeline::stage::Stage,
+    plan: &Plan,
+    cache: &Cache,
+    work: &Path,
+) -> Result<BTreeMap<String, String>, String> {
     std::fs::create_dir_all(work).unwrap();
     let inputs = Inputs::of(&plan.nodes, node, cache);
     stage.compute(&inputs, work, &Env::default()).map_err(|e| e.to_string())?;
@@ -149,7 +155,8 @@ fn every_parameter_field_changes_the_key_and_what_the_stage_computes() {
         // Cheap here: everything but the data stage (one source offline) and FID (Inception).
         let computes = !matches!(kind.name, "data" | "fid" | "fid-real");
         let base = computes.then(|| {
-            compute(node, node.stage.as_ref(), this_plan, &cache, &tmp.path().join(format!("base-{}", node.key))).unwrap()
+            compute(node, node.stage.as_ref(), this_plan, &cache, &tmp.path().join(format!("base-{}", node.key)))
+                .unwrap()
         });
         let mut fields = Vec::new();
         leaves(&params, "", &mut fields);

@@ -4,9 +4,9 @@
 
 pub mod artifact;
 pub mod cifar;
-pub mod cli;
 pub mod error;
 pub mod fetch;
+pub mod fetch_artifact;
 pub mod idx;
 pub mod image_folder;
 pub mod lock;
@@ -18,8 +18,8 @@ use std::io::Read;
 use std::path::Path;
 
 pub use artifact::{bench_load, load_artifact, load_artifact_verified, write_artifact};
-pub use cli::{run_fetch, FetchArgs};
 pub use error::DataError;
+pub use fetch_artifact::{fetch_to_artifact, FetchRequest, Fetched};
 pub use sources::{build, SourceSpec};
 
 /// Side of every stored image.

@@ -39,7 +39,7 @@ pub const DIM: usize = 2048;
 pub const BATCH: usize = 2;
 
 /// Which network the weights file is for (same tensor names, different pooling).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Layout {
     /// pytorch-fid's FID Inception (the TensorFlow FID graph): the standard for FID values.
@@ -56,6 +56,26 @@ impl std::fmt::Display for Layout {
             Layout::Fid => "pytorch-fid",
             Layout::Torchvision => "torchvision",
         })
+    }
+}
+
+impl Layout {
+    /// The names `FromStr` accepts, as pipeline.toml's `fid_layout` spells them.
+    pub const NAMES: [&'static str; 2] = ["fid", "torchvision"];
+}
+
+/// Parses "fid" (or "pytorch-fid", what `Display` writes) and "torchvision".
+impl std::str::FromStr for Layout {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "fid" | "pytorch-fid" => Ok(Layout::Fid),
+            "torchvision" => Ok(Layout::Torchvision),
+            other => Err(format!(
+                "unknown Inception layout '{other}': fid (pytorch-fid's FID Inception) or torchvision (torchvision's inception_v3)"
+            )),
+        }
     }
 }
 
@@ -575,5 +595,20 @@ pub mod synthetic {
     /// Values 2u - 1 in [-1, 1): synthetic images.
     pub fn image(name: &str, n: usize) -> Vec<f32> {
         uniform(name, n).into_iter().map(|u| (2.0 * u - 1.0) as f32).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Layout;
+
+    #[test]
+    fn layout_names_parse_and_display_round_trips() {
+        for name in Layout::NAMES {
+            let l: Layout = name.parse().unwrap();
+            assert_eq!(l.to_string().parse::<Layout>(), Ok(l));
+        }
+        assert_eq!("fid".parse::<Layout>(), Ok(Layout::Fid));
+        assert!("Fid".parse::<Layout>().unwrap_err().contains("torchvision"));
     }
 }

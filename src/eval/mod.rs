@@ -1,6 +1,5 @@
 //! Evaluation of trained networks (Methods 4.4): frozen features and the linear probe (Fig. 4),
 //! the occlusion sweep (Fig. 5), latent distances and PCA (Fig. 6), dreams (Fig. 3).
-pub mod cli;
 pub mod curves;
 pub mod distances;
 pub mod dream_fid;
@@ -8,11 +7,12 @@ pub mod dreams;
 pub mod error;
 pub mod features;
 pub mod fid;
-pub mod fid_cli;
+pub mod fid_sets;
 pub mod inception;
 pub mod occlusion;
 pub mod pca;
 pub mod probe;
+pub mod standalone;
 
 pub use distances::{latent_distances, DistanceConfig, Distances};
 pub use dreams::{dreams, DreamConfig, Dreams};
@@ -20,4 +20,5 @@ pub use error::EvalError;
 pub use features::{encode, encode_selected};
 pub use occlusion::{occlusion_curve, occlusion_sweep, SweepConfig, SweepRow};
 pub use pca::{pca_projection, PcaConfig, PcaProjection};
-pub use probe::{linear_probe, ProbeConfig, ProbeEpoch};
+pub use probe::{history_csv, linear_probe, ProbeConfig, ProbeEpoch};
+pub use standalone::{ProbeOptions, SplitOptions, Subject};

@@ -123,6 +123,22 @@ pub fn linear_probe(
     (clf, history)
 }
 
+/// Header of a probe's per-epoch table (`history_csv`).
+pub const HISTORY_HEADER: &str = "probe_epoch,train_loss,train_acc,test_loss,test_acc,test_acc_ref";
+
+/// The probe's history as CSV, one row per probe epoch: the one format of every probe table (the
+/// probe stage's probe.csv, `pad probe`), so that cached results and the command agree byte for byte.
+pub fn history_csv(history: &[ProbeEpoch]) -> String {
+    let mut csv = format!("{HISTORY_HEADER}\n");
+    for h in history {
+        csv.push_str(&format!(
+            "{},{:.6},{:.4},{:.6},{:.4},{:.4}\n",
+            h.epoch, h.train_loss, h.train_acc, h.test_loss, h.test_acc, h.test_acc_ref
+        ));
+    }
+    csv
+}
+
 /// The authors' number: mean over full test batches of each batch's accuracy.
 pub(crate) fn reference_style_accuracy(clf: &Linear, x: ArrayView2<f32>, y: &[u8], batch: usize) -> f64 {
     let nb = y.len() / batch;
@@ -162,6 +178,23 @@ mod tests {
     }
 
     #[test]
+    fn history_csv_has_the_probe_stage_format() {
+        let h = ProbeEpoch {
+            epoch: 3,
+            train_loss: 1.0 / 3.0,
+            train_acc: 50.125,
+            test_loss: 2.0,
+            test_acc: 45.55556,
+            test_acc_ref: f64::NAN,
+        };
+        assert_eq!(
+            history_csv(&[h]),
+            "probe_epoch,train_loss,train_acc,test_loss,test_acc,test_acc_ref\n3,0.333333,50.1250,2.000000,45.5556,NaN\n"
+        );
+        assert_eq!(history_csv(&[]), format!("{HISTORY_HEADER}\n"));
+    }
+
+    #[test]
     fn uninformative_features_stay_at_chance() {
         let (n, dim, classes) = (2000, 8, 10);
         let mut rng = Stream::derive(2, "test", 0);
@@ -172,17 +205,4 @@ mod tests {
         let (_, h) = linear_probe(tx, ty, vx, vy, classes, &ProbeConfig { epochs: 3, ..Default::default() });
         assert!(h.last().unwrap().test_acc < 20.0, "{:?}", h.last());
     }
-}
-
-/// A probe's history as CSV, one row per classifier epoch: what the probe stage stores and
-/// `pad probe` prints.
-pub fn history_csv(hist: &[ProbeEpoch]) -> String {
-    let mut csv = String::from("probe_epoch,train_loss,train_acc,test_loss,test_acc,test_acc_ref\n");
-    for h in hist {
-        csv.push_str(&format!(
-            "{},{:.6},{:.4},{:.6},{:.4},{:.4}\n",
-            h.epoch, h.train_loss, h.train_acc, h.test_loss, h.test_acc, h.test_acc_ref
-        ));
-    }
-    csv
 }

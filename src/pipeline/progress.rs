@@ -27,7 +27,9 @@ impl Display {
         match e {
             Event::Started { label, .. } => {
                 let line = self.multi.add(ProgressBar::new_spinner());
-                line.set_style(ProgressStyle::with_template("  {spinner} {elapsed:>4} {msg}").expect("a valid template"));
+                line.set_style(
+                    ProgressStyle::with_template("  {spinner} {elapsed:>4} {msg}").expect("a valid template"),
+                );
                 line.set_message(label.to_string());
                 line.enable_steady_tick(Duration::from_secs(1));
                 lines.push((label.to_string(), line));

@@ -64,7 +64,11 @@ pub fn compute_node(plan: &Plan, cache: &Cache, i: usize, env: &Env) -> Result<O
             });
         }
     }
-    let wrap = |e: PipelineError| PipelineError::Stage { stage: node.label.clone(), key: node.key.clone(), source: Box::new(e) };
+    let wrap = |e: PipelineError| PipelineError::Stage {
+        stage: node.label.clone(),
+        key: node.key.clone(),
+        source: Box::new(e),
+    };
     compute_locked(plan, cache, i, env).map_err(wrap)
 }
 

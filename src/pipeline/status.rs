@@ -85,10 +85,5 @@ pub fn costs(plan: &Plan, cache: &Cache) -> Costs {
         at = prev[i];
     }
     chain.reverse();
-    Costs {
-        total: seconds.iter().flatten().sum(),
-        critical: last.map_or(0.0, |i| end[i]),
-        chain,
-        seconds,
-    }
+    Costs { total: seconds.iter().flatten().sum(), critical: last.map_or(0.0, |i| end[i]), chain, seconds }
 }

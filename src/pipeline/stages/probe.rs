@@ -43,13 +43,8 @@ fn plan(p: &mut Planner) {
     let mut states = untrained_states(p);
     states.extend(trained_states(p, |pr| pr.probed_epochs().into_iter().filter(|&e| e > 0).collect()));
     for s in states {
-        let stage = Probe {
-            lr: e.probe_lr,
-            batch: e.probe_batch,
-            epochs: e.probe_epochs,
-            seed: e.probe_seed,
-            net: s.net,
-        };
+        let stage =
+            Probe { lr: e.probe_lr, batch: e.probe_batch, epochs: e.probe_epochs, seed: e.probe_seed, net: s.net };
         p.add(stage, s.inputs, s.at);
     }
 }

@@ -1,5 +1,5 @@
-//! `pad fid A B`: FID between two image sets, each a dataset artifact (`pad fetch`) or a pool3
-//! statistics file. Dataset statistics are cached per (artifact, split, sample count, network
+//! FID between two image sets (what `pad fid A B` does), each a dataset artifact (`pad fetch`) or
+//! a pool3 statistics file. Dataset statistics are cached per (artifact, split, sample count, network
 //! weights), so the real-image side is computed once per dataset.
 use super::fid::{frechet_distance, load_stats, save_stats, stats_of_images, FidError, Frechet, Stats, StatsInfo};
 use super::inception::{InceptionV3, Layout};
@@ -7,29 +7,24 @@ use crate::data::{load_artifact, sha256_file};
 use crate::train::Images;
 use std::path::{Path, PathBuf};
 
-#[derive(clap::Args, Debug, Clone)]
-pub struct FidArgs {
+/// The two image sets and how their statistics are computed.
+#[derive(Debug, Clone)]
+pub struct FidOptions {
     /// First image set: a dataset artifact or a statistics file (.fidstats.safetensors).
     pub a: PathBuf,
     /// Second image set, same kinds.
     pub b: PathBuf,
     /// Inception-v3 weights as safetensors (tools/convert_inception.py); needed for image sets.
-    #[arg(long, env = "PAD_INCEPTION")]
     pub inception: Option<PathBuf>,
-    /// Which network the weights are: pytorch-fid's FID Inception, or torchvision's inception_v3.
-    #[arg(long, value_enum, default_value_t = Layout::Fid)]
+    /// Which network the weights are.
     pub layout: Layout,
-    /// Split of dataset artifacts to use.
-    #[arg(long, default_value = "train", value_parser = ["train", "test"])]
+    /// Split of dataset artifacts to use: "train" or "test".
     pub split: String,
-    /// Images per set (the paper: 10,000; the authors' script: 500). Below 2,048 FID is biased.
-    #[arg(long, default_value_t = 10_000)]
+    /// Images per set.
     pub n: usize,
     /// Where dataset statistics are cached.
-    #[arg(long, default_value = "runs/fid-cache")]
     pub cache: PathBuf,
     /// Also write the result as JSON here.
-    #[arg(long)]
     pub json: Option<PathBuf>,
 }
 
@@ -53,7 +48,7 @@ fn is_stats_file(path: &Path) -> Result<bool, FidError> {
 }
 
 /// Statistics of one side: read from a stats file, from the cache, or computed and cached.
-fn side_stats(args: &FidArgs, path: &Path, net: &mut Option<InceptionV3>) -> Result<Stats, FidError> {
+fn side_stats(args: &FidOptions, path: &Path, net: &mut Option<InceptionV3>) -> Result<Stats, FidError> {
     if is_stats_file(path)? {
         let (s, info) = load_stats(path)?;
         if info.layout != args.layout {
@@ -116,17 +111,16 @@ fn stem(p: &Path) -> String {
     p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "images".into())
 }
 
-/// Computes (or reads) both sides' statistics and their Fréchet distance; prints the value with
-/// its sample counts, and the rank-deficiency warning when there is one.
-pub fn run_fid(args: &FidArgs) -> Result<Frechet, FidError> {
+/// Computes (or reads) both sides' statistics and their Fréchet distance; writes it as JSON when
+/// asked. The caller reports the value and its rank-deficiency warning, if any.
+pub fn fid_of_sets(args: &FidOptions) -> Result<Frechet, FidError> {
+    if args.split != "train" && args.split != "test" {
+        return Err(FidError::Input(format!("split must be train or test, not {}", args.split)));
+    }
     let mut net = None;
     let sa = side_stats(args, &args.a, &mut net)?;
     let sb = side_stats(args, &args.b, &mut net)?;
     let f = frechet_distance(&sa, &sb)?;
-    println!("{f}");
-    if let Some(w) = &f.warning {
-        eprintln!("warning: {w}");
-    }
     if let Some(out) = &args.json {
         let v = serde_json::json!({"fid": f.fid, "n1": f.n1, "n2": f.n2, "dim": f.dim, "warning": f.warning, "a": args.a, "b": args.b, "layout": args.layout, "split": args.split});
         let text = serde_json::to_string_pretty(&v).expect("json") + "\n";

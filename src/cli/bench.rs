@@ -1,0 +1,95 @@
+//! `pad bench`: the speed table of one PAD iteration, pad next to the PyTorch peer. Measuring is
+//! the library's (pad::bench); this file parses and prints.
+use super::threads::MAX_THREADS;
+use super::values::whole;
+use clap::Args;
+use pad::bench::{Comparison, Peer};
+use std::path::PathBuf;
+
+pub const ABOUT: &str = "Time one PAD iteration (batch 64, 3x32x32) and each phase, next to the PyTorch peer";
+pub const LONG_ABOUT: &str = "\
+Time one PAD iteration (batch 64, 3x32x32) and each phase, next to the PyTorch peer.
+
+For each thread count, pad and the peer alternate for --reps repetitions of --iters timed
+iterations (after two warm-up ones), so that both see the same machine load; the table gives
+medians, GFLOP/s and pad's speed relative to PyTorch's. Without the peer (see
+../shared/bench/README.md) pad is measured alone.";
+
+#[derive(Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// Thread counts to measure, comma-separated (each a pool of its own).
+    #[arg(long, value_delimiter = ',', default_value = "1,2", value_name = "N,...", allow_negative_numbers = true,
+          value_parser = whole(1, MAX_THREADS, ""))]
+    pub threads: Vec<usize>,
+    /// Timed iterations per repetition.
+    #[arg(long, default_value_t = 10, value_name = "N", allow_negative_numbers = true,
+          value_parser = whole(1, 100_000, ""))]
+    pub iters: usize,
+    /// Repetitions (pad and the peer alternate; medians are reported).
+    #[arg(long, default_value_t = 3, value_name = "N", allow_negative_numbers = true,
+          value_parser = whole(1, 1_000, ""))]
+    pub reps: usize,
+    /// Python with PyTorch for the peer (made by ../shared/bench/setup-torch.sh).
+    #[arg(long, env = "PAD_PEER_PYTHON", default_value_os_t = default_peer_python(), value_name = "FILE")]
+    pub peer_python: PathBuf,
+    /// The peer's PAD step (../shared/bench/torch_pad.py).
+    #[arg(long, env = "PAD_PEER_SCRIPT", default_value = "../shared/bench/torch_pad.py", value_name = "FILE")]
+    pub peer_script: PathBuf,
+    /// Skip the PyTorch peer.
+    #[arg(long)]
+    pub no_peer: bool,
+    /// One JSON object per configuration instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn default_peer_python() -> PathBuf {
+    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default().join(".cache/pad-peer-torch/bin/python")
+}
+
+pub fn bench(a: &BenchArgs) -> Result<(), super::Error> {
+    // One pool per measured count, in the floating-point mode of every command.
+    let pools = a.threads.iter().map(|&n| super::threads::pool(n)).collect::<Result<Vec<_>, _>>()?;
+    let peer = (!a.no_peer).then(|| Peer { python: a.peer_python.clone(), script: a.peer_script.clone() });
+    for c in pad::bench::compare(&pools, a.iters, a.reps, peer.as_ref()) {
+        if let Some(e) = &c.peer_error {
+            eprintln!("peer: {e}");
+        }
+        if a.json {
+            print_json(&c)?;
+        } else {
+            print_table(&c);
+        }
+    }
+    Ok(())
+}
+
+fn print_json(c: &Comparison) -> Result<(), super::Error> {
+    let mut v = serde_json::to_value(&c.pad)?;
+    if let Some(q) = &c.peer {
+        v["pytorch_ms_per_iteration"] = q.ms_per_iteration.into();
+        v["speedup_vs_pytorch"] = (q.ms_per_iteration / c.pad.ms_per_iteration).into();
+    }
+    println!("{v}");
+    if let Some(q) = &c.peer {
+        println!("{}", serde_json::to_value(q)?);
+    }
+    Ok(())
+}
+
+fn print_table(c: &Comparison) {
+    for m in std::iter::once(&c.pad).chain(c.peer.iter()) {
+        let ph = m.phase_ms.unwrap_or([f64::NAN; 3]);
+        println!(
+            "{:<8} threads {}  {:7.1} ms/it  {:6.1} img/s  {:5.1} GFLOP/s  (wake {:.1}, nrem {:.1}, rem {:.1} ms)",
+            m.implementation, m.threads, m.ms_per_iteration, m.images_per_s, m.gflops, ph[0], ph[1], ph[2]
+        );
+    }
+    if let Some(q) = &c.peer {
+        println!(
+            "         pad is {:.2}x PyTorch's speed at {} thread(s)",
+            q.ms_per_iteration / c.pad.ms_per_iteration,
+            c.pad.threads
+        );
+    }
+}
