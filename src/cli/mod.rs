@@ -66,6 +66,8 @@ pub enum Cmd {
     Status(pipeline::StatusArgs),
     /// Rehash the cache and name any corrupted entry.
     Verify,
+    /// One stage by key: compute it (what a cluster job runs) or show its parameters.
+    Stage(pipeline::StageArgs),
     #[command(about = bench::ABOUT, long_about = bench::LONG_ABOUT)]
     Bench(bench::BenchArgs),
 }
@@ -83,6 +85,9 @@ impl Cmd {
             Cmd::Dreams(a) => a.model.threads.threads,
             Cmd::Fid(a) => a.threads.threads,
             Cmd::Run(a) => a.threads.threads,
+            Cmd::Stage(a) => match &a.command {
+                pipeline::StageCmd::Run(k) | pipeline::StageCmd::Show(k) => k.threads.threads,
+            },
             Cmd::Conditions | Cmd::Status(_) | Cmd::Verify | Cmd::Bench(_) => None,
         }
     }
@@ -104,6 +109,7 @@ impl Cmd {
             Cmd::Run(a) => pipeline::run(&a),
             Cmd::Status(a) => pipeline::status(&a),
             Cmd::Verify => pipeline::verify(),
+            Cmd::Stage(a) => pipeline::stage(&a),
             Cmd::Bench(a) => bench::bench(&a),
         }
     }

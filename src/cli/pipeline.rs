@@ -1,5 +1,6 @@
 //! `pad run | status | verify`: the pipeline of pipeline.toml over the content-addressed cache.
-use super::threads::ThreadsArg;
+use super::threads::{ThreadsArg, MAX_THREADS};
+use super::values::whole;
 use clap::Args;
 use pad::pipeline::Plan;
 use std::path::PathBuf;
@@ -37,6 +38,16 @@ fn stage_name(s: &str) -> Result<String, String> {
     Plan::kind(s).map(|_| s.to_string()).map_err(|e| e.to_string())
 }
 
+/// Where the stages of `pad run` are computed.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Executor {
+    /// On this machine: one stage at a time, or --jobs at once.
+    #[default]
+    Local,
+    /// One Slurm job per missing stage (`pad stage run KEY`), chained by afterok; the report last.
+    Slurm,
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct RunArgs {
     #[command(flatten)]
@@ -53,6 +64,22 @@ pub struct RunArgs {
     pub quiet: bool,
     #[command(flatten)]
     pub threads: ThreadsArg,
+    /// Stages computed at once on this machine (independent ones; longest chain first). Results
+    /// are the same bytes for any number.
+    #[arg(long, default_value_t = 1, value_name = "N", allow_negative_numbers = true,
+          value_parser = whole(1, MAX_THREADS, ""))]
+    pub jobs: usize,
+    /// Worker threads of each of the --jobs stages [default: the --threads count divided among
+    /// the jobs, at least 1].
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = whole(1, MAX_THREADS, ""))]
+    pub threads_per_job: Option<usize>,
+    /// Where stages run: here, or as Slurm jobs (resources from the [slurm] table of the
+    /// experiment file; see docs/slurm.md).
+    #[arg(long, value_enum, default_value_t = Executor::Local)]
+    pub executor: Executor,
+    /// With --executor slurm: print the sbatch commands instead of submitting them.
+    #[arg(long, requires = "executor")]
+    pub dry_run: bool,
 }
 
 pub fn run(a: &RunArgs) -> Result<(), super::Error> {
@@ -61,9 +88,19 @@ pub fn run(a: &RunArgs) -> Result<(), super::Error> {
     let want_report = a.stages.is_empty() || a.stages.iter().any(|s| s == "report");
     let cache = pad::pipeline::Cache::from_env();
     let t = std::time::Instant::now();
+    let nodes = plan.select(&kinds);
+    if a.executor == Executor::Slurm {
+        return submit(a, &plan, &cache, &nodes, want_report);
+    }
+    if a.dry_run {
+        return Err("--dry-run goes with --executor slurm (it prints the sbatch commands)".into());
+    }
     if !kinds.is_empty() || a.stages.is_empty() {
-        let nodes = plan.select(&kinds);
-        let (computed, fresh) = pad::pipeline::run::run(&plan, &cache, &nodes, !a.quiet)?;
+        let (computed, fresh) = if a.jobs > 1 {
+            run_jobs(a, &plan, &cache, &nodes)?
+        } else {
+            pad::pipeline::run::run(&plan, &cache, &nodes, !a.quiet)?
+        };
         eprintln!(
             "{computed} stage(s) computed, {fresh} already fresh, in {:.1} s (cache {})",
             t.elapsed().as_secs_f64(),
@@ -78,19 +115,160 @@ pub fn run(a: &RunArgs) -> Result<(), super::Error> {
     Ok(())
 }
 
+/// `--jobs N`: the stages at once, each on its share of the cores, one display for all.
+fn run_jobs(
+    a: &RunArgs,
+    plan: &Plan,
+    cache: &pad::pipeline::Cache,
+    nodes: &[usize],
+) -> Result<(usize, usize), super::Error> {
+    let threads = super::threads::count(a.threads.threads)?;
+    let jobs = pad::pipeline::jobs::Jobs {
+        jobs: a.jobs,
+        threads_per_job: a.threads_per_job.unwrap_or((threads / a.jobs).max(1)),
+    };
+    let missing = nodes.iter().filter(|&&i| !cache.is_complete(plan.nodes[i].kind().name, &plan.nodes[i].key)).count();
+    eprintln!("{} stage(s) to compute: {} at once, {} thread(s) each", missing, jobs.jobs, jobs.threads_per_job);
+    let display = pad::pipeline::progress::Display::new(!a.quiet, missing);
+    // Stages draw no bars of their own here: one display shows them all.
+    let env = pad::pipeline::stage::Env { progress: false };
+    let s = pad::pipeline::jobs::run_parallel(plan, cache, nodes, jobs, &env, &|e| display.event(e))?;
+    display.finish();
+    if s.failed.is_empty() {
+        return Ok((s.computed, s.fresh));
+    }
+    for e in &s.failed {
+        eprintln!("pad: error: {e}");
+    }
+    Err(format!(
+        "{} stage(s) failed and {} depending on them were not run; {} computed. Fix the cause and run again: \
+         what is complete stays",
+        s.failed.len(),
+        s.skipped,
+        s.computed
+    )
+    .into())
+}
+
+/// `--executor slurm`: one job per missing stage, the report last.
+fn submit(
+    a: &RunArgs,
+    plan: &Plan,
+    cache: &pad::pipeline::Cache,
+    nodes: &[usize],
+    report: bool,
+) -> Result<(), super::Error> {
+    let launch = pad::pipeline::cluster::Launch {
+        pad: std::env::current_exe()?,
+        config: a.pipeline.config.clone(),
+        results: a.results.clone(),
+        dry_run: a.dry_run,
+        report,
+    };
+    let (jobs, outcome) = pad::pipeline::cluster::submit(plan, cache, nodes, &launch)?;
+    for line in outcome.describe(&jobs) {
+        println!("{line}");
+    }
+    let submitted = outcome.jobs.iter().filter(|j| matches!(j, pad::pipeline::slurm::Action::Submitted { .. })).count();
+    let kept = outcome.jobs.iter().filter(|j| matches!(j, pad::pipeline::slurm::Action::Reused { .. })).count();
+    if !a.dry_run {
+        eprintln!(
+            "{submitted} job(s) submitted, {kept} already queued or running, {} fresh; `pad status --profile {}` follows them (logs in {}/logs/)",
+            nodes.len() - jobs.len(),
+            plan.profile.name,
+            cache.root.display()
+        );
+    }
+    Ok(())
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct StatusArgs {
     #[command(flatten)]
     pub pipeline: PipelineArgs,
+    /// Also list the longest chain of dependent stages with their recorded seconds.
+    #[arg(long)]
+    pub critical_path: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct StageArgs {
+    #[command(subcommand)]
+    pub command: StageCmd,
+}
+
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum StageCmd {
+    /// Compute one stage by key (its inputs must be complete), commit it, exit: what a cluster job
+    /// runs. A stage already complete is left alone.
+    Run(StageKeyArgs),
+    /// Print one stage's kind, label, parameters (the JSON its key is made of) and inputs.
+    Show(StageKeyArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct StageKeyArgs {
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+    /// The stage's key (`pad status` lists them), or a unique prefix of at least 8 characters.
+    pub key: String,
+    #[command(flatten)]
+    pub threads: ThreadsArg,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+pub fn stage(a: &StageArgs) -> Result<(), super::Error> {
+    let cache = pad::pipeline::Cache::from_env();
+    match &a.command {
+        StageCmd::Run(k) => {
+            let plan = k.pipeline.plan()?;
+            let i = plan.find(&k.key)?;
+            let node = &plan.nodes[i];
+            eprintln!("{} ({})", node.label, node.key);
+            let env = pad::pipeline::stage::Env { progress: !k.quiet };
+            match pad::pipeline::run::run_key(&plan, &cache, &k.key, &env)? {
+                pad::pipeline::run::Outcome::Computed(s) => eprintln!("computed in {s:.1} s"),
+                pad::pipeline::run::Outcome::Fresh => eprintln!("already complete"),
+            }
+            Ok(())
+        }
+        StageCmd::Show(k) => {
+            let plan = k.pipeline.plan()?;
+            let node = &plan.nodes[plan.find(&k.key)?];
+            let inputs: Vec<String> =
+                node.inputs.iter().map(|&j| format!("{} {}", plan.nodes[j].key, plan.nodes[j].label)).collect();
+            let kind = node.kind();
+            let show = serde_json::json!({
+                "stage": kind.name, "version": kind.version, "key": node.key, "label": node.label,
+                "params": node.stage.params(), "inputs": inputs,
+                "dir": cache.dir(kind.name, &node.key), "complete": cache.is_complete(kind.name, &node.key),
+            });
+            println!("{}", serde_json::to_string_pretty(&show)?);
+            Ok(())
+        }
+    }
 }
 
 pub fn status(a: &StatusArgs) -> Result<(), super::Error> {
     let plan = a.pipeline.plan()?;
     let cache = pad::pipeline::Cache::from_env();
+    let states = pad::pipeline::status::states(&plan, &cache);
+    // Ask Slurm only about a cache that has jobs recorded (squeue is not everywhere).
+    let on_slurm =
+        plan.nodes.iter().any(|n| pad::pipeline::slurm::record_path(&cache.root, n.kind().name, &n.key).exists());
+    let jobs = on_slurm.then(|| pad::pipeline::cluster::statuses(&plan, &cache));
     let mut missing = 0;
-    for (n, st) in plan.nodes.iter().zip(pad::pipeline::status::states(&plan, &cache)) {
-        missing += (st != pad::pipeline::status::State::Fresh) as usize;
-        println!("{:<10} {:<9} {}  {}", n.kind().name, st.name(), &n.key[..16], n.label);
+    for (i, (n, st)) in plan.nodes.iter().zip(&states).enumerate() {
+        missing += (*st != pad::pipeline::status::State::Fresh) as usize;
+        let word = match (&jobs, st) {
+            (Some(j), pad::pipeline::status::State::Missing | pad::pipeline::status::State::Partial) => {
+                j[i].to_string()
+            }
+            _ => st.name().to_string(),
+        };
+        println!("{:<10} {:<9} {}  {}", n.kind().name, word, &n.key[..16], n.label);
     }
     eprintln!(
         "{} stages, {} missing (profile {}, cache {})",
@@ -99,6 +277,22 @@ pub fn status(a: &StatusArgs) -> Result<(), super::Error> {
         plan.profile.name,
         cache.root.display()
     );
+    let c = pad::pipeline::status::costs(&plan, &cache);
+    if c.total > 0.0 {
+        eprintln!(
+            "recorded stage time {:.0} s; longest chain {:.0} s ({} stages); so at best {:.0} s on 2 jobs, {:.0} s on 4",
+            c.total,
+            c.critical,
+            c.chain.len(),
+            c.lower_bound(2),
+            c.lower_bound(4)
+        );
+        if a.critical_path {
+            for &i in &c.chain {
+                eprintln!("  {:>8.1} s  {}", c.seconds[i].unwrap_or(0.0), plan.nodes[i].label);
+            }
+        }
+    }
     Ok(())
 }
 

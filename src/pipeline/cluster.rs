@@ -48,7 +48,12 @@ fn absolute(p: &Path) -> Result<PathBuf, PipelineError> {
 }
 
 /// Submits the missing stages of `nodes` (and the report) to Slurm.
-pub fn submit(plan: &Plan, cache: &Cache, nodes: &[usize], launch: &Launch) -> Result<(Vec<Job>, Outcome), PipelineError> {
+pub fn submit(
+    plan: &Plan,
+    cache: &Cache,
+    nodes: &[usize],
+    launch: &Launch,
+) -> Result<(Vec<Job>, Outcome), PipelineError> {
     plan.check(nodes)?;
     std::fs::create_dir_all(&cache.root).at(&cache.root)?;
     let root = absolute(&cache.root)?;

@@ -68,7 +68,8 @@ impl Unit for Occlusion {
         let clf = probe::classifier(inputs)?;
         if clf.w.ncols() != enc.nz {
             // A read-out of other networks (a wiring or parameter mismatch), said before any work.
-            let msg = format!("the probe's read-out takes {}-d codes, the encoder makes {}-d ones", clf.w.ncols(), enc.nz);
+            let msg =
+                format!("the probe's read-out takes {}-d codes, the encoder makes {}-d ones", clf.w.ncols(), enc.nz);
             return Err(PipelineError::Params { stage: inputs.label.clone(), msg });
         }
         let (test, vy) = data::split(&ds, Split::Test)?;
