@@ -268,7 +268,7 @@ pub fn status(a: &StatusArgs) -> Result<(), super::Error> {
             }
             _ => st.name().to_string(),
         };
-        println!("{:<10} {:<9} {}  {}", n.kind().name, word, &n.key[..16], n.label);
+        println!("{:<10} {:<24} {}  {}", n.kind().name, word, &n.key[..16], n.label);
     }
     eprintln!(
         "{} stages, {} missing (profile {}, cache {})",
