@@ -2,9 +2,11 @@
 //! each phase, at several thread counts, next to the PyTorch CPU peer measured in the same run.
 //! Machines are shared and noisy, so pad and the peer alternate, repetition by repetition, and
 //! the report gives medians and their ratio.
+use crate::data::{Images, PLANE};
 use crate::engine::rng::Stream;
+use crate::model::{NF, NZ};
+use crate::train::condition;
 use crate::train::run::{init_state, EpochDraws};
-use crate::train::{condition, Images};
 use serde::Serialize;
 use std::path::Path;
 use std::process::Command;
@@ -67,10 +69,10 @@ pub fn time_pad(threads: usize, batch: usize, iters: usize) -> (f64, [f64; 3]) {
     };
     pool.install(|| {
         let mut rng = Stream::derive(0, "bench", 0);
-        let data: Vec<u8> = (0..4 * batch * 3 * 1024).map(|_| (rng.next_u64() & 255) as u8).collect();
+        let data: Vec<u8> = (0..4 * batch * 3 * PLANE).map(|_| (rng.next_u64() & 255) as u8).collect();
         let images = Images::new(&data, 3).expect("whole images");
-        let mut state = init_state(0, 3, 64, 256);
-        let mut draws = EpochDraws::new(0, 1, batch, 256);
+        let mut state = init_state(0, 3, NF, NZ);
+        let mut draws = EpochDraws::new(0, 1, batch, NZ);
         let cond = condition("pad").expect("pad exists");
         let idx = |i: usize| ((i % 4) * batch..(i % 4 + 1) * batch).collect::<Vec<_>>();
         for i in 0..2 {

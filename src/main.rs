@@ -233,7 +233,7 @@ fn train(a: &TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
     let id = pad::data::sha256_file(&path)?;
     let per = ds.channels * 32 * 32;
     let n = a.limit.unwrap_or(ds.train.n).min(ds.train.n);
-    let images = pad::train::Images::new(&ds.train.images[..n * per], ds.channels)?;
+    let images = pad::data::Images::new(&ds.train.images[..n * per], ds.channels)?;
     // The identity of a --limit run is the artifact plus the limit.
     let dataset_id = if n < ds.train.n { format!("{id}[..{n}]") } else { id };
     let spec = pad::train::RunSpec {
@@ -281,8 +281,8 @@ fn probe(a: &ProbeArgs) -> Result<(), Box<dyn std::error::Error>> {
         _ => pad::train::run::init_state(a.seed, ds.channels, 64, 256).enc,
     };
     let t = std::time::Instant::now();
-    let train = pad::train::Images::new(&ds.train.images, ds.channels)?;
-    let test = pad::train::Images::new(&ds.test.images, ds.channels)?;
+    let train = pad::data::Images::new(&ds.train.images, ds.channels)?;
+    let test = pad::data::Images::new(&ds.test.images, ds.channels)?;
     let (ftr, fte) = (pad::eval::encode(&enc, train, None), pad::eval::encode(&enc, test, None));
     let t_feat = t.elapsed().as_secs_f64();
     let cfg = pad::eval::ProbeConfig { lr: a.lr, epochs: a.epochs, seed: a.seed, ..Default::default() };

@@ -39,6 +39,8 @@ pub enum DataError {
     Image { path: PathBuf, detail: String },
     #[error("{path}: bad image folder layout: {detail}")]
     Layout { path: PathBuf, detail: String },
+    #[error("{len} bytes is not a whole number of {channels}x32x32 images")]
+    ImageBytes { len: usize, channels: usize },
     #[error("{path}: bad artifact: {detail}")]
     Artifact { path: PathBuf, detail: String },
     #[error("{path}: bad lock file: {detail}")]

@@ -9,6 +9,7 @@ pub mod error;
 pub mod fetch;
 pub mod idx;
 pub mod image_folder;
+pub mod images;
 pub mod lock;
 pub mod resize;
 pub mod sources;
@@ -20,6 +21,7 @@ use std::path::Path;
 pub use artifact::{bench_load, load_artifact, load_artifact_verified, write_artifact};
 pub use cli::{run_fetch, FetchArgs};
 pub use error::DataError;
+pub use images::Images;
 pub use sources::{build, SourceSpec};
 
 /// Side of every stored image.

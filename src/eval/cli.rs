@@ -4,9 +4,9 @@
 //! Each loads a dataset artifact and a checkpoint (or the untrained networks of a seed), runs one
 //! library function, prints a table and optionally writes its result atomically.
 use super::error::EvalError;
+use crate::data::Images;
 use crate::data::{load_artifact, Dataset};
 use crate::model::{Encoder, Generator};
-use crate::train::Images;
 use clap::Args;
 use std::path::{Path, PathBuf};
 
@@ -71,7 +71,7 @@ fn images<'a>(ds: &'a Dataset, split: &str) -> Result<(Images<'a>, &'a [u8]), Ev
         "test" => &ds.test,
         other => return Err(EvalError::Input(format!("split must be train or test, not {other}"))),
     };
-    Ok((Images::new(&s.images, ds.channels).map_err(EvalError::Input)?, &s.labels))
+    Ok((Images::new(&s.images, ds.channels)?, &s.labels))
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<(), EvalError> {

@@ -2,7 +2,7 @@
 //! per-run CSV tables that the accuracy-vs-epoch figure averages over seeds.
 use super::error::EvalError;
 use super::probe::{linear_probe, ProbeConfig, ProbeEpoch};
-use crate::train::Images;
+use crate::data::Images;
 use std::path::{Path, PathBuf};
 
 /// The run's epoch-NNNN.safetensors files (0 = untrained), in epoch order.

@@ -13,9 +13,9 @@
 use super::error::EvalError;
 use super::features::encode_selected;
 use super::occlusion::image_mask;
+use crate::data::Images;
 use crate::engine::rng::Stream;
 use crate::model::Encoder;
-use crate::train::Images;
 use ndarray::{ArrayView1, ArrayView2};
 use serde::Serialize;
 

@@ -10,9 +10,9 @@
 //! stream per batch). With n larger than the set, shuffles repeat (a fresh shuffle per pass).
 use super::fid::{FidError, Stats, StatsBuilder};
 use super::inception::{InceptionV3, DIM};
+use crate::data::Images;
 use crate::engine::rng::Stream;
 use crate::model::{Encoder, Generator, Heads};
-use crate::train::Images;
 use serde::{Deserialize, Serialize};
 
 /// Images per generator/encoder pass and per Inception pass.
@@ -52,7 +52,7 @@ pub fn sample_indices(len: usize, n: usize, seed: u64, purpose: &str) -> Vec<usi
 }
 
 fn add_features(b: &mut StatsBuilder, net: &InceptionV3, x: &[f32], channels: usize, n: usize) -> Result<(), FidError> {
-    let xs = crate::engine::Shape4 { c: channels, n, h: 32, w: 32 };
+    let xs = crate::engine::Shape4 { c: channels, n, h: crate::data::SIDE, w: crate::data::SIDE };
     b.add(&net.pool3_cnhw(x, xs)?)
 }
 

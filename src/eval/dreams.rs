@@ -3,9 +3,9 @@
 //! z = E(x), z' = E(x'), n ~ N(0, I). Saved as PNG grids, pixels [-1, 1] -> [0, 255] as
 //! torchvision's save_image after un-normalising does.
 use super::error::EvalError;
+use crate::data::Images;
 use crate::engine::rng::Stream;
 use crate::model::{Encoder, Generator, Heads};
-use crate::train::Images;
 
 #[derive(Clone, Debug)]
 pub struct DreamConfig {
@@ -77,7 +77,7 @@ pub fn to_u8(v: f32) -> u8 {
 /// H x W x C u8 raster. Returns (width, height, pixels).
 pub fn grid(rows: &[&Batch]) -> Result<(usize, usize, Vec<u8>), EvalError> {
     let first = rows.first().ok_or_else(|| EvalError::Input("an image grid needs at least one row".into()))?;
-    let (c, side) = (first.channels, crate::train::batches::SIDE);
+    let (c, side) = (first.channels, crate::data::SIDE);
     let cols = rows.iter().map(|b| b.n).max().unwrap_or(0);
     if rows.iter().any(|b| b.channels != c || b.x.len() != c * b.n * side * side) || cols == 0 {
         return Err(EvalError::Input("grid rows differ in channels or have the wrong number of pixels".into()));
@@ -153,7 +153,7 @@ mod tests {
     #[test]
     fn grid_png_decodes_to_the_expected_size_and_pixels() {
         // Two RGB images: the first black (-1), the second with red 1, green 0, blue -1.
-        let plane = 32 * 32;
+        let plane = crate::data::PLANE;
         let mut x = vec![-1.0f32; 3 * 2 * plane];
         x[plane..2 * plane].fill(1.0); // channel 0, image 1
         x[3 * plane..4 * plane].fill(0.0); // channel 1, image 1

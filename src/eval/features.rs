@@ -1,6 +1,6 @@
 //! The frozen latent code z = E_z(x) of a set of images, optionally occluded first.
+use crate::data::Images;
 use crate::model::{Encoder, Heads};
-use crate::train::Images;
 use ndarray::Array2;
 
 /// Images per forward pass: large enough for efficient GEMMs, small enough to bound memory.
@@ -68,7 +68,9 @@ mod tests {
         let (enc, data, _) = crate::eval::occlusion::tests::tiny(7, 3, 11);
         let images = Images::new(&data, 3).unwrap();
         let idx = [5, 0, 3];
-        let masks: Vec<Vec<f32>> = (0..3).map(|k| tile_mask(32, 32, 0.5, 4, &mut Stream::derive(1, "t", k))).collect();
+        let masks: Vec<Vec<f32>> = (0..3)
+            .map(|k| tile_mask(crate::data::SIDE, crate::data::SIDE, 0.5, 4, &mut Stream::derive(1, "t", k)))
+            .collect();
         let z = encode_selected(&enc, images, &idx, |r| (r != 1).then(|| masks[r].clone()));
         for (r, &i) in idx.iter().enumerate() {
             let (mut x, xs) = images.batch(&[i]);

@@ -10,7 +10,7 @@
 //! still defined but biased and noisy, so it comes with a warning, and every value carries the
 //! sample counts it was computed from.
 use super::inception::{InceptionV3, Layout, BATCH, DIM};
-use crate::train::Images;
+use crate::data::Images;
 use nalgebra::DMatrix;
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;

@@ -3,8 +3,8 @@
 //! weights), so the real-image side is computed once per dataset.
 use super::fid::{frechet_distance, load_stats, save_stats, stats_of_images, FidError, Frechet, Stats, StatsInfo};
 use super::inception::{InceptionV3, Layout};
+use crate::data::Images;
 use crate::data::{load_artifact, sha256_file};
-use crate::train::Images;
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug, Clone)]
@@ -90,7 +90,7 @@ fn side_stats(args: &FidArgs, path: &Path, net: &mut Option<InceptionV3>) -> Res
     }
     let ds = load_artifact(path)?;
     let split = if args.split == "test" { &ds.test } else { &ds.train };
-    let images = Images::new(&split.images, ds.channels).map_err(FidError::Input)?;
+    let images = Images::new(&split.images, ds.channels)?;
     let t0 = std::time::Instant::now();
     let progress = |done: usize| {
         if done % 1000 < super::inception::BATCH || done == args.n {

@@ -7,11 +7,10 @@
 //! depends neither on chunking nor on thread count, and the masks at p differ from those at p'.
 use super::features::encode_selected;
 use super::probe::{linear_probe, reference_style_accuracy, Linear, ProbeConfig, ProbeEpoch};
+use crate::data::{Images, SIDE};
 use crate::engine::rng::Stream;
 use crate::model::Encoder;
-use crate::train::batches::SIDE;
 use crate::train::occlusion::tile_mask;
-use crate::train::Images;
 use ndarray::ArrayView2;
 use serde::Serialize;
 

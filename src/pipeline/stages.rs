@@ -6,13 +6,13 @@
 use super::config::Profile;
 use super::plan::{Node, StageKind};
 use super::run::PipelineError;
+use crate::data::Images;
 use crate::data::{load_artifact, Dataset, SourceSpec};
 use crate::eval::dream_fid::{dream_stats, real_stats, DreamKind};
 use crate::eval::fid::{frechet_distance, load_stats, save_stats, FidError, StatsInfo};
 use crate::eval::inception::InceptionV3;
 use crate::eval::probe::Linear;
 use crate::model::{Encoder, Generator};
-use crate::train::Images;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -90,9 +90,9 @@ fn dataset(node: &Node, inputs: &Inputs) -> Result<Dataset, PipelineError> {
     Ok(load_artifact(&inputs.need(StageKind::Data, node)?.join(ARTIFACT))?)
 }
 
-fn split<'a>(node: &Node, ds: &'a Dataset, name: &str) -> Result<(Images<'a>, &'a [u8]), PipelineError> {
+fn split<'a>(_node: &Node, ds: &'a Dataset, name: &str) -> Result<(Images<'a>, &'a [u8]), PipelineError> {
     let s = if name == "test" { &ds.test } else { &ds.train };
-    Ok((Images::new(&s.images, ds.channels).map_err(|m| stage_err(node, m))?, &s.labels))
+    Ok((Images::new(&s.images, ds.channels)?, &s.labels))
 }
 
 fn compute_train(
@@ -106,9 +106,9 @@ fn compute_train(
     let data_key = inputs.key(StageKind::Data).expect("train has a data input");
     let cond =
         *profile.conditions.iter().find(|c| Some(c.name) == node.condition.as_deref()).expect("planned condition");
-    let per = ds.channels * 32 * 32;
+    let per = ds.channels * crate::data::PLANE;
     let n = profile.limit_train.unwrap_or(ds.train.n).min(ds.train.n);
-    let images = Images::new(&ds.train.images[..n * per], ds.channels).map_err(|m| stage_err(node, m))?;
+    let images = Images::new(&ds.train.images[..n * per], ds.channels)?;
     let leaked: &'static crate::train::Condition = Box::leak(Box::new(cond));
     let spec = crate::train::RunSpec {
         condition: leaked,

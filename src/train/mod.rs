@@ -7,7 +7,6 @@ pub mod occlusion;
 pub mod phases;
 pub mod run;
 
-pub use batches::Images;
 pub use conditions::{condition, Condition, CONDITIONS};
 pub use error::TrainError;
 pub use phases::{IterationDraws, PadState, Phase, StepStats};

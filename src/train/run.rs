@@ -9,12 +9,13 @@
 //! Randomness is derived per (seed, purpose, epoch) (engine::rng), and REM's memory of the previous
 //! mini-batch restarts every epoch, so the state at an epoch boundary is exactly what
 //! state.safetensors holds: a run resumed from it writes the same bytes as one never stopped.
-use super::batches::{epoch_order, Images};
+use super::batches::epoch_order;
 use super::conditions::Condition;
 use super::error::TrainError;
 use super::occlusion::nrem_mask;
 use super::phases::{IterationDraws, PadState, StepStats};
 use crate::atomic::write_atomic;
+use crate::data::{Images, SIDE};
 use crate::engine::rng::Stream;
 use crate::model::checkpoint::{put_adam, put_params, read_file, to_bytes};
 use crate::model::{Encoder, Generator, Network, Param};
@@ -102,7 +103,7 @@ impl EpochDraws {
         self.noise.fill_normal(&mut wake_noise, 0.0, 1.0);
         let mut rem_noise = vec![0.0; self.batch * self.nz];
         self.noise.fill_normal(&mut rem_noise, 0.0, 1.0);
-        let mask = nrem_mask(32, 32, &mut self.occlusion);
+        let mask = nrem_mask(SIDE, SIDE, &mut self.occlusion);
         IterationDraws { wake_noise, rem_noise, mask }
     }
 }
