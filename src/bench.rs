@@ -77,13 +77,13 @@ pub fn time_pad(threads: usize, batch: usize, iters: usize) -> (f64, [f64; 3]) {
         let idx = |i: usize| ((i % 4) * batch..(i % 4 + 1) * batch).collect::<Vec<_>>();
         for i in 0..2 {
             let (x, xs) = images.batch(&idx(i));
-            state.step(cond, &x, xs, &draws.next(), i == 0);
+            state.step(&cond, &x, xs, &draws.next(), i == 0);
         }
         state.phase_seconds = [0.0; 3];
         let t = Instant::now();
         for i in 0..iters {
             let (x, xs) = images.batch(&idx(i));
-            state.step(cond, &x, xs, &draws.next(), false);
+            state.step(&cond, &x, xs, &draws.next(), false);
         }
         let ms = 1e3 * t.elapsed().as_secs_f64() / iters as f64;
         (ms, state.phase_seconds.map(|s| 1e3 * s / iters as f64))

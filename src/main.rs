@@ -237,7 +237,7 @@ fn train(a: &TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
     // The identity of a --limit run is the artifact plus the limit.
     let dataset_id = if n < ds.train.n { format!("{id}[..{n}]") } else { id };
     let spec = pad::train::RunSpec {
-        condition: cond,
+        condition: cond.clone(),
         seed: a.seed,
         epochs: a.epochs,
         batch: a.batch,
@@ -248,7 +248,7 @@ fn train(a: &TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
     let out = a
         .out
         .clone()
-        .unwrap_or_else(|| PathBuf::from("runs").join(&ds.name).join(cond.name).join(format!("seed{}", a.seed)));
+        .unwrap_or_else(|| PathBuf::from("runs").join(&ds.name).join(&cond.name).join(format!("seed{}", a.seed)));
     eprintln!(
         "training {} on {} ({} images, {} iterations/epoch) -> {}",
         cond.name,
@@ -397,7 +397,7 @@ fn list_conditions() {
         "{:<16} {:>4} {:>4} {:>4} {:>5}  {:<18} {:<11} {:<14} summary",
         "name", "W", "N", "R", "eps", "REM mix (z,z',n)", "NREM from", "order"
     );
-    for c in pad::train::CONDITIONS {
+    for c in pad::train::conditions() {
         let m = c.rem_mix;
         println!(
             "{:<16} {:>4} {:>4} {:>4} {:>5}  {:<18} {:<11} {:<14} {}",

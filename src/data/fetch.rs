@@ -12,13 +12,25 @@
 //! content). New (file, origin) pairs are recorded in the lock.
 
 use super::lock::{FileEntry, Lock};
-use super::sources::FileSpec;
 use super::{hash_file, idx, sha256_hex, DataError};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 pub const OFFICIAL: &str = "official";
 pub const LOCAL: &str = "local";
+
+/// One archive of a dataset, with what is published about it (the table is in `sources`).
+#[derive(Debug, Clone, Copy)]
+pub struct FileSpec<'a> {
+    pub name: &'a str,
+    pub size: Option<u64>,
+    pub md5: Option<&'a str>,
+    pub sha256: Option<&'a str>,
+    /// sha256 of the decompressed content of a .gz file (stable across re-gzipping).
+    pub content_sha256: Option<&'a str>,
+    /// A gzip file whose decompressed content is hashed too.
+    pub gz: bool,
+}
 
 /// Where a file comes from: an HTTP(S) URL or a local path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -259,14 +271,12 @@ mod tests {
             hash_file(&p).unwrap()
         };
         let want = sha256_hex(&content);
-        let md5_static: &'static str = Box::leak(md5_official.into_boxed_str());
-        let want_static: &'static str = Box::leak(want.into_boxed_str());
         let spec = FileSpec {
             name: "f.gz",
             size: None,
-            md5: Some(md5_static),
+            md5: Some(&md5_official),
             sha256: None,
-            content_sha256: Some(want_static),
+            content_sha256: Some(&want),
             gz: true,
         };
         let p = dir.path().join("f.gz");
@@ -274,7 +284,7 @@ mod tests {
         let lock = Lock::default();
         for origin in [LOCAL, OFFICIAL, "/mirror"] {
             let e = verify(&p, &spec, origin, "here", &lock, false).unwrap();
-            assert_eq!(e.content_sha256.as_deref(), Some(want_static));
+            assert_eq!(e.content_sha256.as_deref(), Some(want.as_str()));
         }
         std::fs::write(&p, gz(b"other content", 1)).unwrap();
         let e = verify(&p, &spec, LOCAL, "here", &lock, false).unwrap_err();
@@ -283,7 +293,7 @@ mod tests {
         let e = verify(&p, &spec, LOCAL, "here", &lock, true).unwrap();
         // ...but what the lock recorded for the file does.
         let mut locked = Lock::default();
-        locked.file.push(FileEntry { content_sha256: Some(want_static.to_string()), ..e });
+        locked.file.push(FileEntry { content_sha256: Some(want.clone()), ..e });
         let e = verify(&p, &spec, LOCAL, "here", &locked, true).unwrap_err();
         assert!(matches!(e, DataError::HashMismatch { algo, .. } if algo.contains("content")));
         // without a content hash the published MD5 decides

@@ -265,7 +265,7 @@ impl Config {
         }
         let mut fid_conditions = Vec::new();
         for c in p.fid_conditions.iter().flat_map(|l| l.get_ref()) {
-            if !conditions.iter().any(|k| k.name == c.get_ref()) {
+            if !conditions.iter().any(|k| &k.name == c.get_ref()) {
                 return Err(self.err(
                     c.span(),
                     key("fid_conditions"),
@@ -307,15 +307,14 @@ impl Config {
     /// A built-in condition, or one defined in [conditions.NAME] from a built-in base.
     fn condition(&self, name: &str) -> Result<Condition, String> {
         let Some(spec) = self.raw.conditions.get(name) else {
-            return condition(name).copied().map_err(|e| format!("{e}; or define [conditions.{name}] in this file"));
+            return condition(name).map_err(|e| format!("{e}; or define [conditions.{name}] in this file"));
         };
         let ckey = format!("conditions.{name}");
-        let base = *condition(spec.base.get_ref())
+        let base = condition(spec.base.get_ref())
             .map_err(|e| format!("{ckey}.base (line {}): {e}", self.line(spec.base.span())))?;
-        let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
         let mut c = Condition {
-            name: leak(name.to_string()),
-            summary: leak(spec.summary.clone().unwrap_or_else(|| format!("{} with changes", base.name))),
+            name: name.to_string(),
+            summary: spec.summary.clone().unwrap_or_else(|| format!("{} with changes", base.name)),
             ..base
         };
         c.w = spec.w.unwrap_or(c.w);

@@ -178,10 +178,10 @@ impl Plan {
                         format!("train {label}"),
                         params,
                         vec![data],
-                        (dname, Some(cond.name), Some(seed), None),
+                        (dname, Some(cond.name.as_str()), Some(seed), None),
                     );
                     for epoch in profile.probed_epochs().into_iter().filter(|&e| e > 0) {
-                        let at = (dname.as_str(), Some(cond.name), Some(seed), Some(epoch));
+                        let at = (dname.as_str(), Some(cond.name.as_str()), Some(seed), Some(epoch));
                         let last = epoch == profile.epochs;
                         plan.evaluations(
                             &format!("{label}/epoch{epoch}"),
@@ -194,7 +194,7 @@ impl Plan {
                     let mut dream_epochs = vec![profile.eval.early_epoch, profile.epochs];
                     dream_epochs.dedup();
                     for epoch in dream_epochs {
-                        let at = (dname.as_str(), Some(cond.name), Some(seed), Some(epoch));
+                        let at = (dname.as_str(), Some(cond.name.as_str()), Some(seed), Some(epoch));
                         let e = &profile.eval;
                         let params = json!({"epoch": epoch, "n": 8, "split": "train", "seed": e.eval_seed});
                         plan.add(
@@ -204,7 +204,7 @@ impl Plan {
                             vec![data, train],
                             at,
                         );
-                        if let (Some(real), true) = (fid_real, profile.fid_conditions.iter().any(|c| c == cond.name)) {
+                        if let (Some(real), true) = (fid_real, profile.fid_conditions.iter().any(|c| *c == cond.name)) {
                             let params = json!({"epoch": epoch, "samples": e.fid_samples, "split": "train", "seed": e.eval_seed, "kinds": ["nrem", "rem"]});
                             plan.add(
                                 StageKind::Fid,

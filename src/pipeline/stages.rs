@@ -104,14 +104,16 @@ fn compute_train(
 ) -> Result<(), PipelineError> {
     let ds = dataset(node, inputs)?;
     let data_key = inputs.key(StageKind::Data).expect("train has a data input");
-    let cond =
-        *profile.conditions.iter().find(|c| Some(c.name) == node.condition.as_deref()).expect("planned condition");
+    let cond = profile
+        .conditions
+        .iter()
+        .find(|c| Some(c.name.as_str()) == node.condition.as_deref())
+        .expect("planned condition");
     let per = ds.channels * crate::data::PLANE;
     let n = profile.limit_train.unwrap_or(ds.train.n).min(ds.train.n);
     let images = Images::new(&ds.train.images[..n * per], ds.channels)?;
-    let leaked: &'static crate::train::Condition = Box::leak(Box::new(cond));
     let spec = crate::train::RunSpec {
-        condition: leaked,
+        condition: cond.clone(),
         seed: node.seed.expect("train has a seed"),
         epochs: profile.epochs,
         batch: profile.batch,

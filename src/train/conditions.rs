@@ -13,6 +13,7 @@
 //!   reference has no z_old and uses 0.5 z + 0.5 noise: in general (a + b) z + c noise.
 //! - `nrem_source`: what NREM replays: the stored z, or the REM mixture (appendix variant).
 //! - `order`: Wake is always first; NREM then REM, or REM then NREM (appendix variant).
+use super::error::TrainError;
 use serde::Serialize;
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -36,10 +37,13 @@ pub enum PhaseOrder {
     WakeRemNrem,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+/// One condition: a row of phase parameters with its name. Owned, so that conditions defined in
+/// pipeline.toml are values like the built-in ones. Serialised (pipeline stage keys hash it)
+/// with the field names and values below.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Condition {
-    pub name: &'static str,
-    pub summary: &'static str,
+    pub name: String,
+    pub summary: String,
     pub w: f32,
     pub n: f32,
     pub r: f32,
@@ -57,75 +61,69 @@ impl Condition {
     pub fn first_mix(&self) -> Mix {
         Mix { z: self.rem_mix.z + self.rem_mix.z_old, z_old: 0.0, noise: self.rem_mix.noise }
     }
+    /// This condition under another name and summary, with `change` applied.
+    pub fn variant(&self, name: &str, summary: &str, change: impl FnOnce(&mut Condition)) -> Condition {
+        let mut c = Condition { name: name.to_string(), summary: summary.to_string(), ..self.clone() };
+        change(&mut c);
+        c
+    }
 }
 
-const PAD_MIX: Mix = Mix { z: 0.25, z_old: 0.25, noise: 0.5 };
+/// The full model, which every other condition changes.
+fn pad() -> Condition {
+    Condition {
+        name: "pad".into(),
+        summary: "full model: Wake, NREM (perturbed dreaming), REM (adversarial dreaming)".into(),
+        w: 1.0,
+        n: 1.0,
+        r: 1.0,
+        epsilon: 0.0,
+        rem_mix: Mix { z: 0.25, z_old: 0.25, noise: 0.5 },
+        nrem_source: NremSource::Latent,
+        order: PhaseOrder::WakeNremRem,
+    }
+}
 
-const PAD: Condition = Condition {
-    name: "pad",
-    summary: "full model: Wake, NREM (perturbed dreaming), REM (adversarial dreaming)",
-    w: 1.0,
-    n: 1.0,
-    r: 1.0,
-    epsilon: 0.0,
-    rem_mix: PAD_MIX,
-    nrem_source: NremSource::Latent,
-    order: PhaseOrder::WakeNremRem,
-};
-
-/// Every condition of the paper and its appendix.
-pub const CONDITIONS: &[Condition] = &[
-    PAD,
-    Condition { name: "wo_nrem", summary: "without NREM (N = 0)", n: 0.0, ..PAD },
-    Condition {
-        name: "wo_rem",
-        summary: "without REM (R = 0); Wake noise eps = 0.5 and NREM loss x0.5 (Methods 4.4.6)",
-        n: 0.5,
-        r: 0.0,
-        epsilon: 0.5,
-        ..PAD
-    },
-    Condition {
-        name: "wo_memory_mix",
-        summary: "REM dreams from the current memory alone (no z_old, no noise)",
-        rem_mix: Mix { z: 1.0, z_old: 0.0, noise: 0.0 },
-        ..PAD
-    },
-    Condition { name: "wake_only", summary: "Wake only (N = R = 0, eps = 0.5)", n: 0.0, r: 0.0, epsilon: 0.5, ..PAD },
-    Condition {
-        name: "rem_noise_only",
-        summary: "appendix: REM dreams from noise alone",
-        rem_mix: Mix { z: 0.0, z_old: 0.0, noise: 1.0 },
-        ..PAD
-    },
-    Condition {
-        name: "rem_mix_only",
-        summary: "appendix: REM dreams from 0.5 z + 0.5 z_old, no noise",
-        rem_mix: Mix { z: 0.5, z_old: 0.5, noise: 0.0 },
-        ..PAD
-    },
-    Condition {
-        name: "rem_before_nrem",
-        summary: "appendix: phase order Wake, REM, NREM",
-        order: PhaseOrder::WakeRemNrem,
-        ..PAD
-    },
-    Condition {
-        name: "nrem_mixed",
-        summary: "appendix: NREM replays the REM mixture instead of single memories",
-        nrem_source: NremSource::RemMixture,
-        ..PAD
-    },
-];
+/// Every condition of the paper and its appendix, in the paper's order.
+pub fn conditions() -> Vec<Condition> {
+    let pad = pad();
+    let variants = vec![
+        pad.variant("wo_nrem", "without NREM (N = 0)", |c| c.n = 0.0),
+        pad.variant("wo_rem", "without REM (R = 0); Wake noise eps = 0.5 and NREM loss x0.5 (Methods 4.4.6)", |c| {
+            c.n = 0.5;
+            c.r = 0.0;
+            c.epsilon = 0.5;
+        }),
+        pad.variant("wo_memory_mix", "REM dreams from the current memory alone (no z_old, no noise)", |c| {
+            c.rem_mix = Mix { z: 1.0, z_old: 0.0, noise: 0.0 }
+        }),
+        pad.variant("wake_only", "Wake only (N = R = 0, eps = 0.5)", |c| {
+            c.n = 0.0;
+            c.r = 0.0;
+            c.epsilon = 0.5;
+        }),
+        pad.variant("rem_noise_only", "appendix: REM dreams from noise alone", |c| {
+            c.rem_mix = Mix { z: 0.0, z_old: 0.0, noise: 1.0 }
+        }),
+        pad.variant("rem_mix_only", "appendix: REM dreams from 0.5 z + 0.5 z_old, no noise", |c| {
+            c.rem_mix = Mix { z: 0.5, z_old: 0.5, noise: 0.0 }
+        }),
+        pad.variant("rem_before_nrem", "appendix: phase order Wake, REM, NREM", |c| c.order = PhaseOrder::WakeRemNrem),
+        pad.variant("nrem_mixed", "appendix: NREM replays the REM mixture instead of single memories", |c| {
+            c.nrem_source = NremSource::RemMixture
+        }),
+    ];
+    std::iter::once(pad).chain(variants).collect()
+}
 
 /// Looks a condition up by name; the error lists the valid names.
-pub fn condition(name: &str) -> Result<&'static Condition, String> {
-    CONDITIONS.iter().find(|c| c.name == name).ok_or_else(|| {
-        format!(
-            "unknown condition '{name}'; known: {}",
-            CONDITIONS.iter().map(|c| c.name).collect::<Vec<_>>().join(", ")
-        )
-    })
+pub fn condition(name: &str) -> Result<Condition, TrainError> {
+    let all = conditions();
+    let known = all.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ");
+    all.iter()
+        .find(|c| c.name == name)
+        .cloned()
+        .ok_or_else(|| TrainError::UnknownCondition { name: name.into(), known })
 }
 
 #[cfg(test)]
@@ -134,11 +132,12 @@ mod tests {
 
     #[test]
     fn names_are_unique_and_pad_first_mix_is_the_references() {
-        let mut names: Vec<_> = CONDITIONS.iter().map(|c| c.name).collect();
+        let all = conditions();
+        let mut names: Vec<_> = all.iter().map(|c| c.name.as_str()).collect();
         names.sort();
         names.dedup();
-        assert_eq!(names.len(), CONDITIONS.len());
+        assert_eq!(names.len(), all.len());
         assert_eq!(condition("pad").unwrap().first_mix(), Mix { z: 0.5, z_old: 0.0, noise: 0.5 });
-        assert!(condition("nope").unwrap_err().contains("wo_rem"));
+        assert!(condition("nope").unwrap_err().to_string().contains("wo_rem"));
     }
 }

@@ -7,7 +7,7 @@ pub mod occlusion;
 pub mod phases;
 pub mod run;
 
-pub use conditions::{condition, Condition, CONDITIONS};
+pub use conditions::{condition, conditions, Condition};
 pub use error::TrainError;
 pub use phases::{IterationDraws, PadState, Phase, StepStats};
 pub use run::{train, RunReport, RunSpec};

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 /// Everything that determines a run's bytes.
 #[derive(Clone, Debug)]
 pub struct RunSpec {
-    pub condition: &'static Condition,
+    pub condition: Condition,
     pub seed: u64,
     pub epochs: usize,
     pub batch: usize,
@@ -120,7 +120,7 @@ pub fn train(spec: &RunSpec, images: Images, dir: &Path, progress: bool) -> Resu
 fn train_here(spec: &RunSpec, images: Images, dir: &Path, progress: bool) -> Result<RunReport, TrainError> {
     let iters = images.n / spec.batch;
     if iters == 0 {
-        return Err(TrainError::Input(format!("{} images make no mini-batch of {}", images.n, spec.batch)));
+        return Err(TrainError::NoBatch { images: images.n, batch: spec.batch });
     }
     std::fs::create_dir_all(dir).map_err(|source| TrainError::Io { path: dir.into(), source })?;
     let identity = spec.identity(images.channels);
@@ -175,7 +175,7 @@ fn run_epoch(
     state.z_old = None;
     for it in 0..iters {
         let (x, xs) = images.batch(&order[it * spec.batch..(it + 1) * spec.batch]);
-        let st = state.step(spec.condition, &x, xs, &draws.next(), it == 0);
+        let st = state.step(&spec.condition, &x, xs, &draws.next(), it == 0);
         for ((name, v), s) in StepStats::NAMES.iter().zip(st.values()).zip(sums.iter_mut()) {
             if !v.is_finite() {
                 return Err((it, name, v));
