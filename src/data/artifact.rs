@@ -9,7 +9,9 @@
 //! sha256 can serve as the dataset's identity. Files stay readable by any safetensors reader
 //! (tested against the crate).
 
-use super::{write_atomic, DataError, Dataset, SourceHashes, Split, PLANE, SIDE};
+use super::{DataError, Dataset, SourceHashes, Split, PLANE, SIDE};
+use crate::files::atomic::write_atomic_with;
+use crate::files::At;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -63,11 +65,11 @@ pub fn write_artifact_with_sources(ds: &Dataset, sources: &SourceHashes, path: &
     use sha2::Digest;
     ds.validate(path)?;
     let h = header(ds, sources);
-    write_atomic(path, |w| {
+    write_atomic_with(path, |w| {
         let mut sha = sha2::Sha256::new();
         let mut put = |b: &[u8]| -> Result<(), DataError> {
             sha.update(b);
-            w.write_all(b).map_err(|e| DataError::io(path, e))
+            Ok(w.write_all(b).at(path)?)
         };
         put(&(h.len() as u64).to_le_bytes())?;
         put(&h)?;
@@ -96,7 +98,7 @@ struct Entry {
 
 fn read_header(f: &mut std::fs::File, path: &Path) -> Result<(ArtifactMeta, BTreeMap<String, Entry>, u64), DataError> {
     let bad = |detail: String| DataError::Artifact { path: path.to_path_buf(), detail };
-    let file_len = f.metadata().map_err(|e| DataError::io(path, e))?.len();
+    let file_len = f.metadata().at(path)?.len();
     let mut n8 = [0u8; 8];
     f.read_exact(&mut n8).map_err(|_| bad(format!("{file_len} bytes is too short for a safetensors file")))?;
     let hlen = u64::from_le_bytes(n8);
@@ -104,7 +106,7 @@ fn read_header(f: &mut std::fs::File, path: &Path) -> Result<(ArtifactMeta, BTre
         return Err(bad(format!("header length {hlen} does not fit the {file_len}-byte file")));
     }
     let mut hb = vec![0u8; hlen as usize];
-    f.read_exact(&mut hb).map_err(|e| DataError::io(path, e))?;
+    f.read_exact(&mut hb).at(path)?;
     let h: BTreeMap<String, Value> =
         serde_json::from_slice(&hb).map_err(|e| bad(format!("header is not JSON: {e}")))?;
     let meta = h.get("__metadata__").and_then(|m| m.as_object()).ok_or_else(|| bad("no __metadata__".into()))?;
@@ -147,20 +149,20 @@ fn read_header(f: &mut std::fs::File, path: &Path) -> Result<(ArtifactMeta, BTre
 
 /// Reads only the metadata of an artifact.
 pub fn read_meta(path: &Path) -> Result<ArtifactMeta, DataError> {
-    let mut f = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
+    let mut f = std::fs::File::open(path).at(path)?;
     Ok(read_header(&mut f, path)?.0)
 }
 
 /// Loads an artifact: header checks, then each tensor read straight into its vector.
 pub fn load_artifact(path: &Path) -> Result<Dataset, DataError> {
     let bad = |detail: String| DataError::Artifact { path: path.to_path_buf(), detail };
-    let mut f = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
+    let mut f = std::fs::File::open(path).at(path)?;
     let (meta, entries, base) = read_header(&mut f, path)?;
     let mut read = |name: &str| -> Result<(Vec<usize>, Vec<u8>), DataError> {
         let e = &entries[name];
         let mut v = vec![0u8; e.end - e.begin];
-        f.seek(SeekFrom::Start(base + e.begin as u64)).map_err(|err| DataError::io(path, err))?;
-        f.read_exact(&mut v).map_err(|err| DataError::io(path, err))?;
+        f.seek(SeekFrom::Start(base + e.begin as u64)).at(path)?;
+        f.read_exact(&mut v).at(path)?;
         Ok((e.shape.clone(), v))
     };
     let mut split = |key: &str| -> Result<Split, DataError> {

@@ -1,16 +1,13 @@
 //! The one error type of the data layer. Every variant names the file (or URL, tar member, MAT
 //! variable) it is about, so a failed `pad fetch` says what to look at.
 
+use crate::files::PathIo;
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] PathIo),
     #[error("{path}: truncated or corrupt archive ({detail})")]
     Truncated { path: PathBuf, detail: String },
     #[error("{url}: HTTP download failed: {detail}")]
@@ -49,12 +46,6 @@ pub enum DataError {
     Config { key: String, detail: String },
 }
 
-impl DataError {
-    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        DataError::Io { path: path.into(), source }
-    }
-}
-
 /// Maps a read error inside a compressed stream: EOF and corrupt data mean a truncated/corrupt
 /// archive, everything else stays an I/O error.
 pub(crate) fn stream_err(path: &std::path::Path, e: std::io::Error) -> DataError {
@@ -63,6 +54,6 @@ pub(crate) fn stream_err(path: &std::path::Path, e: std::io::Error) -> DataError
         UnexpectedEof | InvalidData | InvalidInput => {
             DataError::Truncated { path: path.to_path_buf(), detail: e.to_string() }
         }
-        _ => DataError::io(path, e),
+        _ => PathIo { path: path.to_path_buf(), source: e }.into(),
     }
 }

@@ -13,6 +13,7 @@
 
 use super::lock::{FileEntry, Lock};
 use super::{hash_file, idx, sha256_hex, DataError};
+use crate::files::At;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -61,7 +62,7 @@ fn progress(len: Option<u64>, name: &str) -> indicatif::ProgressBar {
 
 /// Copies `reader` into `part` with a progress bar; returns the byte count.
 fn pump(mut reader: impl Read, part: &Path, len: Option<u64>, name: &str, from: &str) -> Result<u64, DataError> {
-    let f = std::fs::File::create(part).map_err(|e| DataError::io(part, e))?;
+    let f = std::fs::File::create(part).at(part)?;
     let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
     let pb = progress(len, name);
     let mut buf = vec![0u8; 1 << 16];
@@ -78,11 +79,11 @@ fn pump(mut reader: impl Read, part: &Path, len: Option<u64>, name: &str, from: 
                 })
             }
         };
-        w.write_all(&buf[..k]).map_err(|e| DataError::io(part, e))?;
+        w.write_all(&buf[..k]).at(part)?;
         total += k as u64;
         pb.set_position(total);
     }
-    w.flush().map_err(|e| DataError::io(part, e))?;
+    w.flush().at(part)?;
     pb.finish_and_clear();
     Ok(total)
 }
@@ -115,7 +116,7 @@ fn fetch_into(loc: &Location, part: &Path, name: &str) -> Result<(), DataError> 
     match loc {
         Location::Url(u) => download(u, part, name),
         Location::Path(p) => {
-            let f = std::fs::File::open(p).map_err(|e| DataError::io(p, e))?;
+            let f = std::fs::File::open(p).at(p)?;
             let len = f.metadata().ok().map(|m| m.len());
             pump(f, part, len, name, &p.display().to_string()).map(|_| ())
         }
@@ -145,7 +146,7 @@ pub fn verify(
         expected,
         actual: actual.to_string(),
     };
-    let size = std::fs::metadata(path).map_err(|e| DataError::io(path, e))?.len();
+    let size = std::fs::metadata(path).at(path)?.len();
     let (sha, md5) = hash_file(path)?;
     let content = if spec.gz { Some(gz_content_sha256(path)?) } else { None };
     // With allow_unpublished the published content hash does not apply (a slice or re-encoding of
@@ -211,7 +212,7 @@ pub fn ensure_file(
             key: spec.name.to_string(),
             detail: format!("not in {} and no origin to fetch it from: pass --mirror DIR|URL", download_dir.display()),
         })?;
-        std::fs::create_dir_all(download_dir).map_err(|e| DataError::io(download_dir, e))?;
+        std::fs::create_dir_all(download_dir).at(download_dir)?;
         let loc = locate(base, spec.name);
         let from = match &loc {
             Location::Url(u) => u.clone(),
@@ -222,7 +223,7 @@ pub fn ensure_file(
             .and_then(|_| verify(&part, spec, origin, &from, lock, allow_unpublished));
         match r {
             Ok(e) => {
-                std::fs::rename(&part, &dest).map_err(|err| DataError::io(&dest, err))?;
+                std::fs::rename(&part, &dest).at(&dest)?;
                 e
             }
             Err(e) => {

@@ -15,6 +15,7 @@ pub mod resize;
 pub mod sources;
 pub mod svhn_mat;
 
+use crate::files::At;
 use std::io::Read;
 use std::path::Path;
 
@@ -99,12 +100,12 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// sha256 and md5 (lower-case hex) of a file, streamed.
 pub fn hash_file(path: &Path) -> Result<(String, String), DataError> {
     use md5::Digest as _;
-    let mut f = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
+    let mut f = std::fs::File::open(path).at(path)?;
     let mut sha = sha2::Sha256::new();
     let mut md = md5::Md5::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
-        let k = f.read(&mut buf).map_err(|e| DataError::io(path, e))?;
+        let k = f.read(&mut buf).at(path)?;
         if k == 0 {
             break;
         }
@@ -117,35 +118,4 @@ pub fn hash_file(path: &Path) -> Result<(String, String), DataError> {
 /// sha256 of a file, streamed.
 pub fn sha256_file(path: &Path) -> Result<String, DataError> {
     Ok(hash_file(path)?.0)
-}
-
-/// Writes a file through `fill` (streamed, for artifacts of hundreds of MB) into the temporary
-/// sibling of `crate::atomic`, then renames it into place. On any error the temporary file is
-/// removed and `dest` is untouched. Small files use `crate::atomic::write_atomic`.
-pub(crate) fn write_atomic<T>(
-    dest: &Path,
-    fill: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> Result<T, DataError>,
-) -> Result<T, DataError> {
-    if let Some(dir) = dest.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| DataError::io(dir, e))?;
-    }
-    let tmp = crate::atomic::temp_path(dest);
-    let result = (|| {
-        let f = std::fs::File::create(&tmp).map_err(|e| DataError::io(&tmp, e))?;
-        let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
-        let v = fill(&mut w)?;
-        let f = w.into_inner().map_err(|e| DataError::io(&tmp, e.into_error()))?;
-        f.sync_all().map_err(|e| DataError::io(&tmp, e))?;
-        std::fs::rename(&tmp, dest).map_err(|e| DataError::io(dest, e))?;
-        Ok(v)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
-
-/// Writes a whole byte buffer atomically.
-pub(crate) fn write_bytes_atomic(dest: &Path, bytes: &[u8]) -> Result<(), DataError> {
-    crate::atomic::write_atomic(dest, bytes).map_err(|e| DataError::io(dest, e))
 }

@@ -6,6 +6,7 @@
 use super::error::EvalError;
 use crate::data::Images;
 use crate::data::{load_artifact, Dataset};
+use crate::files::At;
 use crate::model::{Encoder, Generator};
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -75,7 +76,7 @@ fn images<'a>(ds: &'a Dataset, split: &str) -> Result<(Images<'a>, &'a [u8]), Ev
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<(), EvalError> {
-    crate::atomic::write_atomic(path, bytes).map_err(|e| EvalError::io(path, e))
+    Ok(crate::files::atomic::write_atomic(path, bytes)?)
 }
 
 #[derive(Args, Clone, Debug)]
@@ -204,9 +205,9 @@ pub struct FigureLossesArgs {
 }
 
 /// Losses per epoch of one run as an SVG.
-pub fn run_figure_losses(a: &FigureLossesArgs) -> Result<(), EvalError> {
-    let text = std::fs::read_to_string(&a.losses).map_err(|e| EvalError::io(&a.losses, e))?;
-    write(&a.out, crate::report::figures::losses_per_epoch(&text, &a.losses)?.as_bytes())
+pub fn run_figure_losses(a: &FigureLossesArgs) -> Result<(), crate::report::ReportError> {
+    let text = std::fs::read_to_string(&a.losses).at(&a.losses)?;
+    crate::report::figures::write_svg(&a.out, &crate::report::figures::losses_per_epoch(&text, &a.losses)?)
 }
 
 #[derive(Args, Clone, Debug)]

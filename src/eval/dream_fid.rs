@@ -8,7 +8,8 @@
 //! real side, as in the authors' script); REM dreams mix the first `n` images of the
 //! "eval-fid-rem-a" and "eval-fid-rem-b" shuffles with noise from "eval-fid-rem-noise" (one
 //! stream per batch). With n larger than the set, shuffles repeat (a fresh shuffle per pass).
-use super::fid::{FidError, Stats, StatsBuilder};
+use super::error::EvalError;
+use super::fid::{Stats, StatsBuilder};
 use super::inception::{InceptionV3, DIM};
 use crate::data::Images;
 use crate::engine::rng::Stream;
@@ -51,7 +52,13 @@ pub fn sample_indices(len: usize, n: usize, seed: u64, purpose: &str) -> Vec<usi
     out
 }
 
-fn add_features(b: &mut StatsBuilder, net: &InceptionV3, x: &[f32], channels: usize, n: usize) -> Result<(), FidError> {
+fn add_features(
+    b: &mut StatsBuilder,
+    net: &InceptionV3,
+    x: &[f32],
+    channels: usize,
+    n: usize,
+) -> Result<(), EvalError> {
     let xs = crate::engine::Shape4 { c: channels, n, h: crate::data::SIDE, w: crate::data::SIDE };
     b.add(&net.pool3_cnhw(x, xs)?)
 }
@@ -63,7 +70,7 @@ pub fn real_stats(
     n: usize,
     seed: u64,
     progress: &dyn Fn(usize),
-) -> Result<Stats, FidError> {
+) -> Result<Stats, EvalError> {
     super::fid::stats_of_selected(net, images, &sample_indices(images.n, n, seed, "eval-fid-real"), progress)
 }
 
@@ -105,9 +112,9 @@ pub fn dream_stats(
     n: usize,
     seed: u64,
     progress: &dyn Fn(usize),
-) -> Result<Stats, FidError> {
+) -> Result<Stats, EvalError> {
     if enc.nz != gen.nz || enc.channels != images.channels || gen.channels != images.channels {
-        return Err(FidError::Input(format!(
+        return Err(EvalError::Input(format!(
             "encoder ({} ch, nz {}), generator ({} ch, nz {}) and images ({} ch) do not fit",
             enc.channels, enc.nz, gen.channels, gen.nz, images.channels
         )));

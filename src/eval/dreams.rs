@@ -131,7 +131,7 @@ pub fn write_dreams(d: &Dreams, dir: &std::path::Path) -> Result<Vec<std::path::
         .iter()
         .map(|(name, rows)| {
             let path = dir.join(name);
-            crate::atomic::write_atomic(&path, &grid_png(rows)?).map_err(|e| EvalError::io(&path, e))?;
+            crate::files::atomic::write_atomic(&path, &grid_png(rows)?)?;
             Ok(path)
         })
         .collect()

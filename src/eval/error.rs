@@ -1,22 +1,26 @@
+use crate::files::PathIo;
 use std::path::PathBuf;
 
-/// Errors of the evaluation and report layers; each names the file or the input at fault.
+/// The one error type of the evaluation layer (FID included); each names the file, tensor or
+/// input at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
     #[error(transparent)]
     Model(#[from] crate::model::ModelError),
     #[error(transparent)]
     Data(#[from] crate::data::DataError),
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Io(#[from] PathIo),
+    #[error("{path}: not a valid safetensors file: {msg}")]
+    Format { path: PathBuf, msg: String },
     #[error("{path}: {msg}")]
     Parse { path: PathBuf, msg: String },
     #[error("bad evaluation input: {0}")]
     Input(String),
-}
-
-impl EvalError {
-    pub fn io(path: &std::path::Path, source: std::io::Error) -> Self {
-        EvalError::Io { path: path.to_path_buf(), source }
-    }
+    #[error("{path}: not a {layout} Inception-v3 state dict: {problems}")]
+    Tensors { path: PathBuf, layout: super::inception::Layout, problems: String },
+    #[error("{what}: {msg}")]
+    Stats { what: String, msg: String },
+    #[error("Fréchet distance: {0}")]
+    Linalg(String),
 }

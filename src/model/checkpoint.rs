@@ -9,6 +9,7 @@
 use super::error::ModelError;
 use super::param::{Network, Param};
 use crate::engine::adam::AdamSlot;
+use crate::files::At;
 use safetensors::tensor::Dtype;
 use safetensors::SafeTensors;
 use std::collections::BTreeMap;
@@ -57,7 +58,7 @@ pub fn to_bytes(tensors: &BTreeMap<String, (Vec<usize>, Vec<f32>)>, metadata: &B
 
 /// Reads every tensor of a safetensors file as f32 (error on any other dtype).
 pub fn read_file(path: &Path) -> Result<TensorFile, ModelError> {
-    let bytes = std::fs::read(path).map_err(|source| ModelError::Io { path: path.into(), source })?;
+    let bytes = std::fs::read(path).at(path)?;
     parse(path, &bytes)
 }
 

@@ -3,8 +3,8 @@ use std::path::PathBuf;
 /// Errors of the model layer; each names the file and, where there is one, the tensor.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Io(#[from] crate::files::PathIo),
     #[error("{path}: not a valid safetensors file: {msg}")]
     Format { path: PathBuf, msg: String },
     #[error("{path}: missing tensor(s) {names:?} (is this a pad/PAD checkpoint for {what}?)")]

@@ -6,6 +6,7 @@
 //! `record.json` says what made it and `manifest.json` (written last, so its presence means
 //! complete) lists every file's sha256. A lock file per key keeps two processes sharing a cache
 //! (`make -j`) from computing one key twice.
+use crate::files::{At, PathIo};
 use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -15,14 +16,10 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Io(#[from] PathIo),
     #[error("{path}: corrupted cache entry: {detail} (delete the directory and run again)")]
     Corrupt { path: PathBuf, detail: String },
-}
-
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CacheError + '_ {
-    move |source| CacheError::Io { path: path.into(), source }
 }
 
 /// JSON with object keys sorted at every depth: the canonical form hashed into keys.
@@ -92,10 +89,10 @@ impl Cache {
     /// Blocks until this process holds the key's lock; released when the guard drops.
     pub fn lock(&self, key: &str) -> Result<File, CacheError> {
         let dir = self.root.join("locks");
-        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        std::fs::create_dir_all(&dir).at(&dir)?;
         let path = dir.join(format!("{key}.lock"));
-        let f = File::options().create(true).truncate(false).write(true).open(&path).map_err(io(&path))?;
-        f.lock().map_err(io(&path))?;
+        let f = File::options().create(true).truncate(false).write(true).open(&path).at(&path)?;
+        f.lock().at(&path)?;
         Ok(f)
     }
 
@@ -103,16 +100,16 @@ impl Cache {
     pub fn commit(&self, stage: &str, key: &str, work: &Path, record: &Record) -> Result<PathBuf, CacheError> {
         let rec = serde_json::to_vec_pretty(record).expect("record serialises");
         let p = work.join("record.json");
-        std::fs::write(&p, rec).map_err(io(&p))?;
+        std::fs::write(&p, rec).at(&p)?;
         let manifest = hash_dir(work)?;
         let p = work.join("manifest.json");
-        std::fs::write(&p, serde_json::to_vec_pretty(&manifest).expect("manifest")).map_err(io(&p))?;
+        std::fs::write(&p, serde_json::to_vec_pretty(&manifest).expect("manifest")).at(&p)?;
         let dest = self.dir(stage, key);
         if dest.exists() {
             // An incomplete leftover (no manifest): replace it.
-            std::fs::remove_dir_all(&dest).map_err(io(&dest))?;
+            std::fs::remove_dir_all(&dest).at(&dest)?;
         }
-        std::fs::rename(work, &dest).map_err(io(&dest))?;
+        std::fs::rename(work, &dest).at(&dest)?;
         Ok(dest)
     }
 
@@ -122,7 +119,7 @@ impl Cache {
         let mut bad = Vec::new();
         let Ok(stages) = std::fs::read_dir(&self.root) else { return Ok((0, bad)) };
         for stage in stages.flatten().filter(|e| e.path().is_dir() && e.file_name() != "locks") {
-            for entry in std::fs::read_dir(stage.path()).map_err(io(&stage.path()))?.flatten() {
+            for entry in std::fs::read_dir(stage.path()).at(&stage.path())?.flatten() {
                 let dir = entry.path();
                 if !dir.join("manifest.json").is_file() {
                     continue;
@@ -142,7 +139,7 @@ fn hash_dir(dir: &Path) -> Result<BTreeMap<String, String>, CacheError> {
     let mut out = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).map_err(io(&d))?.flatten() {
+        for e in std::fs::read_dir(&d).at(&d)?.flatten() {
             let p = e.path();
             if p.is_dir() {
                 stack.push(p);
@@ -159,15 +156,15 @@ fn hash_dir(dir: &Path) -> Result<BTreeMap<String, String>, CacheError> {
 }
 
 pub fn hash_file(p: &Path) -> Result<String, CacheError> {
-    let mut f = File::open(p).map_err(io(p))?;
+    let mut f = File::open(p).at(p)?;
     let mut h = Sha256::new();
-    std::io::copy(&mut f, &mut h).map_err(io(p))?;
+    std::io::copy(&mut f, &mut h).at(p)?;
     Ok(hex::encode(h.finalize()))
 }
 
 fn verify_entry(dir: &Path) -> Result<(), CacheError> {
     let mpath = dir.join("manifest.json");
-    let text = std::fs::read(&mpath).map_err(io(&mpath))?;
+    let text = std::fs::read(&mpath).at(&mpath)?;
     let want: BTreeMap<String, String> = serde_json::from_slice(&text)
         .map_err(|e| CacheError::Corrupt { path: mpath.clone(), detail: format!("unreadable manifest: {e}") })?;
     let have = hash_dir(dir)?;

@@ -5,6 +5,7 @@ use super::cache::Cache;
 use super::plan::{Node, Plan, StageKind};
 use super::run::PipelineError;
 use crate::eval::{Distances, PcaProjection, SweepRow};
+use crate::files::At;
 use crate::report::figures::{self, Runs};
 use crate::report::tables::{mean_sem, pm, Cell, Table};
 use std::collections::BTreeMap;
@@ -26,7 +27,7 @@ fn read_csv(path: &Path) -> Result<Vec<BTreeMap<String, String>>, PipelineError>
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, PipelineError> {
-    let text = std::fs::read_to_string(path).map_err(|source| PipelineError::Io { path: path.into(), source })?;
+    let text = std::fs::read_to_string(path).at(path)?;
     serde_json::from_str(&text).map_err(|e| report_err(path, e))
 }
 
@@ -84,8 +85,7 @@ impl Gathered {
         let path = dir.join("losses.csv");
         let (d, c, s) = (&node.dataset, node.condition_name(), node.seed.unwrap_or(0));
         if s == plan.profile.seeds[0] {
-            let text =
-                std::fs::read_to_string(&path).map_err(|source| PipelineError::Io { path: path.clone(), source })?;
+            let text = std::fs::read_to_string(&path).at(&path)?;
             let svg = figures::losses_per_epoch(&text, &path).map_err(|e| report_err(&path, e))?;
             self.files.push((format!("figures/losses_{d}_{c}_seed{s}.svg"), svg.into_bytes()));
         }
@@ -241,7 +241,7 @@ impl Gathered {
             return Ok(());
         }
         let path = dir.join("dreams.png");
-        let png = std::fs::read(&path).map_err(|source| PipelineError::Io { path, source })?;
+        let png = std::fs::read(&path).at(&path)?;
         self.files.push((
             format!(
                 "figures/dreams_{}_{}_seed{s}_epoch{}.png",
@@ -359,7 +359,7 @@ fn write_all(plan: &Plan, mut g: Gathered, out: &Path) -> Result<Vec<PathBuf>, P
     let mut written = Vec::new();
     let mut put = |name: &str, bytes: &[u8]| -> Result<(), PipelineError> {
         let p = out.join(name);
-        crate::atomic::write_atomic(&p, bytes).map_err(|source| PipelineError::Io { path: p.clone(), source })?;
+        crate::files::atomic::write_atomic(&p, bytes)?;
         written.push(p);
         Ok(())
     };

@@ -1,5 +1,6 @@
 //! pipeline.toml: the experiment as data (datasets, conditions, seeds, epochs, evaluation
 //! parameters, named profiles). Unknown keys and bad values are errors naming the key and line.
+use crate::files::At;
 use crate::train::conditions::{Mix, NremSource, PhaseOrder};
 use crate::train::{condition, Condition};
 use serde::Deserialize;
@@ -9,8 +10,8 @@ use toml::Spanned;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Io(#[from] crate::files::PathIo),
     #[error("{path}: {msg}")]
     Parse { path: PathBuf, msg: String },
     #[error("{path}:{line}: {key}: {msg}")]
@@ -180,7 +181,7 @@ pub struct Config {
 
 impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: path.into(), source })?;
+        let text = std::fs::read_to_string(path).at(path)?;
         Self::parse(path, text)
     }
 

@@ -4,7 +4,7 @@ use super::cache::{Cache, CacheError, Record};
 use super::plan::{Plan, StageKind};
 use super::stages::{compute, Inputs};
 use crate::data::DataError;
-use std::path::PathBuf;
+use crate::files::At;
 use std::time::Instant;
 
 #[derive(Debug, thiserror::Error)]
@@ -21,8 +21,8 @@ pub enum PipelineError {
     Config(#[from] super::config::ConfigError),
     #[error("{stage}: {msg}")]
     Stage { stage: String, msg: String },
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Io(#[from] crate::files::PathIo),
 }
 
 pub use super::stages::ARTIFACT;
@@ -49,9 +49,9 @@ pub fn run(plan: &Plan, cache: &Cache, nodes: &[usize], progress: bool) -> Resul
         let work = cache.work_dir(stage, &node.key);
         if node.kind != StageKind::Train && work.exists() {
             // Only training resumes from a partial directory; other stages start clean.
-            std::fs::remove_dir_all(&work).map_err(|source| PipelineError::Io { path: work.clone(), source })?;
+            std::fs::remove_dir_all(&work).at(&work)?;
         }
-        std::fs::create_dir_all(&work).map_err(|source| PipelineError::Io { path: work.clone(), source })?;
+        std::fs::create_dir_all(&work).at(&work)?;
         let input_keys: Vec<String> = node.inputs.iter().map(|&j| plan.nodes[j].key.clone()).collect();
         let inputs = Inputs(
             node.inputs

@@ -9,9 +9,10 @@ use super::run::PipelineError;
 use crate::data::Images;
 use crate::data::{load_artifact, Dataset, SourceSpec};
 use crate::eval::dream_fid::{dream_stats, real_stats, DreamKind};
-use crate::eval::fid::{frechet_distance, load_stats, save_stats, FidError, StatsInfo};
+use crate::eval::fid::{frechet_distance, load_stats, save_stats, StatsInfo};
 use crate::eval::inception::InceptionV3;
 use crate::eval::probe::Linear;
+use crate::eval::EvalError;
 use crate::model::{Encoder, Generator};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -45,7 +46,7 @@ fn stage_err(node: &Node, msg: impl Into<String>) -> PipelineError {
 }
 
 fn write(path: PathBuf, bytes: &[u8]) -> Result<(), PipelineError> {
-    crate::atomic::write_atomic(&path, bytes).map_err(|source| PipelineError::Io { path, source })
+    Ok(crate::files::atomic::write_atomic(&path, bytes)?)
 }
 
 /// Computes `node` into `work`, on a pool worker (driving rayon from outside the pool costs a
@@ -232,7 +233,7 @@ fn compute_dreams(profile: &Profile, node: &Node, inputs: &Inputs, work: &Path) 
     Ok(())
 }
 
-fn fid_err(node: &Node) -> impl Fn(FidError) -> PipelineError + '_ {
+fn fid_err(node: &Node) -> impl Fn(EvalError) -> PipelineError + '_ {
     move |e| stage_err(node, e.to_string())
 }
 

@@ -2,8 +2,9 @@
 //! accuracy vs epoch with SEM bands (Fig. 4c,d), accuracy vs occlusion (Fig. 5c,d), distance-ratio
 //! bars (Fig. 6e,f), losses per epoch (Appendix 1-Figs 1-2) and the PCA scatter (Fig. 6b-d).
 //! Bands and error bars are mean ± SEM over runs (seeds), SEM with ddof = 1 as scipy.stats.sem.
+use super::error::ReportError;
 use super::svg::{color, render, Axis, Bar, Content, Line, Panel, Points};
-use crate::eval::{Distances, EvalError, PcaProjection, SweepRow};
+use crate::eval::{Distances, PcaProjection, SweepRow};
 use std::path::Path;
 
 /// A named condition and one curve (x, y) per run.
@@ -130,8 +131,8 @@ pub fn fid_bars(title: &str, panels: &[(String, Vec<(String, usize, Vec<f64>)>)]
 
 /// The trainer's losses.csv (epoch,iterations,L_img,L_KL,L_real,L_NREM,L_fake,d_real,d_fake):
 /// one panel of losses and one of the discriminator's mean outputs, per epoch.
-pub fn losses_per_epoch(csv_text: &str, path: &Path) -> Result<String, EvalError> {
-    let bad = |msg: String| EvalError::Parse { path: path.to_path_buf(), msg };
+pub fn losses_per_epoch(csv_text: &str, path: &Path) -> Result<String, ReportError> {
+    let bad = |msg: String| ReportError::Parse { path: path.to_path_buf(), msg };
     let mut lines = csv_text.lines().filter(|l| !l.trim().is_empty());
     let header: Vec<&str> = lines.next().ok_or_else(|| bad("empty file".into()))?.split(',').map(str::trim).collect();
     let col = |name: &str| {
@@ -147,7 +148,7 @@ pub fn losses_per_epoch(csv_text: &str, path: &Path) -> Result<String, EvalError
         }
         rows.push(r);
     }
-    let series = |names: &[&str]| -> Result<Vec<Line>, EvalError> {
+    let series = |names: &[&str]| -> Result<Vec<Line>, ReportError> {
         names
             .iter()
             .enumerate()
@@ -192,8 +193,8 @@ pub fn pca_scatter(title: &str, p: &PcaProjection, class_names: &[String], max_c
 }
 
 /// Writes an SVG document atomically.
-pub fn write_svg(path: &Path, svg: &str) -> Result<(), EvalError> {
-    crate::atomic::write_atomic(path, svg.as_bytes()).map_err(|e| EvalError::io(path, e))
+pub fn write_svg(path: &Path, svg: &str) -> Result<(), ReportError> {
+    Ok(crate::files::atomic::write_atomic(path, svg.as_bytes())?)
 }
 
 #[cfg(test)]

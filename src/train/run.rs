@@ -14,9 +14,10 @@ use super::conditions::Condition;
 use super::error::TrainError;
 use super::occlusion::nrem_mask;
 use super::phases::{IterationDraws, PadState, StepStats};
-use crate::atomic::write_atomic;
 use crate::data::{Images, SIDE};
 use crate::engine::rng::Stream;
+use crate::files::atomic::write_atomic;
+use crate::files::At;
 use crate::model::checkpoint::{put_adam, put_params, read_file, to_bytes};
 use crate::model::{Encoder, Generator, Network, Param};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -122,7 +123,7 @@ fn train_here(spec: &RunSpec, images: Images, dir: &Path, progress: bool) -> Res
     if iters == 0 {
         return Err(TrainError::NoBatch { images: images.n, batch: spec.batch });
     }
-    std::fs::create_dir_all(dir).map_err(|source| TrainError::Io { path: dir.into(), source })?;
+    std::fs::create_dir_all(dir).at(dir)?;
     let identity = spec.identity(images.channels);
     let state_path = dir.join("state.safetensors");
     let (mut state, mut done, mut history) = if state_path.exists() {
@@ -223,7 +224,7 @@ fn write_csv(path: &Path, rows: &[String]) -> Result<(), TrainError> {
         s.push_str(r);
         s.push('\n');
     }
-    write_atomic(path, s.as_bytes()).map_err(|source| TrainError::Io { path: path.into(), source })
+    Ok(write_atomic(path, s.as_bytes())?)
 }
 
 fn all_params(s: &PadState) -> Vec<&Param> {
@@ -240,7 +241,7 @@ fn write_weights(
     put_params(&mut tensors, &all_params(s));
     let mut meta = identity.clone();
     meta.insert("epoch".into(), epoch.to_string());
-    write_atomic(path, &to_bytes(&tensors, &meta)).map_err(|source| TrainError::Io { path: path.into(), source })
+    Ok(write_atomic(path, &to_bytes(&tensors, &meta))?)
 }
 
 fn write_state(
@@ -257,7 +258,7 @@ fn write_state(
     put_adam(&mut tensors, &mut meta, "G", &s.gen.params(), &s.opt_g);
     meta.insert("epoch".into(), epoch.to_string());
     meta.insert("history".into(), history.join("\n"));
-    write_atomic(path, &to_bytes(&tensors, &meta)).map_err(|source| TrainError::Io { path: path.into(), source })
+    Ok(write_atomic(path, &to_bytes(&tensors, &meta))?)
 }
 
 fn resume(
