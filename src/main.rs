@@ -230,7 +230,7 @@ fn train(a: &TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
     let cond = pad::train::condition(&a.condition)?;
     let path = a.data.path()?;
     let ds = pad::data::load_artifact(&path)?;
-    let id = pad::data::sha256_file(&path)?;
+    let id = pad::files::sha256_file(&path)?;
     let per = ds.channels * 32 * 32;
     let n = a.limit.unwrap_or(ds.train.n).min(ds.train.n);
     let images = pad::data::Images::new(&ds.train.images[..n * per], ds.channels)?;
@@ -276,10 +276,7 @@ fn train(a: &TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
 fn probe(a: &ProbeArgs) -> Result<(), Box<dyn std::error::Error>> {
     set_threads(a.threads);
     let ds = pad::data::load_artifact(&a.data.path()?)?;
-    let enc = match &a.ckpt {
-        Some(p) if !a.untrained => pad::model::checkpoint::read_file(p)?.encoder(p)?,
-        _ => pad::train::run::init_state(a.seed, ds.channels, 64, 256).enc,
-    };
+    let enc = pad::train::Networks::new(a.ckpt.as_deref().filter(|_| !a.untrained), a.seed).encoder(ds.channels)?;
     let t = std::time::Instant::now();
     let train = pad::data::Images::new(&ds.train.images, ds.channels)?;
     let test = pad::data::Images::new(&ds.test.images, ds.channels)?;

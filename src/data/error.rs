@@ -38,12 +38,26 @@ pub enum DataError {
     Layout { path: PathBuf, detail: String },
     #[error("{len} bytes is not a whole number of {channels}x32x32 images")]
     ImageBytes { len: usize, channels: usize },
-    #[error("{path}: bad artifact: {detail}")]
-    Artifact { path: PathBuf, detail: String },
+    #[error("{path}: bad artifact: {problem}")]
+    Artifact {
+        path: PathBuf,
+        #[source]
+        problem: ArtifactProblem,
+    },
     #[error("{path}: bad lock file: {detail}")]
     Lock { path: PathBuf, detail: String },
     #[error("{key}: {detail}")]
     Config { key: String, detail: String },
+}
+
+/// What is wrong with an artifact: its bytes are not safetensors, or its content is not a
+/// dataset.
+#[derive(Debug, thiserror::Error)]
+pub enum ArtifactProblem {
+    #[error(transparent)]
+    Format(#[from] crate::files::safetensors::FormatError),
+    #[error("{0}")]
+    Content(String),
 }
 
 /// Maps a read error inside a compressed stream: EOF and corrupt data mean a truncated/corrupt

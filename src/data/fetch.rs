@@ -12,7 +12,8 @@
 //! content). New (file, origin) pairs are recorded in the lock.
 
 use super::lock::{FileEntry, Lock};
-use super::{hash_file, idx, sha256_hex, DataError};
+use super::{hash_file, idx, DataError};
+use crate::files::sha256_hex;
 use crate::files::At;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};

@@ -15,8 +15,6 @@ pub mod resize;
 pub mod sources;
 pub mod svhn_mat;
 
-use crate::files::At;
-use std::io::Read;
 use std::path::Path;
 
 pub use artifact::{bench_load, load_artifact, load_artifact_verified, write_artifact};
@@ -61,7 +59,10 @@ pub type SourceHashes = std::collections::BTreeMap<String, String>;
 impl Dataset {
     /// Checks the invariants every artifact relies on.
     pub fn validate(&self, path: &Path) -> Result<(), DataError> {
-        let bad = |detail: String| DataError::Artifact { path: path.to_path_buf(), detail };
+        let bad = |detail: String| DataError::Artifact {
+            path: path.to_path_buf(),
+            problem: error::ArtifactProblem::Content(detail),
+        };
         if self.channels != 1 && self.channels != 3 {
             return Err(bad(format!("channels must be 1 or 3, got {}", self.channels)));
         }
@@ -91,31 +92,14 @@ impl Dataset {
     }
 }
 
-/// sha256 (lower-case hex) of a byte slice.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(bytes))
-}
-
-/// sha256 and md5 (lower-case hex) of a file, streamed.
+/// sha256 and md5 (lower-case hex) of a file, in one pass (archives are checked against both).
 pub fn hash_file(path: &Path) -> Result<(String, String), DataError> {
     use md5::Digest as _;
-    let mut f = std::fs::File::open(path).at(path)?;
     let mut sha = sha2::Sha256::new();
     let mut md = md5::Md5::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let k = f.read(&mut buf).at(path)?;
-        if k == 0 {
-            break;
-        }
-        sha.update(&buf[..k]);
-        md.update(&buf[..k]);
-    }
+    crate::files::stream_file(path, |b| {
+        sha.update(b);
+        md.update(b);
+    })?;
     Ok((hex::encode(sha.finalize()), hex::encode(md.finalize())))
-}
-
-/// sha256 of a file, streamed.
-pub fn sha256_file(path: &Path) -> Result<String, DataError> {
-    Ok(hash_file(path)?.0)
 }

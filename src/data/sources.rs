@@ -3,7 +3,8 @@
 
 use super::fetch::{ensure_file, FileSpec, OFFICIAL};
 use super::lock::{default_lock_path, Lock};
-use super::{cifar, idx, image_folder, sha256_file, svhn_mat, DataError, Dataset, SourceHashes};
+use super::{cifar, idx, image_folder, svhn_mat, DataError, Dataset, SourceHashes};
+use crate::files::sha256_file;
 use std::path::{Path, PathBuf};
 
 const fn file(name: &'static str) -> FileSpec<'static> {

@@ -39,30 +39,18 @@ impl ModelArgs {
         Ok(load_artifact(&self.data)?)
     }
 
+    fn source(&self) -> crate::train::Networks<'_> {
+        crate::train::Networks::new(self.ckpt.as_deref().filter(|_| !self.untrained), self.seed)
+    }
+
     /// The encoder, from the checkpoint or untrained.
     fn encoder(&self, channels: usize) -> Result<Encoder, EvalError> {
-        match &self.ckpt {
-            Some(p) if !self.untrained => Ok(crate::model::checkpoint::read_file(p)?.encoder(p)?),
-            _ => Ok(self.untrained_state(channels).enc),
-        }
+        Ok(self.source().encoder(channels)?)
     }
 
     /// Both networks (dreams need the generator too).
     fn networks(&self, channels: usize) -> Result<(Encoder, Generator), EvalError> {
-        match &self.ckpt {
-            Some(p) if !self.untrained => {
-                let f = crate::model::checkpoint::read_file(p)?;
-                Ok((f.encoder(p)?, f.generator(p)?))
-            }
-            _ => {
-                let s = self.untrained_state(channels);
-                Ok((s.enc, s.gen))
-            }
-        }
-    }
-
-    fn untrained_state(&self, channels: usize) -> crate::train::PadState {
-        crate::train::run::init_state(self.seed, channels, crate::model::encoder::NF, crate::model::NZ)
+        Ok(self.source().both(channels)?)
     }
 }
 

@@ -1,3 +1,4 @@
+use crate::files::safetensors::{FormatError, ReadError};
 use crate::files::PathIo;
 use std::path::PathBuf;
 
@@ -11,8 +12,12 @@ pub enum EvalError {
     Data(#[from] crate::data::DataError),
     #[error(transparent)]
     Io(#[from] PathIo),
-    #[error("{path}: not a valid safetensors file: {msg}")]
-    Format { path: PathBuf, msg: String },
+    #[error("{path}: not a valid safetensors file: {source}")]
+    Format {
+        path: PathBuf,
+        #[source]
+        source: FormatError,
+    },
     #[error("{path}: {msg}")]
     Parse { path: PathBuf, msg: String },
     #[error("bad evaluation input: {0}")]
@@ -23,4 +28,13 @@ pub enum EvalError {
     Stats { what: String, msg: String },
     #[error("Fréchet distance: {0}")]
     Linalg(String),
+}
+
+impl From<ReadError> for EvalError {
+    fn from(e: ReadError) -> Self {
+        match e {
+            ReadError::Io(e) => EvalError::Io(e),
+            ReadError::Format { path, source } => EvalError::Format { path, source },
+        }
+    }
 }

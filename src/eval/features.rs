@@ -15,14 +15,14 @@ pub fn encode(enc: &Encoder, images: Images, mask: Option<&[f32]>) -> Array2<f32
 /// z for the images at `idx` (row r of the result is image idx[r]). `mask_of(r)` gives row r's
 /// own occlusion mask ([32*32], 1 keep / 0 grey), or None to leave it clean. A per-row function,
 /// not one mask per chunk, so results do not depend on how rows are chunked.
-/// Runs on a worker of the current rayon pool (see train::run::train for why).
+/// Runs on a worker of the current rayon pool (see engine::workers).
 pub fn encode_selected(
     enc: &Encoder,
     images: Images,
     idx: &[usize],
     mask_of: impl Fn(usize) -> Option<Vec<f32>> + Sync,
 ) -> Array2<f32> {
-    rayon::scope(|_| encode_here(enc, images, idx, &mask_of))
+    crate::engine::workers::on_worker(|| encode_here(enc, images, idx, &mask_of))
 }
 
 fn encode_here(

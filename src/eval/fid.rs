@@ -12,11 +12,9 @@
 use super::error::EvalError;
 use super::inception::{InceptionV3, Layout, BATCH, DIM};
 use crate::data::Images;
-use crate::files::At;
+use crate::files::safetensors::{self, Dtype, HeaderLayout, Tensor};
 use nalgebra::DMatrix;
-use safetensors::tensor::{Dtype, TensorView};
-use safetensors::SafeTensors;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Mean and covariance (unbiased, like numpy's np.cov) of `n` feature vectors of length `dim`.
@@ -212,42 +210,40 @@ pub struct StatsInfo {
 /// Metadata key of pad's FID statistics files (one key, so the header is byte-deterministic).
 const META_KEY: &str = "pad_fid_stats";
 
-/// Writes statistics as a safetensors file (mu [dim], sigma [dim, dim], f64) atomically.
+/// Writes statistics as a safetensors file (mu [dim], sigma [dim, dim], f64) atomically, in the
+/// header layout these files have always had (`HeaderLayout::Crate`).
 pub fn save_stats(path: &Path, s: &Stats, info: &StatsInfo) -> Result<(), EvalError> {
-    let bytes = |v: &[f64]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
-    let (mu, sigma) = (bytes(&s.mu), bytes(&s.sigma));
-    let fmt = |e: safetensors::SafeTensorError| EvalError::Format { path: path.into(), msg: e.to_string() };
-    let views = vec![
-        ("mu", TensorView::new(Dtype::F64, vec![s.dim], &mu).map_err(fmt)?),
-        ("sigma", TensorView::new(Dtype::F64, vec![s.dim, s.dim], &sigma).map_err(fmt)?),
+    let (mu, sigma) = (safetensors::f64_bytes(&s.mu), safetensors::f64_bytes(&s.sigma));
+    let tensors = [
+        Tensor { name: "mu", dtype: Dtype::F64, shape: vec![s.dim], data: &mu },
+        Tensor { name: "sigma", dtype: Dtype::F64, shape: vec![s.dim, s.dim], data: &sigma },
     ];
-    let meta = HashMap::from([(META_KEY.to_string(), serde_json::to_string(info).expect("plain struct"))]);
-    let out = safetensors::serialize(views, &Some(meta)).map_err(fmt)?;
-    Ok(crate::files::atomic::write_atomic(path, &out)?)
+    let meta = BTreeMap::from([(META_KEY.to_string(), serde_json::to_string(info).expect("plain struct"))]);
+    Ok(crate::files::atomic::write_atomic(path, &safetensors::to_bytes(&tensors, &meta, HeaderLayout::Crate))?)
+}
+
+/// Whether `path` is a statistics file written by `save_stats` (rather than a dataset artifact).
+/// Reads only the header: artifacts can be hundreds of megabytes.
+pub fn is_stats_file(path: &Path) -> Result<bool, EvalError> {
+    Ok(safetensors::read_header(path)?.0.metadata.contains_key(META_KEY))
 }
 
 /// Reads statistics written by `save_stats`.
 pub fn load_stats(path: &Path) -> Result<(Stats, StatsInfo), EvalError> {
-    let bytes = std::fs::read(path).at(path)?;
+    let f = safetensors::load(path)?;
     let bad = |msg: String| EvalError::Stats { what: path.display().to_string(), msg };
-    let fmt = |e: safetensors::SafeTensorError| EvalError::Format { path: path.into(), msg: e.to_string() };
-    let (_, header) = SafeTensors::read_metadata(&bytes).map_err(fmt)?;
-    let info_json = header
-        .metadata()
-        .as_ref()
-        .and_then(|m| m.get(META_KEY))
+    let info_json = f
+        .header
+        .metadata
+        .get(META_KEY)
         .ok_or_else(|| bad(format!("no {META_KEY} metadata (not written by pad fid)")))?;
     let info: StatsInfo = serde_json::from_str(info_json).map_err(|e| bad(e.to_string()))?;
-    let st = SafeTensors::deserialize(&bytes).map_err(fmt)?;
     let read = |name: &str| -> Result<(Vec<usize>, Vec<f64>), EvalError> {
-        let t = st.tensor(name).map_err(|_| bad(format!("missing tensor {name}")))?;
-        if t.dtype() != Dtype::F64 {
-            return Err(bad(format!("tensor {name} is {:?}, expected F64", t.dtype())));
+        let (t, data) = f.tensor(name).ok_or_else(|| bad(format!("missing tensor {name}")))?;
+        if t.dtype != Dtype::F64 {
+            return Err(bad(format!("tensor {name} is {:?}, expected F64", t.dtype)));
         }
-        Ok((
-            t.shape().to_vec(),
-            t.data().chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes"))).collect(),
-        ))
+        Ok((t.shape.clone(), safetensors::f64s(data)))
     };
     let ((ms, mu), (ss, sigma)) = (read("mu")?, read("sigma")?);
     let dim = mu.len();

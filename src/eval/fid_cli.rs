@@ -2,11 +2,11 @@
 //! statistics file. Dataset statistics are cached per (artifact, split, sample count, network
 //! weights), so the real-image side is computed once per dataset.
 use super::error::EvalError;
-use super::fid::{frechet_distance, load_stats, save_stats, stats_of_images, Frechet, Stats, StatsInfo};
+use super::fid::{frechet_distance, is_stats_file, load_stats, save_stats, stats_of_images, Frechet, Stats, StatsInfo};
 use super::inception::{InceptionV3, Layout};
+use crate::data::load_artifact;
 use crate::data::Images;
-use crate::data::{load_artifact, sha256_file};
-use crate::files::At;
+use crate::files::sha256_file;
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug, Clone)]
@@ -33,24 +33,6 @@ pub struct FidArgs {
     /// Also write the result as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
-}
-
-/// Whether `path` is a statistics file written by `save_stats` (rather than a dataset artifact).
-/// Reads only the safetensors header: artifacts can be hundreds of megabytes.
-fn is_stats_file(path: &Path) -> Result<bool, EvalError> {
-    use std::io::Read;
-    let mut f = std::fs::File::open(path).at(path)?;
-    let mut len = [0u8; 8];
-    f.read_exact(&mut len).at(path)?;
-    let len = u64::from_le_bytes(len);
-    if len > 1 << 24 {
-        return Ok(false);
-    }
-    let mut header = vec![0u8; len as usize];
-    f.read_exact(&mut header).at(path)?;
-    let json: serde_json::Value =
-        serde_json::from_slice(&header).map_err(|e| EvalError::Format { path: path.into(), msg: e.to_string() })?;
-    Ok(json.get("__metadata__").and_then(|m| m.get("pad_fid_stats")).is_some())
 }
 
 /// Statistics of one side: read from a stats file, from the cache, or computed and cached.

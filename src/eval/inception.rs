@@ -17,10 +17,8 @@ use crate::engine::conv2d::{conv2d_infer, RectSpec};
 use crate::engine::pool::{avg_pool2d, global_avg_pool, max_pool2d, PoolSpec};
 use crate::engine::resize::resize_bilinear;
 use crate::engine::{swap_leading_axes, Shape4};
-use crate::files::At;
+use crate::files::safetensors::{self, Dtype};
 use rayon::prelude::*;
-use safetensors::tensor::Dtype;
-use safetensors::SafeTensors;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
@@ -263,21 +261,18 @@ pub struct InceptionV3 {
 impl InceptionV3 {
     /// Reads a weights file (pytorch-fid's or torchvision's state-dict names) and folds its batch norms.
     pub fn load(path: &Path, layout: Layout) -> Result<Self, EvalError> {
-        let bytes = std::fs::read(path).at(path)?;
-        let st = SafeTensors::deserialize(&bytes)
-            .map_err(|e| EvalError::Format { path: path.into(), msg: e.to_string() })?;
+        let f = safetensors::load(path)?;
         let mut tensors = BTreeMap::new();
         let mut problems = TensorProblems::default();
-        for (name, view) in st.tensors() {
-            if is_ignorable(&name, layout) {
+        for (name, t) in &f.header.tensors {
+            if is_ignorable(name, layout) {
                 continue;
             }
-            if view.dtype() != Dtype::F32 {
-                problems.dtype.push(format!("{name} ({:?})", view.dtype()));
+            if t.dtype != Dtype::F32 {
+                problems.dtype.push(format!("{name} ({:?})", t.dtype));
                 continue;
             }
-            let v = view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-            tensors.insert(name, (view.shape().to_vec(), v));
+            tensors.insert(name.clone(), (t.shape.clone(), safetensors::f32s(f.data(t))));
         }
         Self::from_tensors(&tensors, layout, path, problems)
     }

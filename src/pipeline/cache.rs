@@ -149,17 +149,10 @@ fn hash_dir(dir: &Path) -> Result<BTreeMap<String, String>, CacheError> {
             if rel == "manifest.json" {
                 continue;
             }
-            out.insert(rel, hash_file(&p)?);
+            out.insert(rel, crate::files::sha256_file(&p)?);
         }
     }
     Ok(out)
-}
-
-pub fn hash_file(p: &Path) -> Result<String, CacheError> {
-    let mut f = File::open(p).at(p)?;
-    let mut h = Sha256::new();
-    std::io::copy(&mut f, &mut h).at(p)?;
-    Ok(hex::encode(h.finalize()))
 }
 
 fn verify_entry(dir: &Path) -> Result<(), CacheError> {

@@ -14,6 +14,8 @@ use crate::eval::inception::InceptionV3;
 use crate::eval::probe::Linear;
 use crate::eval::EvalError;
 use crate::model::{Encoder, Generator};
+use crate::train::run::epoch_file;
+use crate::train::Networks;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -49,8 +51,7 @@ fn write(path: PathBuf, bytes: &[u8]) -> Result<(), PipelineError> {
     Ok(crate::files::atomic::write_atomic(&path, bytes)?)
 }
 
-/// Computes `node` into `work`, on a pool worker (driving rayon from outside the pool costs a
-/// quarter of the speed of every parallel kernel).
+/// Computes `node` into `work`, on a pool worker (see engine::workers).
 pub fn compute(
     profile: &Profile,
     node: &Node,
@@ -58,7 +59,7 @@ pub fn compute(
     work: &Path,
     progress: bool,
 ) -> Result<(), PipelineError> {
-    rayon::scope(|_| match node.kind {
+    crate::engine::workers::on_worker(|| match node.kind {
         StageKind::Data => compute_data(profile, node, work),
         StageKind::Train => compute_train(profile, node, inputs, work, progress),
         StageKind::Probe => compute_probe(profile, node, inputs, work),
@@ -129,22 +130,12 @@ fn compute_train(
 
 /// The networks a node evaluates: its epoch's checkpoint, or the untrained init_state(seed).
 fn networks(node: &Node, inputs: &Inputs, channels: usize) -> Result<(Encoder, Generator), PipelineError> {
-    match inputs.dir(StageKind::Train) {
-        Some(dir) => {
-            let path = crate::train::run::epoch_file(dir, node.epoch.expect("evaluation has an epoch"));
-            let f = crate::model::checkpoint::read_file(&path)?;
-            Ok((f.encoder(&path)?, f.generator(&path)?))
-        }
-        None => {
-            let s = crate::train::run::init_state(
-                node.seed.expect("untrained has a seed"),
-                channels,
-                crate::model::encoder::NF,
-                crate::model::NZ,
-            );
-            Ok((s.enc, s.gen))
-        }
-    }
+    let path = inputs.dir(StageKind::Train).map(|dir| epoch_file(dir, node.epoch.expect("evaluation has an epoch")));
+    let networks = match &path {
+        Some(p) => Networks::Checkpoint(p),
+        None => Networks::Untrained { seed: node.seed.expect("untrained has a seed") },
+    };
+    Ok(networks.both(channels)?)
 }
 
 fn compute_probe(profile: &Profile, node: &Node, inputs: &Inputs, work: &Path) -> Result<(), PipelineError> {

@@ -4,20 +4,22 @@
 //! Bands and error bars are mean ± SEM over runs (seeds), SEM with ddof = 1 as scipy.stats.sem.
 use super::error::ReportError;
 use super::svg::{color, render, Axis, Bar, Content, Line, Panel, Points};
+use super::tables::mean_sem;
 use crate::eval::{Distances, PcaProjection, SweepRow};
 use std::path::Path;
 
 /// A named condition and one curve (x, y) per run.
 pub type Runs = (String, Vec<Vec<(f64, f64)>>);
 
-/// Mean and standard error of the mean; SEM is 0 for a single value.
-pub fn mean_sem(v: &[f64]) -> (f64, f64) {
-    // A band of zero width for a single run (tables print NA there instead).
-    let (m, s) = super::tables::mean_sem(v);
+/// Mean and SEM (tables::mean_sem) as drawn: the SEM of a single run, undefined, is drawn as a
+/// band or error bar of zero width (tables print the mean alone there).
+fn drawn_mean_sem(v: &[f64]) -> (f64, f64) {
+    let (m, s) = mean_sem(v);
     (m, if s.is_nan() { 0.0 } else { s })
 }
 
-/// Per x (in increasing order), mean and SEM over the runs that have a point at x.
+/// Per x (in increasing order), mean and SEM over the runs that have a point at x (SEM 0 where
+/// one run has a point: see `drawn_mean_sem`).
 pub fn curve_mean_sem(runs: &[Vec<(f64, f64)>]) -> Vec<(f64, f64, f64)> {
     let mut xs: Vec<f64> = runs.iter().flatten().map(|p| p.0).collect();
     xs.sort_by(f64::total_cmp);
@@ -25,7 +27,7 @@ pub fn curve_mean_sem(runs: &[Vec<(f64, f64)>]) -> Vec<(f64, f64, f64)> {
     xs.into_iter()
         .map(|x| {
             let ys: Vec<f64> = runs.iter().flatten().filter(|p| p.0 == x).map(|p| p.1).collect();
-            let (m, s) = mean_sem(&ys);
+            let (m, s) = drawn_mean_sem(&ys);
             (x, m, s)
         })
         .collect()
@@ -74,7 +76,7 @@ fn bar_panel(title: &str, ylabel: &str, groups: &[(String, Vec<f64>)], color_of:
         .iter()
         .enumerate()
         .map(|(i, (name, v))| {
-            let (m, s) = mean_sem(v);
+            let (m, s) = drawn_mean_sem(v);
             Bar { label: name.clone(), value: m, err: s, color: color(color_of(i)) }
         })
         .collect();
@@ -204,10 +206,10 @@ mod tests {
 
     #[test]
     fn mean_and_sem_match_hand_values() {
-        let (m, s) = mean_sem(&[1.0, 2.0, 3.0, 4.0]);
+        let (m, s) = drawn_mean_sem(&[1.0, 2.0, 3.0, 4.0]);
         assert_eq!(m, 2.5);
         assert!((s - (5.0f64 / 3.0 / 4.0).sqrt()).abs() < 1e-12);
-        assert_eq!(mean_sem(&[7.0]), (7.0, 0.0));
+        assert_eq!(drawn_mean_sem(&[7.0]), (7.0, 0.0));
         let c = curve_mean_sem(&[vec![(0.0, 1.0), (1.0, 2.0)], vec![(0.0, 3.0), (1.0, 2.0)]]);
         assert_eq!(c, vec![(0.0, 2.0, 1.0), (1.0, 2.0, 0.0)]);
     }

@@ -109,13 +109,10 @@ impl EpochDraws {
     }
 }
 
-/// Trains (or resumes) the run described by `spec` in `dir`.
-///
-/// The loop runs on a worker of the current rayon pool: parallel loops started from a worker are
-/// scheduled in place, while from the main thread each of the hundreds per iteration would be
-/// handed across threads and waited for (measured: a third more time per iteration).
+/// Trains (or resumes) the run described by `spec` in `dir`, on a worker of the current rayon
+/// pool (see engine::workers).
 pub fn train(spec: &RunSpec, images: Images, dir: &Path, progress: bool) -> Result<RunReport, TrainError> {
-    rayon::scope(|_| train_here(spec, images, dir, progress))
+    crate::engine::workers::on_worker(|| train_here(spec, images, dir, progress))
 }
 
 fn train_here(spec: &RunSpec, images: Images, dir: &Path, progress: bool) -> Result<RunReport, TrainError> {
