@@ -3,8 +3,7 @@
 //!
 //!   cargo run --release --example eval_checkpoint -- ARTIFACT CHECKPOINT OUT [--skip-sweep] [--figures-only] [--probe-run]
 use pad::eval::cli::*;
-use pad::eval::{Distances, SweepRow};
-use pad::report::figures::{accuracy_vs_occlusion, distance_ratio_bars, write_svg};
+use pad::report::figures::{accuracy_vs_occlusion, distance_ratio_bars, write_svg, DistanceRatios};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -93,25 +92,14 @@ fn figures(out: &Path) -> Result<(), Box<dyn std::error::Error>> {
         if let Ok(csv) = std::fs::read_to_string(out.join(tag).join("occlusion.csv")) {
             let rows = csv.lines().skip(1).map(|l| {
                 let v: Vec<f64> = l.split(',').map(|x| x.parse().unwrap_or(f64::NAN)).collect();
-                SweepRow { p: v[0], test_loss: v[1], test_acc: v[2], test_acc_ref: v[3] }
+                (v[0], v[2]) // p, test_acc
             });
             sweeps.push((tag.to_string(), vec![rows.collect()]));
         }
         let j: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(out.join(tag).join("distances.json"))?)?;
         let f = |k: &str| j[k].as_f64().unwrap_or(f64::NAN);
-        let d = Distances {
-            definition: "paper-4.4.4".into(),
-            intra: f("intra"),
-            inter: f("inter"),
-            clean_occluded: f("clean_occluded"),
-            ratio_intra_inter: f("ratio_intra_inter"),
-            ratio_occluded_inter: f("ratio_occluded_inter"),
-            intra_per_class: vec![],
-            intra_pairs: 0,
-            inter_pairs: 0,
-            occluded_pairs: 0,
-        };
+        let d = DistanceRatios { intra_inter: f("ratio_intra_inter"), occluded_inter: f("ratio_occluded_inter") };
         dists.push((tag.to_string(), vec![d]));
     }
     if !sweeps.is_empty() {

@@ -139,9 +139,15 @@ pub fn run_pca(a: &PcaArgs) -> Result<(), EvalError> {
     let cfg = super::PcaConfig { samples: a.samples, seed: a.model.seed, ..Default::default() };
     let p = super::pca_projection(&enc, imgs, labels, &cfg)?;
     write(&a.out.join("pca.csv"), p.to_csv().as_bytes())?;
+    let projection = crate::report::figures::Projection {
+        labels: &p.labels,
+        clean: &p.clean,
+        occluded: &p.occluded,
+        explained: p.explained,
+    };
     let svg = crate::report::figures::pca_scatter(
         &format!("{}: clean (dots) and 30% occluded (circles)", ds.name),
-        &p,
+        &projection,
         &ds.classes,
         4,
     );

@@ -76,6 +76,7 @@ pub fn real_stats(
 
 /// One chunk of dreams of `kind`, CNHW in [-1, 1]: images `a` (and `b` for REM), chunk number
 /// `k` selecting the noise stream.
+#[allow(clippy::too_many_arguments)] // each is an input of the measurement; a struct would only rename them
 pub fn dream_chunk(
     enc: &Encoder,
     gen: &Generator,
@@ -103,6 +104,7 @@ pub fn dream_chunk(
 }
 
 /// Statistics of `n` dreams of `kind` generated from the set's images by (enc, gen).
+#[allow(clippy::too_many_arguments)] // each is an input of the measurement; a struct would only rename them
 pub fn dream_stats(
     net: &InceptionV3,
     enc: &Encoder,
@@ -155,7 +157,7 @@ mod tests {
     #[test]
     fn nrem_dream_chunk_is_the_generator_of_the_codes_and_rem_adds_noise() {
         use crate::model::Network;
-        let (enc, data, _) = super::super::occlusion::tests::tiny(6, 1, 2);
+        let (enc, data, _) = crate::eval::testutil::tiny(6, 1, 2);
         let mut gen = Generator::with_size(1, 4, 8);
         gen.init(&mut Stream::derive(2, "test-init-g", 0));
         let images = Images::new(&data, 1).unwrap();

@@ -174,7 +174,7 @@ mod tests {
 
     #[test]
     fn dreams_have_the_input_shape_and_lie_in_range() {
-        let (enc, data, _) = crate::eval::occlusion::tests::tiny(20, 3, 2);
+        let (enc, data, _) = crate::eval::testutil::tiny(20, 3, 2);
         let mut gen = Generator::with_size(3, 4, 8);
         gen.init(&mut Stream::derive(2, "test-gen", 0));
         let images = Images::new(&data, 3).unwrap();

@@ -22,8 +22,9 @@ pub enum EvalError {
     Parse { path: PathBuf, msg: String },
     #[error("bad evaluation input: {0}")]
     Input(String),
-    #[error("{path}: not a {layout} Inception-v3 state dict: {problems}")]
-    Tensors { path: PathBuf, layout: super::inception::Layout, problems: String },
+    /// `network`: which Inception-v3 the file was read as (inception::Layout's name).
+    #[error("{path}: not a {network} Inception-v3 state dict: {problems}")]
+    Tensors { path: PathBuf, network: &'static str, problems: String },
     #[error("{what}: {msg}")]
     Stats { what: String, msg: String },
     #[error("Fréchet distance: {0}")]

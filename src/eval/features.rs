@@ -65,7 +65,7 @@ mod tests {
 
     #[test]
     fn selected_rows_with_per_row_masks_match_direct_forward_passes() {
-        let (enc, data, _) = crate::eval::occlusion::tests::tiny(7, 3, 11);
+        let (enc, data, _) = crate::eval::testutil::tiny(7, 3, 11);
         let images = Images::new(&data, 3).unwrap();
         let idx = [5, 0, 3];
         let masks: Vec<Vec<f32>> = (0..3)

@@ -49,12 +49,18 @@ pub enum Layout {
     Torchvision,
 }
 
-impl std::fmt::Display for Layout {
-    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str(match self {
+impl Layout {
+    pub fn name(self) -> &'static str {
+        match self {
             Layout::Fid => "pytorch-fid",
             Layout::Torchvision => "torchvision",
-        })
+        }
+    }
+}
+
+impl std::fmt::Display for Layout {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -296,7 +302,11 @@ impl InceptionV3 {
     ) -> Result<Self, EvalError> {
         problems.check(tensors, &expected_tensors());
         if !problems.is_empty() {
-            return Err(EvalError::Tensors { path: path.into(), layout, problems: problems.to_string() });
+            return Err(EvalError::Tensors {
+                path: path.into(),
+                network: layout.name(),
+                problems: problems.to_string(),
+            });
         }
         let get = |n: String| tensors[&n].1.as_slice();
         let convs = conv_defs()

@@ -119,7 +119,7 @@ impl Cache {
         let mut bad = Vec::new();
         let Ok(stages) = std::fs::read_dir(&self.root) else { return Ok((0, bad)) };
         for stage in stages.flatten().filter(|e| e.path().is_dir() && e.file_name() != "locks") {
-            for entry in std::fs::read_dir(stage.path()).at(&stage.path())?.flatten() {
+            for entry in std::fs::read_dir(stage.path()).at(stage.path())?.flatten() {
                 let dir = entry.path();
                 if !dir.join("manifest.json").is_file() {
                     continue;

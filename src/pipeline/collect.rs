@@ -2,11 +2,11 @@
 //! CSV tables, the paper's figures (SVG, dream grids as PNG) and a summary in the form of the
 //! paper's tables (mean ± SEM over seeds). Only this stage writes into results/.
 use super::cache::Cache;
+use super::error::PipelineError;
 use super::plan::{Node, Plan, StageKind};
-use super::run::PipelineError;
 use crate::eval::{Distances, PcaProjection, SweepRow};
 use crate::files::At;
-use crate::report::figures::{self, Runs};
+use crate::report::figures::{self, DistanceRatios, Projection, Runs};
 use crate::report::tables::{mean_sem, pm, Cell, Table};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -229,7 +229,7 @@ impl Gathered {
         let title = format!("{d} {c} seed {s} epoch {e}: clean (dots), 30% occluded (circles)");
         self.files.push((
             format!("figures/pca_{d}_{c}_seed{s}.svg"),
-            figures::pca_scatter(&title, &p, class_names, 4).into_bytes(),
+            figures::pca_scatter(&title, &projection(&p), class_names, 4).into_bytes(),
         ));
         Ok(())
     }
@@ -310,6 +310,24 @@ pub fn report(plan: &Plan, cache: &Cache, results: &Path) -> Result<Vec<PathBuf>
     write_all(plan, g, &results.join(&plan.profile.name))
 }
 
+/// The report's plain inputs from evaluation results.
+fn projection(p: &PcaProjection) -> Projection<'_> {
+    Projection { labels: &p.labels, clean: &p.clean, occluded: &p.occluded, explained: p.explained }
+}
+
+fn occlusion_curves(conds: &[(String, Vec<Vec<SweepRow>>)]) -> Vec<Runs> {
+    conds
+        .iter()
+        .map(|(c, runs)| (c.clone(), runs.iter().map(|r| r.iter().map(|x| (x.p, x.test_acc)).collect()).collect()))
+        .collect()
+}
+
+fn distance_ratios(conds: &[(String, Vec<Distances>)]) -> Vec<(String, Vec<DistanceRatios>)> {
+    let ratios =
+        |d: &Distances| DistanceRatios { intra_inter: d.ratio_intra_inter, occluded_inter: d.ratio_occluded_inter };
+    conds.iter().map(|(c, ds)| (c.clone(), ds.iter().map(ratios).collect())).collect()
+}
+
 fn figures_of(g: &mut Gathered) {
     for (d, by_cond) in &g.curves {
         let untrained = g.untrained_acc.get(d);
@@ -340,12 +358,18 @@ fn figures_of(g: &mut Gathered) {
     for (d, conds) in &g.sweeps {
         g.files.push((
             format!("figures/occlusion_{d}.svg"),
-            figures::accuracy_vs_occlusion(&format!("{d}: robustness to occlusion (last epoch; mean ± SEM)"), conds)
-                .into_bytes(),
+            figures::accuracy_vs_occlusion(
+                &format!("{d}: robustness to occlusion (last epoch; mean ± SEM)"),
+                &occlusion_curves(conds),
+            )
+            .into_bytes(),
         ));
     }
     for (d, conds) in &g.dists {
-        g.files.push((format!("figures/distances_{d}.svg"), figures::distance_ratio_bars(conds).into_bytes()));
+        g.files.push((
+            format!("figures/distances_{d}.svg"),
+            figures::distance_ratio_bars(&distance_ratios(conds)).into_bytes(),
+        ));
     }
     for (d, kinds) in &g.fids {
         let panels: Vec<(String, Vec<(String, usize, Vec<f64>)>)> =

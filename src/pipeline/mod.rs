@@ -3,6 +3,7 @@
 pub mod cache;
 pub mod collect;
 pub mod config;
+pub mod error;
 pub mod plan;
 pub mod run;
 pub mod stages;

@@ -204,7 +204,7 @@ impl Plan {
                             vec![data, train],
                             at,
                         );
-                        if let (Some(real), true) = (fid_real, profile.fid_conditions.iter().any(|c| *c == cond.name)) {
+                        if let (Some(real), true) = (fid_real, profile.fid_conditions.contains(&cond.name)) {
                             let params = json!({"epoch": epoch, "samples": e.fid_samples, "split": "train", "seed": e.eval_seed, "kinds": ["nrem", "rem"]});
                             plan.add(
                                 StageKind::Fid,

@@ -1,30 +1,12 @@
 //! Running a plan: each missing stage computed once (under its key's lock), in dependency order,
 //! by calling the layer that knows how (data, train, eval); then the report.
-use super::cache::{Cache, CacheError, Record};
+use super::cache::{Cache, Record};
 use super::plan::{Plan, StageKind};
 use super::stages::{compute, Inputs};
-use crate::data::DataError;
 use crate::files::At;
 use std::time::Instant;
 
-#[derive(Debug, thiserror::Error)]
-pub enum PipelineError {
-    #[error(transparent)]
-    Cache(#[from] CacheError),
-    #[error(transparent)]
-    Data(#[from] DataError),
-    #[error(transparent)]
-    Train(#[from] crate::train::TrainError),
-    #[error(transparent)]
-    Model(#[from] crate::model::ModelError),
-    #[error(transparent)]
-    Config(#[from] super::config::ConfigError),
-    #[error("{stage}: {msg}")]
-    Stage { stage: String, msg: String },
-    #[error(transparent)]
-    Io(#[from] crate::files::PathIo),
-}
-
+pub use super::error::PipelineError;
 pub use super::stages::ARTIFACT;
 
 /// Runs the selected nodes that are missing from the cache. Returns (computed, already fresh).

@@ -4,8 +4,8 @@
 //! checkpoint of their epoch or, for the untrained evaluations, by re-creating init_state(seed)
 //! (bit-identical to every run's epoch-0000 checkpoint of that seed).
 use super::config::Profile;
+use super::error::PipelineError;
 use super::plan::{Node, StageKind};
-use super::run::PipelineError;
 use crate::data::Images;
 use crate::data::{load_artifact, Dataset, SourceSpec};
 use crate::eval::dream_fid::{dream_stats, real_stats, DreamKind};

@@ -99,6 +99,8 @@ impl EpochDraws {
             nz,
         }
     }
+    /// The next iteration's draws (never ends: not an Iterator, whose Option would only be unwrapped).
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> IterationDraws {
         let mut wake_noise = vec![0.0; self.batch * self.nz];
         self.noise.fill_normal(&mut wake_noise, 0.0, 1.0);

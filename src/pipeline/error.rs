@@ -1,0 +1,21 @@
+use super::cache::CacheError;
+use crate::data::DataError;
+
+/// Errors of running a plan.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+    #[error(transparent)]
+    Data(#[from] DataError),
+    #[error(transparent)]
+    Train(#[from] crate::train::TrainError),
+    #[error(transparent)]
+    Model(#[from] crate::model::ModelError),
+    #[error(transparent)]
+    Config(#[from] super::config::ConfigError),
+    #[error("{stage}: {msg}")]
+    Stage { stage: String, msg: String },
+    #[error(transparent)]
+    Io(#[from] crate::files::PathIo),
+}
