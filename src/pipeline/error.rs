@@ -16,6 +16,13 @@ pub enum PipelineError {
     Config(#[from] super::config::ConfigError),
     #[error("{stage}: {msg}")]
     Stage { stage: String, msg: String },
+    #[error("{stage}: {source}")]
+    Eval {
+        stage: String,
+        // Boxed: evaluation errors are large, and every pipeline result carries this type.
+        #[source]
+        source: Box<crate::eval::EvalError>,
+    },
     #[error(transparent)]
     Io(#[from] crate::files::PathIo),
 }

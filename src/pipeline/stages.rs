@@ -198,8 +198,7 @@ fn compute_distances(profile: &Profile, node: &Node, inputs: &Inputs, work: &Pat
     let (enc, _) = networks(node, inputs, ds.channels)?;
     let (imgs, labels) = split(node, &ds, "train")?;
     let cfg = crate::eval::DistanceConfig { seed: eval_seed(profile), ..Default::default() };
-    let d = crate::eval::latent_distances(&enc, imgs, labels, ds.classes.len(), &cfg)
-        .map_err(|e| stage_err(node, e.to_string()))?;
+    let d = crate::eval::latent_distances(&enc, imgs, labels, ds.classes.len(), &cfg).map_err(eval_err(node))?;
     write(work.join("distances.json"), json(node, &d)?.as_bytes())
 }
 
@@ -209,7 +208,7 @@ fn compute_pca(profile: &Profile, node: &Node, inputs: &Inputs, work: &Path) -> 
     let (imgs, labels) = split(node, &ds, "test")?;
     let cfg =
         crate::eval::PcaConfig { samples: profile.eval.pca_samples, seed: eval_seed(profile), ..Default::default() };
-    let p = crate::eval::pca_projection(&enc, imgs, labels, &cfg).map_err(|e| stage_err(node, e.to_string()))?;
+    let p = crate::eval::pca_projection(&enc, imgs, labels, &cfg).map_err(eval_err(node))?;
     write(work.join("pca.csv"), p.to_csv().as_bytes())?;
     write(work.join("pca.json"), json(node, &p)?.as_bytes())
 }
@@ -219,18 +218,19 @@ fn compute_dreams(profile: &Profile, node: &Node, inputs: &Inputs, work: &Path) 
     let (enc, gen) = networks(node, inputs, ds.channels)?;
     let (imgs, _) = split(node, &ds, "train")?;
     let d = crate::eval::dreams(&enc, &gen, imgs, &crate::eval::DreamConfig { n: 8, seed: eval_seed(profile) })
-        .map_err(|e| stage_err(node, e.to_string()))?;
-    crate::eval::dreams::write_dreams(&d, work).map_err(|e| stage_err(node, e.to_string()))?;
+        .map_err(eval_err(node))?;
+    crate::eval::dreams::write_dreams(&d, work).map_err(eval_err(node))?;
     Ok(())
 }
 
-fn fid_err(node: &Node) -> impl Fn(EvalError) -> PipelineError + '_ {
-    move |e| stage_err(node, e.to_string())
+/// An evaluation error, kept whole, with the stage it happened in.
+fn eval_err(node: &Node) -> impl Fn(EvalError) -> PipelineError + '_ {
+    move |source| PipelineError::Eval { stage: node.label.clone(), source: Box::new(source) }
 }
 
 fn inception(profile: &Profile, node: &Node) -> Result<InceptionV3, PipelineError> {
     let path = profile.eval.fid_weights.as_ref().ok_or_else(|| stage_err(node, "no [eval] fid_weights"))?;
-    InceptionV3::load(Path::new(path), profile.eval.fid_layout).map_err(fid_err(node))
+    InceptionV3::load(Path::new(path), profile.eval.fid_layout).map_err(eval_err(node))
 }
 
 /// A progress bar with ETA over `total` images (hidden unless asked for).
@@ -262,7 +262,7 @@ fn compute_fid_real(
     let n = profile.eval.fid_samples;
     let bar = images_bar(progress, n, format!("fid real {}", node.dataset));
     let s =
-        real_stats(&net, imgs, n, eval_seed(profile), &|done| bar.set_position(done as u64)).map_err(fid_err(node))?;
+        real_stats(&net, imgs, n, eval_seed(profile), &|done| bar.set_position(done as u64)).map_err(eval_err(node))?;
     bar.finish_and_clear();
     let info = StatsInfo {
         n: s.n,
@@ -274,7 +274,7 @@ fn compute_fid_real(
             eval_seed(profile)
         ),
     };
-    save_stats(&work.join(REAL_STATS), &s, &info).map_err(fid_err(node))
+    save_stats(&work.join(REAL_STATS), &s, &info).map_err(eval_err(node))
 }
 
 fn compute_fid(
@@ -287,16 +287,16 @@ fn compute_fid(
     let ds = dataset(node, inputs)?;
     let (enc, gen) = networks(node, inputs, ds.channels)?;
     let net = inception(profile, node)?;
-    let (real, _) = load_stats(&inputs.need(StageKind::FidReal, node)?.join(REAL_STATS)).map_err(fid_err(node))?;
+    let (real, _) = load_stats(&inputs.need(StageKind::FidReal, node)?.join(REAL_STATS)).map_err(eval_err(node))?;
     let (imgs, _) = split(node, &ds, "train")?;
     let n = profile.eval.fid_samples;
     let mut csv = String::from("kind,samples_real,samples_dreams,fid,warning\n");
     for kind in DreamKind::ALL {
         let bar = images_bar(progress, n, format!("fid {} {}", kind.name(), node.label.trim_start_matches("fid ")));
         let s = dream_stats(&net, &enc, &gen, imgs, kind, n, eval_seed(profile), &|done| bar.set_position(done as u64))
-            .map_err(fid_err(node))?;
+            .map_err(eval_err(node))?;
         bar.finish_and_clear();
-        let f = frechet_distance(&real, &s).map_err(fid_err(node))?;
+        let f = frechet_distance(&real, &s).map_err(eval_err(node))?;
         if let Some(w) = &f.warning {
             eprintln!("warning: {}: {w}", node.label);
         }
