@@ -3,9 +3,8 @@
 //!
 //!   cargo run --release --example eval_checkpoint -- ARTIFACT CHECKPOINT OUT [--skip-sweep] [--figures-only] [--probe-run]
 use pad::eval::{standalone, ProbeConfig, ProbeOptions, SplitOptions, Subject};
-use pad::eval::{Distances, SweepRow};
 use pad::report::figures::{
-    accuracy_vs_epoch, accuracy_vs_occlusion, distance_ratio_bars, losses_per_epoch, write_svg,
+    accuracy_vs_epoch, accuracy_vs_occlusion, distance_ratio_bars, losses_per_epoch, write_svg, DistanceRatios,
 };
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -13,7 +12,7 @@ use std::time::Instant;
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 fn write(path: &Path, text: &str) -> Result<()> {
-    Ok(pad::atomic::write_atomic(path, text.as_bytes())?)
+    Ok(pad::files::atomic::write_atomic(path, text.as_bytes())?)
 }
 
 /// The run's losses.csv as an SVG.
@@ -34,8 +33,8 @@ fn main() -> Result<()> {
         // Fig. 4 for the checkpoint's whole run: probe every epoch, then the accuracy figure.
         let run = PathBuf::from(&a[1]).parent().map(Path::to_path_buf).unwrap_or_default();
         let ds = pad::data::load_artifact(Path::new(&a[0]))?;
-        let train = pad::train::Images::new(&ds.train.images, ds.channels)?;
-        let test = pad::train::Images::new(&ds.test.images, ds.channels)?;
+        let train = pad::data::Images::new(&ds.train.images, ds.channels)?;
+        let test = pad::data::Images::new(&ds.test.images, ds.channels)?;
         let rows = pad::eval::curves::probe_run(
             &run,
             1,
@@ -100,27 +99,17 @@ fn figures(out: &Path) -> Result<()> {
     let mut dists = Vec::new();
     for tag in tags {
         if let Ok(csv) = std::fs::read_to_string(out.join(tag).join("occlusion.csv")) {
+            // p,test_loss,test_acc,test_acc_ref: the curve is (p, test_acc).
             let rows = csv.lines().skip(1).map(|l| {
                 let v: Vec<f64> = l.split(',').map(|x| x.parse().unwrap_or(f64::NAN)).collect();
-                SweepRow { p: v[0], test_loss: v[1], test_acc: v[2], test_acc_ref: v[3] }
+                (v[0], v[2])
             });
             sweeps.push((tag.to_string(), vec![rows.collect()]));
         }
         let j: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(out.join(tag).join("distances.json"))?)?;
         let f = |k: &str| j[k].as_f64().unwrap_or(f64::NAN);
-        let d = Distances {
-            definition: "paper-4.4.4".into(),
-            intra: f("intra"),
-            inter: f("inter"),
-            clean_occluded: f("clean_occluded"),
-            ratio_intra_inter: f("ratio_intra_inter"),
-            ratio_occluded_inter: f("ratio_occluded_inter"),
-            intra_per_class: vec![],
-            intra_pairs: 0,
-            inter_pairs: 0,
-            occluded_pairs: 0,
-        };
+        let d = DistanceRatios { intra_inter: f("ratio_intra_inter"), occluded_inter: f("ratio_occluded_inter") };
         dists.push((tag.to_string(), vec![d]));
     }
     if !sweeps.is_empty() {

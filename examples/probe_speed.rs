@@ -15,8 +15,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(p) => pad::model::checkpoint::read_file(std::path::Path::new(p))?.encoder(std::path::Path::new(p))?,
         None => pad::train::run::init_state(0, ds.channels, 64, 256).enc,
     };
-    let train = pad::train::Images::new(&ds.train.images, ds.channels)?;
-    let test = pad::train::Images::new(&ds.test.images, ds.channels)?;
+    let train = pad::data::Images::new(&ds.train.images, ds.channels)?;
+    let test = pad::data::Images::new(&ds.test.images, ds.channels)?;
     let t = Instant::now();
     let (ftr, fte) = (pad::eval::encode(&enc, train, None), pad::eval::encode(&enc, test, None));
     let t_enc = t.elapsed().as_secs_f64();

@@ -7,7 +7,7 @@
 fn main() {
     let out = std::env::args().nth(1).unwrap_or_else(|| "inception-synthetic.safetensors".into());
     let bytes = pad::model::checkpoint::to_bytes(&pad::eval::inception::synthetic::state_dict(), &Default::default());
-    if let Err(e) = pad::atomic::write_atomic(std::path::Path::new(&out), &bytes) {
+    if let Err(e) = pad::files::atomic::write_atomic(std::path::Path::new(&out), &bytes) {
         eprintln!("{out}: {e}");
         std::process::exit(1);
     }

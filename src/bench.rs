@@ -2,10 +2,11 @@
 //! each phase, at several thread counts, next to the PyTorch CPU peer measured in the same run.
 //! Machines are shared and noisy, so pad and the peer alternate, repetition by repetition, and
 //! the report gives medians and their ratio.
+use crate::data::Images;
 use crate::engine::rng::Stream;
 use crate::model::{encoder::NF, NZ};
+use crate::train::condition;
 use crate::train::run::{init_state, EpochDraws};
-use crate::train::{condition, Images};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -78,13 +79,13 @@ pub fn time_pad(pool: &rayon::ThreadPool, batch: usize, iters: usize) -> (f64, [
         let idx = |i: usize| ((i % 4) * batch..(i % 4 + 1) * batch).collect::<Vec<_>>();
         for i in 0..2 {
             let (x, xs) = images.batch(&idx(i));
-            state.step(cond, &x, xs, &draws.next(), i == 0);
+            state.step(&cond, &x, xs, &draws.next(), i == 0);
         }
         state.phase_seconds = [0.0; 3];
         let t = Instant::now();
         for i in 0..iters {
             let (x, xs) = images.batch(&idx(i));
-            state.step(cond, &x, xs, &draws.next(), false);
+            state.step(&cond, &x, xs, &draws.next(), false);
         }
         let ms = 1e3 * t.elapsed().as_secs_f64() / iters as f64;
         (ms, state.phase_seconds.map(|s| 1e3 * s / iters as f64))

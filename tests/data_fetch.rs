@@ -154,13 +154,13 @@ fn http_mirror_download_lock_and_cache() {
     assert_eq!(lock.file.len(), 4);
     assert!(lock.file.iter().all(|e| e.origin.contains("127.0.0.1") && e.content_sha256.is_some()));
     let sha1 = lock.artifact("mnist").unwrap().sha256.clone();
-    assert_eq!(sha1, data::sha256_file(&out).unwrap());
+    assert_eq!(sha1, pad::files::sha256_file(&out).unwrap());
     // cached: nothing downloaded again, same artifact
     data::fetch_to_artifact(&a).unwrap();
     std::fs::remove_file(&out).unwrap();
     let out = data::fetch_to_artifact(&a).unwrap().path;
     assert_eq!(srv.hits.load(Ordering::SeqCst), 4, "archives in the download dir are not fetched again");
-    assert_eq!(data::sha256_file(&out).unwrap(), sha1, "rebuild is byte-identical");
+    assert_eq!(pad::files::sha256_file(&out).unwrap(), sha1, "rebuild is byte-identical");
 }
 
 #[test]

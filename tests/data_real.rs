@@ -30,5 +30,5 @@ fn fashion_mnist_from_debian_mirror() {
         assert_eq!(ds.train.labels.iter().filter(|&&l| l == c).count(), 6_000);
         assert_eq!(ds.test.labels.iter().filter(|&&l| l == c).count(), 1_000);
     }
-    assert_eq!(data::sha256_file(&out).unwrap(), FASHION_ARTIFACT_SHA256);
+    assert_eq!(pad::files::sha256_file(&out).unwrap(), FASHION_ARTIFACT_SHA256);
 }

@@ -2,9 +2,10 @@
 //! tests/golden/make_fid_fixture.py, which documents the synthetic-weight formula repeated here).
 use pad::engine::resize::resize_bilinear;
 use pad::engine::Shape4;
-use pad::eval::fid::{frechet_distance, FidError, Stats};
+use pad::eval::fid::{frechet_distance, Stats};
 use pad::eval::inception::synthetic::{image, uniform};
 use pad::eval::inception::{expected_tensors, is_ignorable, synthetic, to_network_input, InceptionV3, Layout, DIM};
+use pad::eval::EvalError;
 use pad::model::checkpoint::{read_file, to_bytes, TensorFile};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -139,9 +140,9 @@ fn bad_weight_files_list_every_problem_by_name() {
     // AuxLogits belongs to torchvision's layout: not reported there.
     let err_tv = InceptionV3::load(&p, Layout::Torchvision).err().unwrap().to_string();
     assert!(!err_tv.contains("AuxLogits"), "{err_tv}");
-    assert!(matches!(InceptionV3::load(&dir.path().join("absent"), Layout::Fid), Err(FidError::Io { .. })));
+    assert!(matches!(InceptionV3::load(&dir.path().join("absent"), Layout::Fid), Err(EvalError::Io { .. })));
     std::fs::write(dir.path().join("junk"), b"not safetensors").unwrap();
-    assert!(matches!(InceptionV3::load(&dir.path().join("junk"), Layout::Fid), Err(FidError::Format { .. })));
+    assert!(matches!(InceptionV3::load(&dir.path().join("junk"), Layout::Fid), Err(EvalError::Format { .. })));
 }
 
 #[test]

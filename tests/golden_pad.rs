@@ -83,7 +83,7 @@ fn replay(cond_name: &str) {
                 }
             }
         };
-        let st = state.step_observed(cond, &x, xs, &draws, it == 0, &mut check_grads);
+        let st = state.step_observed(&cond, &x, xs, &draws, it == 0, &mut check_grads);
         let want = &want_losses[it * 7..(it + 1) * 7];
         for ((name, got), w) in StepStats::NAMES.iter().zip(st.values()).zip(want) {
             let err = (got as f64 - *w as f64).abs() / (w.abs() as f64).max(1e-3);

@@ -107,7 +107,8 @@ fn a_profile_on_slurm_gives_the_local_results_and_a_failure_costs_only_its_depen
 
     // The reference: the same profile computed here.
     let local = tmp.path().join("local-cache");
-    let (ok, _, err) = pad(&local, &["run", "--config", config, "--profile", "tiny", "--quiet", "--results", &results("local")]);
+    let (ok, _, err) =
+        pad(&local, &["run", "--config", config, "--profile", "tiny", "--quiet", "--results", &results("local")]);
     assert!(ok, "{err}");
 
     // On Slurm: 17 stage jobs and the report; submitting again at once keeps them all.
@@ -127,18 +128,24 @@ fn a_profile_on_slurm_gives_the_local_results_and_a_failure_costs_only_its_depen
     // A training run that cannot start (its run directory is a file): it fails, its 5 dependants
     // and the report are cancelled, the other run is computed.
     let plan = Plan::new(Config::load(Path::new(config)).unwrap().profile("tiny").unwrap());
-    let train = plan.nodes.iter().find(|n| n.is(&stages::train::KIND) && n.at.condition.as_deref() == Some("pad")).unwrap();
+    let train =
+        plan.nodes.iter().find(|n| n.is(&stages::train::KIND) && n.at.condition.as_deref() == Some("pad")).unwrap();
     let broken = tmp.path().join("broken-cache");
     let blocker = Cache { root: broken.clone() }.work_dir("train", &train.key);
     std::fs::create_dir_all(blocker.parent().unwrap()).unwrap();
     std::fs::write(&blocker, "not a directory").unwrap();
-    let run_b = ["run", "--config", config, "--profile", "tiny", "--executor", "slurm", "--results", &results("broken")];
+    let run_b =
+        ["run", "--config", config, "--profile", "tiny", "--executor", "slurm", "--results", &results("broken")];
     let (ok, _, err) = pad(&broken, &run_b);
     assert!(ok, "{err}");
     let status = settle(&broken, config);
     let line = status.lines().find(|l| l.contains(&train.key[..16])).unwrap();
     assert!(line.contains("failed") && line.contains(".log"), "{status}");
-    let log = line.split_whitespace().find(|w| w.ends_with(".log")).unwrap().trim_matches(|c| c == '(' || c == ')' || c == ',');
+    let log = line
+        .split_whitespace()
+        .find(|w| w.ends_with(".log"))
+        .unwrap()
+        .trim_matches(|c| c == '(' || c == ')' || c == ',');
     let log_text = std::fs::read_to_string(log).unwrap_or_default();
     assert!(log_text.contains("train demo/pad/seed0"), "{log}: {log_text}");
     assert_eq!(status.lines().filter(|l| l.contains(" fresh ")).count(), 17 - 6, "{status}");
@@ -146,7 +153,8 @@ fn a_profile_on_slurm_gives_the_local_results_and_a_failure_costs_only_its_depen
     // The cause removed, a second submission computes exactly the 6 missing stages (and the
     // report); nothing fresh is submitted again.
     std::fs::remove_file(&blocker).unwrap();
-    let fresh_before = std::fs::metadata(Cache { root: broken.clone() }.dir("data", &plan.nodes[0].key)).unwrap().modified().unwrap();
+    let fresh_before =
+        std::fs::metadata(Cache { root: broken.clone() }.dir("data", &plan.nodes[0].key)).unwrap().modified().unwrap();
     let (ok, out, err) = pad(&broken, &run_b);
     assert!(ok, "{err}");
     assert_eq!(out.lines().filter(|l| l.starts_with("submitted")).count(), 6 + 1, "{out}");

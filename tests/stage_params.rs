@@ -96,7 +96,7 @@ fn outputs(dir: &Path) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for e in std::fs::read_dir(dir).unwrap().flatten() {
         if e.path().is_file() {
-            out.insert(e.file_name().to_string_lossy().into_owned(), pad::data::sha256_file(&e.path()).unwrap());
+            out.insert(e.file_name().to_string_lossy().into_owned(), pad::files::sha256_file(&e.path()).unwrap());
         }
     }
     out

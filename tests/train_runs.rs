@@ -1,7 +1,8 @@
 //! Training runs end to end on small synthetic data: bytes identical across thread counts, exact
 //! resume, refusal to mix runs, and a clear stop on a non-finite loss.
+use pad::data::Images;
 use pad::model::checkpoint::{read_file, to_bytes};
-use pad::train::{condition, train, Images, RunSpec, TrainError};
+use pad::train::{condition, train, RunSpec, TrainError};
 use std::collections::BTreeMap;
 use std::path::Path;
 

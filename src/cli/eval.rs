@@ -12,7 +12,7 @@ const MAX_PROBE_EPOCHS: usize = 10_000;
 const MAX_DREAMS: usize = 1024;
 
 fn write(path: &Path, text: &str) -> Result<(), super::Error> {
-    pad::atomic::write_atomic(path, text.as_bytes()).map_err(|e| format!("{}: {e}", path.display()).into())
+    pad::files::atomic::write_atomic(path, text.as_bytes()).map_err(Into::into)
 }
 
 /// The linear read-out's training.
@@ -136,7 +136,20 @@ pub struct PcaArgs {
 }
 
 pub fn pca(a: &PcaArgs) -> Result<(), super::Error> {
-    let p = pad::eval::standalone::pca_files(&split_options(&a.model, &a.split), a.samples, &a.out)?;
+    let (p, name, classes) = pad::eval::standalone::pca_files(&split_options(&a.model, &a.split), a.samples, &a.out)?;
+    let view = pad::report::figures::Projection {
+        labels: &p.labels,
+        clean: &p.clean,
+        occluded: &p.occluded,
+        explained: p.explained,
+    };
+    let svg = pad::report::figures::pca_scatter(
+        &format!("{name}: clean (dots) and 30% occluded (circles)"),
+        &view,
+        &classes,
+        4,
+    );
+    pad::files::atomic::write_atomic(&a.out.join("pca.svg"), svg.as_bytes())?;
     println!(
         "{} points; explained variance {:.1}% + {:.1}%; wrote {}",
         p.index.len(),

@@ -65,8 +65,8 @@ pub fn train(a: &TrainArgs) -> Result<(), super::Error> {
             format!("--batch {} is more than the {n} training images{limited} of {}", a.batch, path.display()).into()
         );
     }
-    let id = pad::data::sha256_file(&path)?;
-    let images = pad::train::Images::new(&ds.train.images[..n * per], ds.channels)?;
+    let id = pad::files::sha256_file(&path)?;
+    let images = pad::data::Images::new(&ds.train.images[..n * per], ds.channels)?;
     // The identity of a --limit run is the artifact plus the limit.
     let dataset_id = if n < ds.train.n { format!("{id}[..{n}]") } else { id };
     let spec = pad::train::RunSpec {

@@ -2,54 +2,43 @@
 //! `train.labels` [N], `test.images`, `test.labels` (all U8) and string metadata (`format`,
 //! `name`, `channels`, `classes` as a JSON list, `sources` as a JSON object file -> sha256).
 //!
-//! The file is written by hand (the format is an 8-byte little-endian header length, a JSON
-//! header padded with spaces to a multiple of 8, then the raw tensor bytes) because the
-//! safetensors crate serialises its metadata from a `HashMap`, whose order changes between
-//! runs; here every key is sorted, so equal datasets give byte-identical files and the file's
-//! sha256 can serve as the dataset's identity. Files stay readable by any safetensors reader
-//! (tested against the crate).
+//! Written with every header key sorted (files::safetensors, `HeaderLayout::Sorted`), so equal datasets
+//! give byte-identical files and the file's sha256 can serve as the dataset's identity. Files stay
+//! readable by any safetensors reader (tested against the crate).
 
-use super::{write_atomic, DataError, Dataset, SourceHashes, Split, PLANE, SIDE};
-use serde_json::{json, Value};
+use super::error::ArtifactProblem;
+use super::{DataError, Dataset, SourceHashes, Split, PLANE, SIDE};
+use crate::files::atomic::write_atomic_with;
+use crate::files::safetensors::{self, Dtype, Header, HeaderLayout, ReadError, Tensor};
+use crate::files::At;
 use std::collections::BTreeMap;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 pub const FORMAT: &str = "pad-dataset-v1";
-const TENSORS: [&str; 4] = ["test.images", "test.labels", "train.images", "train.labels"];
-const MAX_HEADER: u64 = 100 << 20;
 
-fn header(ds: &Dataset, sources: &SourceHashes) -> Vec<u8> {
-    let mut h: BTreeMap<String, Value> = BTreeMap::new();
-    let mut meta = BTreeMap::new();
-    meta.insert("format", FORMAT.to_string());
-    meta.insert("name", ds.name.clone());
-    meta.insert("channels", ds.channels.to_string());
-    meta.insert("classes", serde_json::to_string(&ds.classes).unwrap_or_default());
-    meta.insert("sources", serde_json::to_string(sources).unwrap_or_default());
-    h.insert("__metadata__".into(), json!(meta));
-    let mut off = 0usize;
-    for name in TENSORS {
-        let (split, images) = tensor(ds, name);
-        let (shape, len) = if images {
-            (vec![split.n, ds.channels, SIDE, SIDE], split.images.len())
-        } else {
-            (vec![split.n], split.labels.len())
-        };
-        h.insert(name.into(), json!({"dtype": "U8", "shape": shape, "data_offsets": [off, off + len]}));
-        off += len;
-    }
-    let mut bytes = serde_json::to_vec(&h).unwrap_or_default();
-    while !bytes.len().is_multiple_of(8) {
-        bytes.push(b' ');
-    }
-    bytes
+/// The artifact's string metadata.
+fn metadata(ds: &Dataset, sources: &SourceHashes) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("format".to_string(), FORMAT.to_string()),
+        ("name".to_string(), ds.name.clone()),
+        ("channels".to_string(), ds.channels.to_string()),
+        ("classes".to_string(), serde_json::to_string(&ds.classes).unwrap_or_default()),
+        ("sources".to_string(), serde_json::to_string(sources).unwrap_or_default()),
+    ])
 }
 
-fn tensor<'a>(ds: &'a Dataset, name: &str) -> (&'a Split, bool) {
-    let split = if name.starts_with("train") { &ds.train } else { &ds.test };
-    (split, name.ends_with("images"))
+/// The four tensors of a dataset.
+fn tensors(ds: &Dataset) -> Vec<Tensor<'_>> {
+    let mut out = Vec::new();
+    for (key, s) in [("train", &ds.train), ("test", &ds.test)] {
+        let (images, labels) =
+            if key == "train" { ("train.images", "train.labels") } else { ("test.images", "test.labels") };
+        out.push(Tensor { name: images, dtype: Dtype::U8, shape: vec![s.n, ds.channels, SIDE, SIDE], data: &s.images });
+        out.push(Tensor { name: labels, dtype: Dtype::U8, shape: vec![s.n], data: &s.labels });
+    }
+    out
 }
 
 /// Writes the artifact (temporary file beside `path`, then rename) with no source hashes.
@@ -58,25 +47,32 @@ pub fn write_artifact(ds: &Dataset, path: &Path) -> Result<String, DataError> {
     write_artifact_with_sources(ds, &SourceHashes::new(), path)
 }
 
-/// Writes the artifact recording the hashes of the files it was decoded from.
+/// Writes the artifact recording the hashes of the files it was decoded from; returns the file's
+/// sha256, computed from the bytes as they are written.
 pub fn write_artifact_with_sources(ds: &Dataset, sources: &SourceHashes, path: &Path) -> Result<String, DataError> {
-    use sha2::Digest;
     ds.validate(path)?;
-    let h = header(ds, sources);
-    write_atomic(path, |w| {
-        let mut sha = sha2::Sha256::new();
-        let mut put = |b: &[u8]| -> Result<(), DataError> {
-            sha.update(b);
-            w.write_all(b).map_err(|e| DataError::io(path, e))
-        };
-        put(&(h.len() as u64).to_le_bytes())?;
-        put(&h)?;
-        for name in TENSORS {
-            let (split, images) = tensor(ds, name);
-            put(if images { &split.images } else { &split.labels })?;
-        }
-        Ok(hex::encode(sha.finalize()))
+    write_atomic_with(path, |w| {
+        let mut hashing = Hashing { inner: w, sha: sha2::Digest::new() };
+        safetensors::write(&mut hashing, &tensors(ds), &metadata(ds, sources), HeaderLayout::Sorted).at(path)?;
+        Ok(hex::encode(sha2::Digest::finalize(hashing.sha)))
     })
+}
+
+/// A writer that hashes what passes through it.
+struct Hashing<W> {
+    inner: W,
+    sha: sha2::Sha256,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let k = self.inner.write(buf)?;
+        sha2::Digest::update(&mut self.sha, &buf[..k]);
+        Ok(k)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// Metadata of an artifact, as stored.
@@ -88,28 +84,19 @@ pub struct ArtifactMeta {
     pub sources: SourceHashes,
 }
 
-struct Entry {
-    shape: Vec<usize>,
-    begin: usize,
-    end: usize,
+fn artifact_err(path: &Path, problem: impl Into<ArtifactProblem>) -> DataError {
+    DataError::Artifact { path: path.to_path_buf(), problem: problem.into() }
 }
 
-fn read_header(f: &mut std::fs::File, path: &Path) -> Result<(ArtifactMeta, BTreeMap<String, Entry>, u64), DataError> {
-    let bad = |detail: String| DataError::Artifact { path: path.to_path_buf(), detail };
-    let file_len = f.metadata().map_err(|e| DataError::io(path, e))?.len();
-    let mut n8 = [0u8; 8];
-    f.read_exact(&mut n8).map_err(|_| bad(format!("{file_len} bytes is too short for a safetensors file")))?;
-    let hlen = u64::from_le_bytes(n8);
-    if hlen > MAX_HEADER || 8 + hlen > file_len {
-        return Err(bad(format!("header length {hlen} does not fit the {file_len}-byte file")));
-    }
-    let mut hb = vec![0u8; hlen as usize];
-    f.read_exact(&mut hb).map_err(|e| DataError::io(path, e))?;
-    let h: BTreeMap<String, Value> =
-        serde_json::from_slice(&hb).map_err(|e| bad(format!("header is not JSON: {e}")))?;
-    let meta = h.get("__metadata__").and_then(|m| m.as_object()).ok_or_else(|| bad("no __metadata__".into()))?;
+/// The header of an artifact file and its metadata, checked; the file is positioned at its data.
+fn read_header(path: &Path) -> Result<(ArtifactMeta, Header, std::fs::File), DataError> {
+    let (header, f) = safetensors::read_header(path).map_err(|e| match e {
+        ReadError::Io(e) => DataError::Io(e),
+        ReadError::Format { path, source } => artifact_err(&path, source),
+    })?;
+    let bad = |detail: String| artifact_err(path, ArtifactProblem::Content(detail));
     let field =
-        |k: &str| meta.get(k).and_then(|v| v.as_str()).ok_or_else(|| bad(format!("metadata key {k:?} missing")));
+        |k: &str| header.metadata.get(k).map(String::as_str).ok_or_else(|| bad(format!("metadata key {k:?} missing")));
     if field("format")? != FORMAT {
         return Err(bad(format!("format {:?}, expected {FORMAT:?}", field("format")?)));
     }
@@ -118,50 +105,31 @@ fn read_header(f: &mut std::fs::File, path: &Path) -> Result<(ArtifactMeta, BTre
         serde_json::from_str(field("classes")?).map_err(|e| bad(format!("metadata classes: {e}")))?;
     let sources: SourceHashes =
         serde_json::from_str(field("sources")?).map_err(|e| bad(format!("metadata sources: {e}")))?;
-    let data_len = file_len - 8 - hlen;
-    let mut entries = BTreeMap::new();
-    for name in TENSORS {
-        let t = h.get(name).ok_or_else(|| bad(format!("tensor {name} missing")))?;
-        if t.get("dtype").and_then(|v| v.as_str()) != Some("U8") {
+    for name in ["test.images", "test.labels", "train.images", "train.labels"] {
+        let t = header.tensors.get(name).ok_or_else(|| bad(format!("tensor {name} missing")))?;
+        if t.dtype != Dtype::U8 {
             return Err(bad(format!("tensor {name}: dtype is not U8")));
         }
-        let nums = |k: &str| -> Result<Vec<usize>, DataError> {
-            t.get(k)
-                .and_then(|v| v.as_array())
-                .and_then(|a| a.iter().map(|x| x.as_u64().map(|x| x as usize)).collect::<Option<Vec<_>>>())
-                .ok_or_else(|| bad(format!("tensor {name}: bad {k}")))
-        };
-        let shape = nums("shape")?;
-        let off = nums("data_offsets")?;
-        if off.len() != 2 || off[0] > off[1] || off[1] as u64 > data_len {
-            return Err(bad(format!("tensor {name}: data_offsets {off:?} outside the {data_len} data bytes")));
-        }
-        let count = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
-        if count != Some(off[1] - off[0]) {
-            return Err(bad(format!("tensor {name}: shape {shape:?} does not match {} bytes", off[1] - off[0])));
-        }
-        entries.insert(name.to_string(), Entry { shape, begin: off[0], end: off[1] });
     }
-    Ok((ArtifactMeta { name: field("name")?.to_string(), channels, classes, sources }, entries, 8 + hlen))
+    let meta = ArtifactMeta { name: field("name")?.to_string(), channels, classes, sources };
+    Ok((meta, header, f))
 }
 
 /// Reads only the metadata of an artifact.
 pub fn read_meta(path: &Path) -> Result<ArtifactMeta, DataError> {
-    let mut f = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
-    Ok(read_header(&mut f, path)?.0)
+    Ok(read_header(path)?.0)
 }
 
 /// Loads an artifact: header checks, then each tensor read straight into its vector.
 pub fn load_artifact(path: &Path) -> Result<Dataset, DataError> {
-    let bad = |detail: String| DataError::Artifact { path: path.to_path_buf(), detail };
-    let mut f = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
-    let (meta, entries, base) = read_header(&mut f, path)?;
+    let bad = |detail: String| artifact_err(path, ArtifactProblem::Content(detail));
+    let (meta, header, mut f) = read_header(path)?;
     let mut read = |name: &str| -> Result<(Vec<usize>, Vec<u8>), DataError> {
-        let e = &entries[name];
-        let mut v = vec![0u8; e.end - e.begin];
-        f.seek(SeekFrom::Start(base + e.begin as u64)).map_err(|err| DataError::io(path, err))?;
-        f.read_exact(&mut v).map_err(|err| DataError::io(path, err))?;
-        Ok((e.shape.clone(), v))
+        let t = &header.tensors[name];
+        let mut v = vec![0u8; t.end - t.begin];
+        f.seek(SeekFrom::Start(header.data_start + t.begin as u64)).at(path)?;
+        f.read_exact(&mut v).at(path)?;
+        Ok((t.shape.clone(), v))
     };
     let mut split = |key: &str| -> Result<Split, DataError> {
         let (ishape, images) = read(&format!("{key}.images"))?;
@@ -181,7 +149,7 @@ pub fn load_artifact(path: &Path) -> Result<Dataset, DataError> {
 
 /// Loads an artifact after checking that its sha256 is `expected` (the dataset's identity).
 pub fn load_artifact_verified(path: &Path, expected: &str) -> Result<Dataset, DataError> {
-    let actual = super::sha256_file(path)?;
+    let actual = crate::files::sha256_file(path)?;
     if actual != expected {
         return Err(DataError::HashMismatch {
             file: path.display().to_string(),
@@ -233,17 +201,17 @@ pub(crate) mod tests {
         let ha = write_artifact_with_sources(&ds, &src, &a).unwrap();
         let hb = write_artifact_with_sources(&ds, &src, &b).unwrap();
         assert_eq!(ha, hb);
-        assert_eq!(ha, crate::data::sha256_file(&a).unwrap());
+        assert_eq!(ha, crate::files::sha256_file(&a).unwrap());
         assert_eq!(load_artifact(&a).unwrap(), ds);
         assert_eq!(load_artifact_verified(&a, &ha).unwrap(), ds);
         assert!(matches!(load_artifact_verified(&a, "00"), Err(DataError::HashMismatch { .. })));
         assert_eq!(read_meta(&a).unwrap().sources, src);
         let bytes = std::fs::read(&a).unwrap();
-        let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        let st = ::safetensors::SafeTensors::deserialize(&bytes).unwrap();
         let t = st.tensor("train.images").unwrap();
         assert_eq!(t.shape(), &[5, 3, 32, 32]);
         assert_eq!(t.data(), &ds.train.images[..]);
-        let (_, m) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+        let (_, m) = ::safetensors::SafeTensors::read_metadata(&bytes).unwrap();
         assert_eq!(m.metadata().as_ref().unwrap()["name"], "tiny");
         // only the final file is left in the directory
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);

@@ -6,6 +6,7 @@
 use super::error::stream_err;
 use super::image_folder::safe_components;
 use super::{DataError, Dataset, Split, PLANE};
+use crate::files::At;
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
@@ -46,7 +47,7 @@ pub fn parse_batch(bytes: &[u8], archive: &Path, member: &str, split: &mut Split
 
 /// Reads the six batch files from the archive stream and builds the dataset.
 pub fn load_cifar10(archive: &Path) -> Result<Dataset, DataError> {
-    let f = std::fs::File::open(archive).map_err(|e| DataError::io(archive, e))?;
+    let f = std::fs::File::open(archive).at(archive)?;
     let gz = flate2::read::GzDecoder::new(std::io::BufReader::with_capacity(1 << 20, f));
     let mut tar = tar::Archive::new(gz);
     let mut members: BTreeMap<String, Vec<u8>> = BTreeMap::new();

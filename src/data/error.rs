@@ -1,16 +1,13 @@
 //! The one error type of the data layer. Every variant names the file (or URL, tar member, MAT
 //! variable) it is about, so a failed `pad fetch` says what to look at.
 
+use crate::files::PathIo;
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] PathIo),
     #[error("{path}: truncated or corrupt archive ({detail})")]
     Truncated { path: PathBuf, detail: String },
     #[error("{url}: HTTP download failed: {detail}")]
@@ -39,18 +36,28 @@ pub enum DataError {
     Image { path: PathBuf, detail: String },
     #[error("{path}: bad image folder layout: {detail}")]
     Layout { path: PathBuf, detail: String },
-    #[error("{path}: bad artifact: {detail}")]
-    Artifact { path: PathBuf, detail: String },
+    #[error("{len} bytes is not a whole number of {channels}x32x32 images")]
+    ImageBytes { len: usize, channels: usize },
+    #[error("{path}: bad artifact: {problem}")]
+    Artifact {
+        path: PathBuf,
+        #[source]
+        problem: ArtifactProblem,
+    },
     #[error("{path}: bad lock file: {detail}")]
     Lock { path: PathBuf, detail: String },
     #[error("{key}: {detail}")]
     Config { key: String, detail: String },
 }
 
-impl DataError {
-    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        DataError::Io { path: path.into(), source }
-    }
+/// What is wrong with an artifact: its bytes are not safetensors, or its content is not a
+/// dataset.
+#[derive(Debug, thiserror::Error)]
+pub enum ArtifactProblem {
+    #[error(transparent)]
+    Format(#[from] crate::files::safetensors::FormatError),
+    #[error("{0}")]
+    Content(String),
 }
 
 /// Maps a read error inside a compressed stream: EOF and corrupt data mean a truncated/corrupt
@@ -61,6 +68,6 @@ pub(crate) fn stream_err(path: &std::path::Path, e: std::io::Error) -> DataError
         UnexpectedEof | InvalidData | InvalidInput => {
             DataError::Truncated { path: path.to_path_buf(), detail: e.to_string() }
         }
-        _ => DataError::io(path, e),
+        _ => PathIo { path: path.to_path_buf(), source: e }.into(),
     }
 }

@@ -12,13 +12,27 @@
 //! content). New (file, origin) pairs are recorded in the lock.
 
 use super::lock::{FileEntry, Lock};
-use super::sources::FileSpec;
-use super::{hash_file, idx, sha256_hex, DataError};
+use super::{hash_file, idx, DataError};
+use crate::files::sha256_hex;
+use crate::files::At;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 pub const OFFICIAL: &str = "official";
 pub const LOCAL: &str = "local";
+
+/// One archive of a dataset, with what is published about it (the table is in `sources`).
+#[derive(Debug, Clone, Copy)]
+pub struct FileSpec<'a> {
+    pub name: &'a str,
+    pub size: Option<u64>,
+    pub md5: Option<&'a str>,
+    pub sha256: Option<&'a str>,
+    /// sha256 of the decompressed content of a .gz file (stable across re-gzipping).
+    pub content_sha256: Option<&'a str>,
+    /// A gzip file whose decompressed content is hashed too.
+    pub gz: bool,
+}
 
 /// Where a file comes from: an HTTP(S) URL or a local path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,7 +63,7 @@ fn progress(len: Option<u64>, name: &str) -> indicatif::ProgressBar {
 
 /// Copies `reader` into `part` with a progress bar; returns the byte count.
 fn pump(mut reader: impl Read, part: &Path, len: Option<u64>, name: &str, from: &str) -> Result<u64, DataError> {
-    let f = std::fs::File::create(part).map_err(|e| DataError::io(part, e))?;
+    let f = std::fs::File::create(part).at(part)?;
     let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
     let pb = progress(len, name);
     let mut buf = vec![0u8; 1 << 16];
@@ -66,11 +80,11 @@ fn pump(mut reader: impl Read, part: &Path, len: Option<u64>, name: &str, from: 
                 })
             }
         };
-        w.write_all(&buf[..k]).map_err(|e| DataError::io(part, e))?;
+        w.write_all(&buf[..k]).at(part)?;
         total += k as u64;
         pb.set_position(total);
     }
-    w.flush().map_err(|e| DataError::io(part, e))?;
+    w.flush().at(part)?;
     pb.finish_and_clear();
     Ok(total)
 }
@@ -103,7 +117,7 @@ fn fetch_into(loc: &Location, part: &Path, name: &str) -> Result<(), DataError> 
     match loc {
         Location::Url(u) => download(u, part, name),
         Location::Path(p) => {
-            let f = std::fs::File::open(p).map_err(|e| DataError::io(p, e))?;
+            let f = std::fs::File::open(p).at(p)?;
             let len = f.metadata().ok().map(|m| m.len());
             pump(f, part, len, name, &p.display().to_string()).map(|_| ())
         }
@@ -133,7 +147,7 @@ pub fn verify(
         expected,
         actual: actual.to_string(),
     };
-    let size = std::fs::metadata(path).map_err(|e| DataError::io(path, e))?.len();
+    let size = std::fs::metadata(path).at(path)?.len();
     let (sha, md5) = hash_file(path)?;
     let content = if spec.gz { Some(gz_content_sha256(path)?) } else { None };
     // With allow_unpublished the published content hash does not apply (a slice or re-encoding of
@@ -199,7 +213,7 @@ pub fn ensure_file(
             key: spec.name.to_string(),
             detail: format!("not in {} and no origin to fetch it from: pass --mirror DIR|URL", download_dir.display()),
         })?;
-        std::fs::create_dir_all(download_dir).map_err(|e| DataError::io(download_dir, e))?;
+        std::fs::create_dir_all(download_dir).at(download_dir)?;
         let loc = locate(base, spec.name);
         let from = match &loc {
             Location::Url(u) => u.clone(),
@@ -210,7 +224,7 @@ pub fn ensure_file(
             .and_then(|_| verify(&part, spec, origin, &from, lock, allow_unpublished));
         match r {
             Ok(e) => {
-                std::fs::rename(&part, &dest).map_err(|err| DataError::io(&dest, err))?;
+                std::fs::rename(&part, &dest).at(&dest)?;
                 e
             }
             Err(e) => {
@@ -259,14 +273,12 @@ mod tests {
             hash_file(&p).unwrap()
         };
         let want = sha256_hex(&content);
-        let md5_static: &'static str = Box::leak(md5_official.into_boxed_str());
-        let want_static: &'static str = Box::leak(want.into_boxed_str());
         let spec = FileSpec {
             name: "f.gz",
             size: None,
-            md5: Some(md5_static),
+            md5: Some(&md5_official),
             sha256: None,
-            content_sha256: Some(want_static),
+            content_sha256: Some(&want),
             gz: true,
         };
         let p = dir.path().join("f.gz");
@@ -274,7 +286,7 @@ mod tests {
         let lock = Lock::default();
         for origin in [LOCAL, OFFICIAL, "/mirror"] {
             let e = verify(&p, &spec, origin, "here", &lock, false).unwrap();
-            assert_eq!(e.content_sha256.as_deref(), Some(want_static));
+            assert_eq!(e.content_sha256.as_deref(), Some(want.as_str()));
         }
         std::fs::write(&p, gz(b"other content", 1)).unwrap();
         let e = verify(&p, &spec, LOCAL, "here", &lock, false).unwrap_err();
@@ -283,7 +295,7 @@ mod tests {
         let e = verify(&p, &spec, LOCAL, "here", &lock, true).unwrap();
         // ...but what the lock recorded for the file does.
         let mut locked = Lock::default();
-        locked.file.push(FileEntry { content_sha256: Some(want_static.to_string()), ..e });
+        locked.file.push(FileEntry { content_sha256: Some(want.clone()), ..e });
         let e = verify(&p, &spec, LOCAL, "here", &locked, true).unwrap_err();
         assert!(matches!(e, DataError::HashMismatch { algo, .. } if algo.contains("content")));
         // without a content hash the published MD5 decides

@@ -4,7 +4,8 @@
 use super::artifact::write_artifact_with_sources;
 use super::lock::{ArtifactEntry, Lock};
 use super::sources::{build_with_sources, SourceSpec};
-use super::{sha256_file, DataError};
+use super::DataError;
+use crate::files::sha256_file;
 use std::path::PathBuf;
 
 /// Which dataset to fetch, from where, and where its artifact goes.

@@ -2,6 +2,7 @@
 
 use super::error::stream_err;
 use super::{resize, DataError, Split, PLANE};
+use crate::files::At;
 use std::io::Read;
 use std::path::Path;
 
@@ -14,7 +15,7 @@ pub struct IdxArray {
 
 /// Decompresses a whole .gz file; a truncated or corrupt stream is a `Truncated` error.
 pub fn read_gz(path: &Path) -> Result<Vec<u8>, DataError> {
-    let f = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
+    let f = std::fs::File::open(path).at(path)?;
     let mut out = Vec::new();
     flate2::read::GzDecoder::new(std::io::BufReader::new(f)).read_to_end(&mut out).map_err(|e| stream_err(path, e))?;
     Ok(out)

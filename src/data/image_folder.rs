@@ -11,6 +11,7 @@
 
 use super::error::stream_err;
 use super::{resize, DataError, Dataset, Split, PLANE};
+use crate::files::At;
 use rayon::prelude::*;
 use std::collections::BTreeSet;
 use std::io::Read;
@@ -119,21 +120,21 @@ fn items_from_dir(root: &Path) -> Result<Vec<Item>, DataError> {
     let mut items = Vec::new();
     for (split, train) in [("train", true), ("test", false)] {
         let sdir = root.join(split);
-        let classes = std::fs::read_dir(&sdir).map_err(|e| DataError::io(&sdir, e))?;
+        let classes = std::fs::read_dir(&sdir).at(&sdir)?;
         for c in classes {
-            let c = c.map_err(|e| DataError::io(&sdir, e))?;
+            let c = c.at(&sdir)?;
             if !c.path().is_dir() {
                 continue;
             }
             let class = c.file_name().to_string_lossy().into_owned();
-            let files = std::fs::read_dir(c.path()).map_err(|e| DataError::io(c.path(), e))?;
+            let files = std::fs::read_dir(c.path()).at(c.path())?;
             for f in files {
-                let f = f.map_err(|e| DataError::io(c.path(), e))?;
+                let f = f.at(c.path())?;
                 let file = f.file_name().to_string_lossy().into_owned();
                 if !is_image(&file) {
                     continue;
                 }
-                let bytes = std::fs::read(f.path()).map_err(|e| DataError::io(f.path(), e))?;
+                let bytes = std::fs::read(f.path()).at(f.path())?;
                 items.push(Item { train, class: class.clone(), file, bytes });
             }
         }
@@ -142,7 +143,7 @@ fn items_from_dir(root: &Path) -> Result<Vec<Item>, DataError> {
 }
 
 fn items_from_targz(archive: &Path) -> Result<Vec<Item>, DataError> {
-    let f = std::fs::File::open(archive).map_err(|e| DataError::io(archive, e))?;
+    let f = std::fs::File::open(archive).at(archive)?;
     let gz = flate2::read::GzDecoder::new(std::io::BufReader::new(f));
     let mut tar = tar::Archive::new(gz);
     let mut items = Vec::new();

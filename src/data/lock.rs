@@ -3,7 +3,9 @@
 //! mirror re-gzips the file), plus the sha256 of each artifact built. Entries are added on first
 //! fetch and checked on every later one. TOML, entries kept sorted so diffs stay small.
 
-use super::{write_bytes_atomic, DataError};
+use super::DataError;
+use crate::files::atomic::write_atomic;
+use crate::files::At;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -42,13 +44,11 @@ const HEADER: &str = "# pad dataset lock (issue 3): sha256 of each archive by or
 impl Lock {
     /// Reads the lock; a missing file is an empty lock.
     pub fn load(path: &Path) -> Result<Lock, DataError> {
-        match std::fs::read_to_string(path) {
-            Ok(s) => {
-                toml::from_str(&s).map_err(|e| DataError::Lock { path: path.to_path_buf(), detail: e.to_string() })
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Lock::default()),
-            Err(e) => Err(DataError::io(path, e)),
-        }
+        let text = match std::fs::read_to_string(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Lock::default()),
+            read => read.at(path)?,
+        };
+        toml::from_str(&text).map_err(|e| DataError::Lock { path: path.to_path_buf(), detail: e.to_string() })
     }
 
     /// Writes the lock atomically (sorted entries).
@@ -60,7 +60,7 @@ impl Lock {
         l.artifact.dedup();
         let body =
             toml::to_string(&l).map_err(|e| DataError::Lock { path: path.to_path_buf(), detail: e.to_string() })?;
-        write_bytes_atomic(path, format!("{HEADER}{body}").as_bytes())
+        Ok(write_atomic(path, format!("{HEADER}{body}").as_bytes())?)
     }
 
     pub fn entries<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a FileEntry> + 'a {

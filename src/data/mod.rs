@@ -9,17 +9,18 @@ pub mod fetch;
 pub mod fetch_artifact;
 pub mod idx;
 pub mod image_folder;
+pub mod images;
 pub mod lock;
 pub mod resize;
 pub mod sources;
 pub mod svhn_mat;
 
-use std::io::Read;
 use std::path::Path;
 
 pub use artifact::{bench_load, load_artifact, load_artifact_verified, write_artifact};
 pub use error::DataError;
 pub use fetch_artifact::{fetch_to_artifact, FetchRequest, Fetched};
+pub use images::Images;
 pub use sources::{build, SourceSpec};
 
 /// Side of every stored image.
@@ -58,7 +59,10 @@ pub type SourceHashes = std::collections::BTreeMap<String, String>;
 impl Dataset {
     /// Checks the invariants every artifact relies on.
     pub fn validate(&self, path: &Path) -> Result<(), DataError> {
-        let bad = |detail: String| DataError::Artifact { path: path.to_path_buf(), detail };
+        let bad = |detail: String| DataError::Artifact {
+            path: path.to_path_buf(),
+            problem: error::ArtifactProblem::Content(detail),
+        };
         if self.channels != 1 && self.channels != 3 {
             return Err(bad(format!("channels must be 1 or 3, got {}", self.channels)));
         }
@@ -88,62 +92,14 @@ impl Dataset {
     }
 }
 
-/// sha256 (lower-case hex) of a byte slice.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(bytes))
-}
-
-/// sha256 and md5 (lower-case hex) of a file, streamed.
+/// sha256 and md5 (lower-case hex) of a file, in one pass (archives are checked against both).
 pub fn hash_file(path: &Path) -> Result<(String, String), DataError> {
     use md5::Digest as _;
-    let mut f = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
     let mut sha = sha2::Sha256::new();
     let mut md = md5::Md5::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let k = f.read(&mut buf).map_err(|e| DataError::io(path, e))?;
-        if k == 0 {
-            break;
-        }
-        sha.update(&buf[..k]);
-        md.update(&buf[..k]);
-    }
+    crate::files::stream_file(path, |b| {
+        sha.update(b);
+        md.update(b);
+    })?;
     Ok((hex::encode(sha.finalize()), hex::encode(md.finalize())))
-}
-
-/// sha256 of a file, streamed.
-pub fn sha256_file(path: &Path) -> Result<String, DataError> {
-    Ok(hash_file(path)?.0)
-}
-
-/// Writes a file through `fill` (streamed, for artifacts of hundreds of MB) into the temporary
-/// sibling of `crate::atomic`, then renames it into place. On any error the temporary file is
-/// removed and `dest` is untouched. Small files use `crate::atomic::write_atomic`.
-pub(crate) fn write_atomic<T>(
-    dest: &Path,
-    fill: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> Result<T, DataError>,
-) -> Result<T, DataError> {
-    if let Some(dir) = dest.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| DataError::io(dir, e))?;
-    }
-    let tmp = crate::atomic::temp_path(dest);
-    let result = (|| {
-        let f = std::fs::File::create(&tmp).map_err(|e| DataError::io(&tmp, e))?;
-        let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
-        let v = fill(&mut w)?;
-        let f = w.into_inner().map_err(|e| DataError::io(&tmp, e.into_error()))?;
-        f.sync_all().map_err(|e| DataError::io(&tmp, e))?;
-        std::fs::rename(&tmp, dest).map_err(|e| DataError::io(dest, e))?;
-        Ok(v)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
-
-/// Writes a whole byte buffer atomically.
-pub(crate) fn write_bytes_atomic(dest: &Path, bytes: &[u8]) -> Result<(), DataError> {
-    crate::atomic::write_atomic(dest, bytes).map_err(|e| DataError::io(dest, e))
 }

@@ -1,29 +1,17 @@
 //! The datasets `pad fetch` knows: their files, official origins, published sizes and hashes,
 //! and how each is decoded into a `Dataset`.
 
-use super::fetch::{ensure_file, OFFICIAL};
+use super::fetch::{ensure_file, FileSpec, OFFICIAL};
 use super::lock::{default_lock_path, Lock};
-use super::{cifar, idx, image_folder, sha256_file, svhn_mat, DataError, Dataset, SourceHashes};
+use super::{cifar, idx, image_folder, svhn_mat, DataError, Dataset, SourceHashes};
+use crate::files::sha256_file;
 use std::path::{Path, PathBuf};
 
-/// One archive of a dataset, with what is published about it.
-#[derive(Debug, Clone, Copy)]
-pub struct FileSpec {
-    pub name: &'static str,
-    pub size: Option<u64>,
-    pub md5: Option<&'static str>,
-    pub sha256: Option<&'static str>,
-    /// sha256 of the decompressed content of a .gz file (stable across re-gzipping).
-    pub content_sha256: Option<&'static str>,
-    /// A gzip file whose decompressed content is hashed too.
-    pub gz: bool,
-}
-
-const fn file(name: &'static str) -> FileSpec {
+const fn file(name: &'static str) -> FileSpec<'static> {
     FileSpec { name, size: None, md5: None, sha256: None, content_sha256: None, gz: false }
 }
 
-const fn idx_gz(name: &'static str, md5: &'static str, content: Option<&'static str>) -> FileSpec {
+const fn idx_gz(name: &'static str, md5: &'static str, content: Option<&'static str>) -> FileSpec<'static> {
     FileSpec { name, size: None, md5: Some(md5), sha256: None, content_sha256: content, gz: true }
 }
 
@@ -31,7 +19,7 @@ pub struct DatasetInfo {
     pub name: &'static str,
     /// Base URL of the official files (None: only from a mirror).
     pub official: Option<&'static str>,
-    pub files: &'static [FileSpec],
+    pub files: &'static [FileSpec<'static>],
 }
 
 pub const DATASETS: &[DatasetInfo] = &[

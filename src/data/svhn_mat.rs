@@ -4,6 +4,7 @@
 //! (X[row, col, channel, image]), y is Nx1 double where 10 stands for digit 0 (stored as 0).
 
 use super::{DataError, Split, PLANE, SIDE};
+use crate::files::At;
 use std::io::Read;
 use std::path::Path;
 
@@ -151,7 +152,7 @@ fn parse_matrix(body: &[u8], base: usize, be: bool, path: &Path) -> Result<MatVa
 
 /// Reads every top-level variable of a level-5 MAT file.
 pub fn read_mat(path: &Path) -> Result<Vec<MatVar>, DataError> {
-    let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
+    let bytes = std::fs::read(path).at(path)?;
     parse_mat(&bytes, path)
 }
 

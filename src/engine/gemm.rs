@@ -112,6 +112,8 @@ unsafe fn gemm_raw(a: MatRef, b: MatRef, c: *mut f32, ldc: usize, accumulate: bo
     let ntiles = m.div_ceil(mt) * tiles_n;
     let cp = SendPtr(c);
     let run = |t: usize| {
+        // Rebound so the closure captures the whole SendPtr, not its raw (non-Send) field.
+        #[allow(clippy::redundant_locals)]
         let cp = cp;
         let (i0, j0) = ((t / tiles_n) * mt, (t % tiles_n) * nt);
         let (mi, nj) = (mt.min(m - i0), nt.min(n - j0));

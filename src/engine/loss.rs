@@ -5,6 +5,7 @@
 //!   by max(p(1-p), 1e-12) as torch does, and is chained with sigmoid's backward separately.
 //! - The authors' batch KL regulariser (utils.kl_loss): per latent dimension j, batch mean m_j and
 //!   unbiased std s_j; loss = mean_j((s_j^2 + m_j^2)/2 - ln s_j - 1/2).
+//!
 //! Sums run in f64 in index order (deterministic).
 
 /// mean((a - b)^2)

@@ -19,6 +19,7 @@ pub mod reduce;
 pub mod resize;
 pub mod rng;
 mod testutil;
+pub mod workers;
 
 /// Shape of a CNHW activation tensor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

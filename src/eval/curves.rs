@@ -2,14 +2,15 @@
 //! per-run CSV tables that the accuracy-vs-epoch figure averages over seeds.
 use super::error::EvalError;
 use super::probe::{linear_probe, ProbeConfig, ProbeEpoch};
-use crate::train::Images;
+use crate::data::Images;
+use crate::files::At;
 use std::path::{Path, PathBuf};
 
 /// The run's epoch-NNNN.safetensors files (0 = untrained), in epoch order.
 pub fn run_checkpoints(dir: &Path) -> Result<Vec<(usize, PathBuf)>, EvalError> {
     let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(|e| EvalError::io(dir, e))? {
-        let path = entry.map_err(|e| EvalError::io(dir, e))?.path();
+    for entry in std::fs::read_dir(dir).at(dir)? {
+        let path = entry.at(dir)?.path();
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
         if let Some(epoch) =
             name.strip_prefix("epoch-").and_then(|r| r.strip_suffix(".safetensors")).and_then(|n| n.parse().ok())
@@ -57,7 +58,7 @@ pub fn curve_csv(rows: &[(usize, ProbeEpoch)]) -> String {
 
 /// (epoch, test_acc) from a table written by `curve_csv`.
 pub fn read_curve(path: &Path) -> Result<Vec<(f64, f64)>, EvalError> {
-    let text = std::fs::read_to_string(path).map_err(|e| EvalError::io(path, e))?;
+    let text = std::fs::read_to_string(path).at(path)?;
     let bad = |msg: String| EvalError::Parse { path: path.to_path_buf(), msg };
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();

@@ -1,10 +1,10 @@
-//! Organisation of the latent space (Fig. 6e,f) as Methods 4.4.4 of the paper defines it:
-//! mean Euclidean distances between latent codes of
+//! Organisation of the latent space (Fig. 6e,f) as Methods 4.4.4 of the paper defines it: the
+//! two ratios the figure plots, intra/inter (6e) and clean-occluded/inter (6f), of mean
+//! Euclidean distances between latent codes of
 //!   - intra-class: 1,000 random pairs of different images of the same class, per class
 //!     (averaged over classes),
 //!   - inter-class: 10,000 random pairs of images of different classes,
-//!   - clean-occluded: 10,000 random images and their own occluded version (p = 0.3, tile 4),
-//! and the two ratios the figure plots, intra/inter (6e) and clean-occluded/inter (6f).
+//!   - clean-occluded: 10,000 random images and their own occluded version (p = 0.3, tile 4).
 //!
 //! fig6_compute_distances.py computes something else: the MSE between latents of batches of 500
 //! images (per class: half A vs half B of the class, A vs other classes, A vs A with one mask for
@@ -13,9 +13,9 @@
 use super::error::EvalError;
 use super::features::encode_selected;
 use super::occlusion::image_mask;
+use crate::data::Images;
 use crate::engine::rng::Stream;
 use crate::model::Encoder;
-use crate::train::Images;
 use ndarray::{ArrayView1, ArrayView2};
 use serde::Serialize;
 
@@ -245,7 +245,7 @@ mod tests {
 
     #[test]
     fn encoder_distances_are_finite_and_occlusion_moves_codes() {
-        let (enc, data, labels) = super::super::occlusion::tests::tiny(60, 3, 6);
+        let (enc, data, labels) = crate::eval::testutil::tiny(60, 3, 6);
         let images = Images::new(&data, 3).unwrap();
         let d = latent_distances(&enc, images, &labels, 3, &small_cfg()).unwrap();
         assert!(d.inter > 0.0 && d.clean_occluded > 0.0 && d.ratio_intra_inter.is_finite(), "{d:?}");
@@ -254,7 +254,7 @@ mod tests {
 
     #[test]
     fn results_do_not_depend_on_the_thread_count() {
-        let (enc, data, labels) = super::super::occlusion::tests::tiny(600, 3, 12);
+        let (enc, data, labels) = crate::eval::testutil::tiny(600, 3, 12);
         let images = Images::new(&data, 3).unwrap();
         let run = |threads: usize| {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();

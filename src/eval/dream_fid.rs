@@ -8,11 +8,12 @@
 //! real side, as in the authors' script); REM dreams mix the first `n` images of the
 //! "eval-fid-rem-a" and "eval-fid-rem-b" shuffles with noise from "eval-fid-rem-noise" (one
 //! stream per batch). With n larger than the set, shuffles repeat (a fresh shuffle per pass).
-use super::fid::{FidError, Stats, StatsBuilder};
+use super::error::EvalError;
+use super::fid::{Stats, StatsBuilder};
 use super::inception::{InceptionV3, DIM};
+use crate::data::Images;
 use crate::engine::rng::Stream;
 use crate::model::{Encoder, Generator, Heads};
-use crate::train::Images;
 use serde::{Deserialize, Serialize};
 
 /// Images per generator/encoder pass and per Inception pass.
@@ -51,8 +52,14 @@ pub fn sample_indices(len: usize, n: usize, seed: u64, purpose: &str) -> Vec<usi
     out
 }
 
-fn add_features(b: &mut StatsBuilder, net: &InceptionV3, x: &[f32], channels: usize, n: usize) -> Result<(), FidError> {
-    let xs = crate::engine::Shape4 { c: channels, n, h: 32, w: 32 };
+fn add_features(
+    b: &mut StatsBuilder,
+    net: &InceptionV3,
+    x: &[f32],
+    channels: usize,
+    n: usize,
+) -> Result<(), EvalError> {
+    let xs = crate::engine::Shape4 { c: channels, n, h: crate::data::SIDE, w: crate::data::SIDE };
     b.add(&net.pool3_cnhw(x, xs)?)
 }
 
@@ -63,12 +70,13 @@ pub fn real_stats(
     n: usize,
     seed: u64,
     progress: &dyn Fn(usize),
-) -> Result<Stats, FidError> {
+) -> Result<Stats, EvalError> {
     super::fid::stats_of_selected(net, images, &sample_indices(images.n, n, seed, "eval-fid-real"), progress)
 }
 
 /// One chunk of dreams of `kind`, CNHW in [-1, 1]: images `a` (and `b` for REM), chunk number
 /// `k` selecting the noise stream.
+#[allow(clippy::too_many_arguments)] // each is an input of the measurement; a struct would only rename them
 pub fn dream_chunk(
     enc: &Encoder,
     gen: &Generator,
@@ -96,6 +104,7 @@ pub fn dream_chunk(
 }
 
 /// Statistics of `n` dreams of `kind` generated from the set's images by (enc, gen).
+#[allow(clippy::too_many_arguments)] // each is an input of the measurement; a struct would only rename them
 pub fn dream_stats(
     net: &InceptionV3,
     enc: &Encoder,
@@ -105,9 +114,9 @@ pub fn dream_stats(
     n: usize,
     seed: u64,
     progress: &dyn Fn(usize),
-) -> Result<Stats, FidError> {
+) -> Result<Stats, EvalError> {
     if enc.nz != gen.nz || enc.channels != images.channels || gen.channels != images.channels {
-        return Err(FidError::Input(format!(
+        return Err(EvalError::Input(format!(
             "encoder ({} ch, nz {}), generator ({} ch, nz {}) and images ({} ch) do not fit",
             enc.channels, enc.nz, gen.channels, gen.nz, images.channels
         )));
@@ -148,7 +157,7 @@ mod tests {
     #[test]
     fn nrem_dream_chunk_is_the_generator_of_the_codes_and_rem_adds_noise() {
         use crate::model::Network;
-        let (enc, data, _) = super::super::occlusion::tests::tiny(6, 1, 2);
+        let (enc, data, _) = crate::eval::testutil::tiny(6, 1, 2);
         let mut gen = Generator::with_size(1, 4, 8);
         gen.init(&mut Stream::derive(2, "test-init-g", 0));
         let images = Images::new(&data, 1).unwrap();

@@ -3,9 +3,9 @@
 //! z = E(x), z' = E(x'), n ~ N(0, I). Saved as PNG grids, pixels [-1, 1] -> [0, 255] as
 //! torchvision's save_image after un-normalising does.
 use super::error::EvalError;
+use crate::data::Images;
 use crate::engine::rng::Stream;
 use crate::model::{Encoder, Generator, Heads};
-use crate::train::Images;
 
 #[derive(Clone, Debug)]
 pub struct DreamConfig {
@@ -77,7 +77,7 @@ pub fn to_u8(v: f32) -> u8 {
 /// H x W x C u8 raster. Returns (width, height, pixels).
 pub fn grid(rows: &[&Batch]) -> Result<(usize, usize, Vec<u8>), EvalError> {
     let first = rows.first().ok_or_else(|| EvalError::Input("an image grid needs at least one row".into()))?;
-    let (c, side) = (first.channels, crate::train::batches::SIDE);
+    let (c, side) = (first.channels, crate::data::SIDE);
     let cols = rows.iter().map(|b| b.n).max().unwrap_or(0);
     if rows.iter().any(|b| b.channels != c || b.x.len() != c * b.n * side * side) || cols == 0 {
         return Err(EvalError::Input("grid rows differ in channels or have the wrong number of pixels".into()));
@@ -131,7 +131,7 @@ pub fn write_dreams(d: &Dreams, dir: &std::path::Path) -> Result<Vec<std::path::
         .iter()
         .map(|(name, rows)| {
             let path = dir.join(name);
-            crate::atomic::write_atomic(&path, &grid_png(rows)?).map_err(|e| EvalError::io(&path, e))?;
+            crate::files::atomic::write_atomic(&path, &grid_png(rows)?)?;
             Ok(path)
         })
         .collect()
@@ -153,7 +153,7 @@ mod tests {
     #[test]
     fn grid_png_decodes_to_the_expected_size_and_pixels() {
         // Two RGB images: the first black (-1), the second with red 1, green 0, blue -1.
-        let plane = 32 * 32;
+        let plane = crate::data::PLANE;
         let mut x = vec![-1.0f32; 3 * 2 * plane];
         x[plane..2 * plane].fill(1.0); // channel 0, image 1
         x[3 * plane..4 * plane].fill(0.0); // channel 1, image 1
@@ -174,7 +174,7 @@ mod tests {
 
     #[test]
     fn dreams_have_the_input_shape_and_lie_in_range() {
-        let (enc, data, _) = crate::eval::occlusion::tests::tiny(20, 3, 2);
+        let (enc, data, _) = crate::eval::testutil::tiny(20, 3, 2);
         let mut gen = Generator::with_size(3, 4, 8);
         gen.init(&mut Stream::derive(2, "test-gen", 0));
         let images = Images::new(&data, 3).unwrap();

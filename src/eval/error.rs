@@ -1,22 +1,41 @@
+use crate::files::safetensors::{FormatError, ReadError};
+use crate::files::PathIo;
 use std::path::PathBuf;
 
-/// Errors of the evaluation and report layers; each names the file or the input at fault.
+/// The one error type of the evaluation layer (FID included); each names the file, tensor or
+/// input at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
     #[error(transparent)]
     Model(#[from] crate::model::ModelError),
     #[error(transparent)]
     Data(#[from] crate::data::DataError),
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Io(#[from] PathIo),
+    #[error("{path}: not a valid safetensors file: {source}")]
+    Format {
+        path: PathBuf,
+        #[source]
+        source: FormatError,
+    },
     #[error("{path}: {msg}")]
     Parse { path: PathBuf, msg: String },
     #[error("bad evaluation input: {0}")]
     Input(String),
+    /// `network`: which Inception-v3 the file was read as (inception::Layout's name).
+    #[error("{path}: not a {network} Inception-v3 state dict: {problems}")]
+    Tensors { path: PathBuf, network: &'static str, problems: String },
+    #[error("{what}: {msg}")]
+    Stats { what: String, msg: String },
+    #[error("Fréchet distance: {0}")]
+    Linalg(String),
 }
 
-impl EvalError {
-    pub fn io(path: &std::path::Path, source: std::io::Error) -> Self {
-        EvalError::Io { path: path.to_path_buf(), source }
+impl From<ReadError> for EvalError {
+    fn from(e: ReadError) -> Self {
+        match e {
+            ReadError::Io(e) => EvalError::Io(e),
+            ReadError::Format { path, source } => EvalError::Format { path, source },
+        }
     }
 }

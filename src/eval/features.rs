@@ -1,6 +1,6 @@
 //! The frozen latent code z = E_z(x) of a set of images, optionally occluded first.
+use crate::data::Images;
 use crate::model::{Encoder, Heads};
-use crate::train::Images;
 use ndarray::Array2;
 
 /// Images per forward pass: large enough for efficient GEMMs, small enough to bound memory.
@@ -15,14 +15,14 @@ pub fn encode(enc: &Encoder, images: Images, mask: Option<&[f32]>) -> Array2<f32
 /// z for the images at `idx` (row r of the result is image idx[r]). `mask_of(r)` gives row r's
 /// own occlusion mask ([32*32], 1 keep / 0 grey), or None to leave it clean. A per-row function,
 /// not one mask per chunk, so results do not depend on how rows are chunked.
-/// Runs on a worker of the current rayon pool (see train::run::train for why).
+/// Runs on a worker of the current rayon pool (see engine::workers).
 pub fn encode_selected(
     enc: &Encoder,
     images: Images,
     idx: &[usize],
     mask_of: impl Fn(usize) -> Option<Vec<f32>> + Sync,
 ) -> Array2<f32> {
-    rayon::scope(|_| encode_here(enc, images, idx, &mask_of))
+    crate::engine::workers::on_worker(|| encode_here(enc, images, idx, &mask_of))
 }
 
 fn encode_here(
@@ -65,10 +65,12 @@ mod tests {
 
     #[test]
     fn selected_rows_with_per_row_masks_match_direct_forward_passes() {
-        let (enc, data, _) = crate::eval::occlusion::tests::tiny(7, 3, 11);
+        let (enc, data, _) = crate::eval::testutil::tiny(7, 3, 11);
         let images = Images::new(&data, 3).unwrap();
         let idx = [5, 0, 3];
-        let masks: Vec<Vec<f32>> = (0..3).map(|k| tile_mask(32, 32, 0.5, 4, &mut Stream::derive(1, "t", k))).collect();
+        let masks: Vec<Vec<f32>> = (0..3)
+            .map(|k| tile_mask(crate::data::SIDE, crate::data::SIDE, 0.5, 4, &mut Stream::derive(1, "t", k)))
+            .collect();
         let z = encode_selected(&enc, images, &idx, |r| (r != 1).then(|| masks[r].clone()));
         for (r, &i) in idx.iter().enumerate() {
             let (mut x, xs) = images.batch(&[i]);

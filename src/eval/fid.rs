@@ -9,32 +9,13 @@
 //! With fewer samples than dimensions (2048 for pool3) a covariance has rank < dim: the value is
 //! still defined but biased and noisy, so it comes with a warning, and every value carries the
 //! sample counts it was computed from.
+use super::error::EvalError;
 use super::inception::{InceptionV3, Layout, BATCH, DIM};
-use crate::train::Images;
+use crate::data::Images;
+use crate::files::safetensors::{self, Dtype, HeaderLayout, Tensor};
 use nalgebra::DMatrix;
-use safetensors::tensor::{Dtype, TensorView};
-use safetensors::SafeTensors;
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-
-/// Errors of the FID stage (network weights, inputs, statistics); each names its file or tensor.
-#[derive(Debug, thiserror::Error)]
-pub enum FidError {
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
-    #[error("{path}: not a valid safetensors file: {msg}")]
-    Format { path: PathBuf, msg: String },
-    #[error("{path}: not a {layout} Inception-v3 state dict: {problems}")]
-    Tensors { path: PathBuf, layout: Layout, problems: String },
-    #[error("bad input: {0}")]
-    Input(String),
-    #[error("{what}: {msg}")]
-    Stats { what: String, msg: String },
-    #[error("Fréchet distance: {0}")]
-    Linalg(String),
-    #[error(transparent)]
-    Data(#[from] crate::data::DataError),
-}
+use std::collections::BTreeMap;
+use std::path::Path;
 
 /// Mean and covariance (unbiased, like numpy's np.cov) of `n` feature vectors of length `dim`.
 #[derive(Clone, Debug, PartialEq)]
@@ -63,13 +44,13 @@ impl StatsBuilder {
     }
 
     /// Adds `rows` ([m, dim] row-major) to the sums. Non-finite features are an error.
-    pub fn add(&mut self, rows: &[f32]) -> Result<(), FidError> {
+    pub fn add(&mut self, rows: &[f32]) -> Result<(), EvalError> {
         let d = self.dim;
         if d == 0 || !rows.len().is_multiple_of(d) {
-            return Err(FidError::Input(format!("{} feature values are not rows of {d}", rows.len())));
+            return Err(EvalError::Input(format!("{} feature values are not rows of {d}", rows.len())));
         }
         if let Some(i) = rows.iter().position(|v| !v.is_finite()) {
-            return Err(FidError::Input(format!("feature {} of sample {} is {}", i % d, self.n + i / d, rows[i])));
+            return Err(EvalError::Input(format!("feature {} of sample {} is {}", i % d, self.n + i / d, rows[i])));
         }
         let m = rows.len() / d;
         if m == 0 {
@@ -87,10 +68,10 @@ impl StatsBuilder {
     }
 
     /// Mean and unbiased covariance; needs at least two samples.
-    pub fn finish(self) -> Result<Stats, FidError> {
+    pub fn finish(self) -> Result<Stats, EvalError> {
         let (d, n) = (self.dim, self.n);
         if n < 2 {
-            return Err(FidError::Stats {
+            return Err(EvalError::Stats {
                 what: "feature statistics".into(),
                 msg: format!("need at least 2 samples, got {n}"),
             });
@@ -109,7 +90,7 @@ impl StatsBuilder {
 }
 
 /// Statistics of a whole [n, dim] feature matrix.
-pub fn stats_of(features: &[f32], dim: usize) -> Result<Stats, FidError> {
+pub fn stats_of(features: &[f32], dim: usize) -> Result<Stats, EvalError> {
     let mut b = StatsBuilder::new(dim);
     b.add(features)?;
     b.finish()
@@ -122,9 +103,9 @@ pub fn stats_of_images(
     images: Images,
     n: usize,
     progress: &dyn Fn(usize),
-) -> Result<Stats, FidError> {
+) -> Result<Stats, EvalError> {
     if n > images.n {
-        return Err(FidError::Input(format!("asked for {n} images, the set has {}", images.n)));
+        return Err(EvalError::Input(format!("asked for {n} images, the set has {}", images.n)));
     }
     stats_of_selected(net, images, &(0..n).collect::<Vec<_>>(), progress)
 }
@@ -136,7 +117,7 @@ pub fn stats_of_selected(
     images: Images,
     idx: &[usize],
     progress: &dyn Fn(usize),
-) -> Result<Stats, FidError> {
+) -> Result<Stats, EvalError> {
     let mut b = StatsBuilder::new(DIM);
     for (k, chunk) in idx.chunks(BATCH).enumerate() {
         let (x, xs) = images.batch(chunk);
@@ -168,15 +149,15 @@ fn matrix(s: &Stats) -> DMatrix<f64> {
 }
 
 /// Eigen-decomposition of a symmetric matrix (symmetrised first so rounding cannot break it).
-fn sym_eigen(m: DMatrix<f64>, what: &str) -> Result<nalgebra::SymmetricEigen<f64, nalgebra::Dyn>, FidError> {
+fn sym_eigen(m: DMatrix<f64>, what: &str) -> Result<nalgebra::SymmetricEigen<f64, nalgebra::Dyn>, EvalError> {
     let n = m.nrows();
     let sym = (&m + m.transpose()) * 0.5;
     sym.try_symmetric_eigen(f64::EPSILON, 1000 * n.max(10))
-        .ok_or_else(|| FidError::Linalg(format!("eigendecomposition of {what} did not converge")))
+        .ok_or_else(|| EvalError::Linalg(format!("eigendecomposition of {what} did not converge")))
 }
 
 /// tr sqrt(S1 S2) as sum_i sqrt(lambda_i(S1^1/2 S2 S1^1/2)).
-pub fn trace_sqrt_product(s1: &DMatrix<f64>, s2: &DMatrix<f64>) -> Result<f64, FidError> {
+pub fn trace_sqrt_product(s1: &DMatrix<f64>, s2: &DMatrix<f64>) -> Result<f64, EvalError> {
     let e1 = sym_eigen(s1.clone(), "sigma1")?;
     // S1^1/2 = V diag(sqrt(max(l, 0))) V^T, the diagonal applied as a column scaling.
     let v = &e1.eigenvectors;
@@ -192,17 +173,17 @@ pub fn trace_sqrt_product(s1: &DMatrix<f64>, s2: &DMatrix<f64>) -> Result<f64, F
 }
 
 /// The Fréchet distance between two Gaussians given by their statistics.
-pub fn frechet_distance(a: &Stats, b: &Stats) -> Result<Frechet, FidError> {
+pub fn frechet_distance(a: &Stats, b: &Stats) -> Result<Frechet, EvalError> {
     let d = a.dim;
     if b.dim != d || a.mu.len() != d || b.mu.len() != d || a.sigma.len() != d * d || b.sigma.len() != d * d {
-        return Err(FidError::Stats {
+        return Err(EvalError::Stats {
             what: "Fréchet distance".into(),
             msg: format!("statistics of different sizes ({} and {} dims)", a.dim, b.dim),
         });
     }
     let finite = |s: &Stats| s.mu.iter().chain(&s.sigma).all(|v| v.is_finite());
     if !finite(a) || !finite(b) {
-        return Err(FidError::Stats {
+        return Err(EvalError::Stats {
             what: "Fréchet distance".into(),
             msg: "statistics contain NaN or infinity".into(),
         });
@@ -229,42 +210,40 @@ pub struct StatsInfo {
 /// Metadata key of pad's FID statistics files (one key, so the header is byte-deterministic).
 const META_KEY: &str = "pad_fid_stats";
 
-/// Writes statistics as a safetensors file (mu [dim], sigma [dim, dim], f64) atomically.
-pub fn save_stats(path: &Path, s: &Stats, info: &StatsInfo) -> Result<(), FidError> {
-    let bytes = |v: &[f64]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
-    let (mu, sigma) = (bytes(&s.mu), bytes(&s.sigma));
-    let fmt = |e: safetensors::SafeTensorError| FidError::Format { path: path.into(), msg: e.to_string() };
-    let views = vec![
-        ("mu", TensorView::new(Dtype::F64, vec![s.dim], &mu).map_err(fmt)?),
-        ("sigma", TensorView::new(Dtype::F64, vec![s.dim, s.dim], &sigma).map_err(fmt)?),
+/// Writes statistics as a safetensors file (mu [dim], sigma [dim, dim], f64) atomically, in the
+/// header layout these files have always had (`HeaderLayout::Crate`).
+pub fn save_stats(path: &Path, s: &Stats, info: &StatsInfo) -> Result<(), EvalError> {
+    let (mu, sigma) = (safetensors::f64_bytes(&s.mu), safetensors::f64_bytes(&s.sigma));
+    let tensors = [
+        Tensor { name: "mu", dtype: Dtype::F64, shape: vec![s.dim], data: &mu },
+        Tensor { name: "sigma", dtype: Dtype::F64, shape: vec![s.dim, s.dim], data: &sigma },
     ];
-    let meta = HashMap::from([(META_KEY.to_string(), serde_json::to_string(info).expect("plain struct"))]);
-    let out = safetensors::serialize(views, &Some(meta)).map_err(fmt)?;
-    crate::atomic::write_atomic(path, &out).map_err(|source| FidError::Io { path: path.into(), source })
+    let meta = BTreeMap::from([(META_KEY.to_string(), serde_json::to_string(info).expect("plain struct"))]);
+    Ok(crate::files::atomic::write_atomic(path, &safetensors::to_bytes(&tensors, &meta, HeaderLayout::Crate))?)
+}
+
+/// Whether `path` is a statistics file written by `save_stats` (rather than a dataset artifact).
+/// Reads only the header: artifacts can be hundreds of megabytes.
+pub fn is_stats_file(path: &Path) -> Result<bool, EvalError> {
+    Ok(safetensors::read_header(path)?.0.metadata.contains_key(META_KEY))
 }
 
 /// Reads statistics written by `save_stats`.
-pub fn load_stats(path: &Path) -> Result<(Stats, StatsInfo), FidError> {
-    let bytes = std::fs::read(path).map_err(|source| FidError::Io { path: path.into(), source })?;
-    let bad = |msg: String| FidError::Stats { what: path.display().to_string(), msg };
-    let fmt = |e: safetensors::SafeTensorError| FidError::Format { path: path.into(), msg: e.to_string() };
-    let (_, header) = SafeTensors::read_metadata(&bytes).map_err(fmt)?;
-    let info_json = header
-        .metadata()
-        .as_ref()
-        .and_then(|m| m.get(META_KEY))
+pub fn load_stats(path: &Path) -> Result<(Stats, StatsInfo), EvalError> {
+    let f = safetensors::load(path)?;
+    let bad = |msg: String| EvalError::Stats { what: path.display().to_string(), msg };
+    let info_json = f
+        .header
+        .metadata
+        .get(META_KEY)
         .ok_or_else(|| bad(format!("no {META_KEY} metadata (not written by pad fid)")))?;
     let info: StatsInfo = serde_json::from_str(info_json).map_err(|e| bad(e.to_string()))?;
-    let st = SafeTensors::deserialize(&bytes).map_err(fmt)?;
-    let read = |name: &str| -> Result<(Vec<usize>, Vec<f64>), FidError> {
-        let t = st.tensor(name).map_err(|_| bad(format!("missing tensor {name}")))?;
-        if t.dtype() != Dtype::F64 {
-            return Err(bad(format!("tensor {name} is {:?}, expected F64", t.dtype())));
+    let read = |name: &str| -> Result<(Vec<usize>, Vec<f64>), EvalError> {
+        let (t, data) = f.tensor(name).ok_or_else(|| bad(format!("missing tensor {name}")))?;
+        if t.dtype != Dtype::F64 {
+            return Err(bad(format!("tensor {name} is {:?}, expected F64", t.dtype)));
         }
-        Ok((
-            t.shape().to_vec(),
-            t.data().chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes"))).collect(),
-        ))
+        Ok((t.shape.clone(), safetensors::f64s(data)))
     };
     let ((ms, mu), (ss, sigma)) = (read("mu")?, read("sigma")?);
     let dim = mu.len();
@@ -349,6 +328,6 @@ mod tests {
         let info = StatsInfo { n: 20, layout: Layout::Fid, source: "test".into() };
         save_stats(&p, &s, &info).unwrap();
         assert_eq!(load_stats(&p).unwrap(), (s, info));
-        assert!(matches!(load_stats(&dir.path().join("none")), Err(FidError::Io { .. })));
+        assert!(matches!(load_stats(&dir.path().join("none")), Err(EvalError::Io { .. })));
     }
 }

@@ -1,10 +1,12 @@
 //! FID between two image sets (what `pad fid A B` does), each a dataset artifact (`pad fetch`) or
 //! a pool3 statistics file. Dataset statistics are cached per (artifact, split, sample count, network
 //! weights), so the real-image side is computed once per dataset.
-use super::fid::{frechet_distance, load_stats, save_stats, stats_of_images, FidError, Frechet, Stats, StatsInfo};
+use super::error::EvalError;
+use super::fid::{frechet_distance, is_stats_file, load_stats, save_stats, stats_of_images, Frechet, Stats, StatsInfo};
 use super::inception::{InceptionV3, Layout};
-use crate::data::{load_artifact, sha256_file};
-use crate::train::Images;
+use crate::data::load_artifact;
+use crate::data::Images;
+use crate::files::sha256_file;
 use std::path::{Path, PathBuf};
 
 /// The two image sets and how their statistics are computed.
@@ -28,31 +30,12 @@ pub struct FidOptions {
     pub json: Option<PathBuf>,
 }
 
-/// Whether `path` is a statistics file written by `save_stats` (rather than a dataset artifact).
-/// Reads only the safetensors header: artifacts can be hundreds of megabytes.
-fn is_stats_file(path: &Path) -> Result<bool, FidError> {
-    use std::io::Read;
-    let io = |source| FidError::Io { path: path.into(), source };
-    let mut f = std::fs::File::open(path).map_err(io)?;
-    let mut len = [0u8; 8];
-    f.read_exact(&mut len).map_err(io)?;
-    let len = u64::from_le_bytes(len);
-    if len > 1 << 24 {
-        return Ok(false);
-    }
-    let mut header = vec![0u8; len as usize];
-    f.read_exact(&mut header).map_err(io)?;
-    let json: serde_json::Value =
-        serde_json::from_slice(&header).map_err(|e| FidError::Format { path: path.into(), msg: e.to_string() })?;
-    Ok(json.get("__metadata__").and_then(|m| m.get("pad_fid_stats")).is_some())
-}
-
 /// Statistics of one side: read from a stats file, from the cache, or computed and cached.
-fn side_stats(args: &FidOptions, path: &Path, net: &mut Option<InceptionV3>) -> Result<Stats, FidError> {
+fn side_stats(args: &FidOptions, path: &Path, net: &mut Option<InceptionV3>) -> Result<Stats, EvalError> {
     if is_stats_file(path)? {
         let (s, info) = load_stats(path)?;
         if info.layout != args.layout {
-            return Err(FidError::Stats {
+            return Err(EvalError::Stats {
                 what: path.display().to_string(),
                 msg: format!("computed with the {} network, not {}", info.layout, args.layout),
             });
@@ -62,8 +45,8 @@ fn side_stats(args: &FidOptions, path: &Path, net: &mut Option<InceptionV3>) -> 
     let weights = args
         .inception
         .as_deref()
-        .ok_or_else(|| FidError::Input(format!("{} is an image set: pass --inception WEIGHTS", path.display())))?;
-    let short = |p: &Path| -> Result<String, FidError> { Ok(sha256_file(p)?[..12].to_string()) };
+        .ok_or_else(|| EvalError::Input(format!("{} is an image set: pass --inception WEIGHTS", path.display())))?;
+    let short = |p: &Path| -> Result<String, EvalError> { Ok(sha256_file(p)?[..12].to_string()) };
     let cached = args.cache.join(
         format!(
             "{}-{}-{}-n{}-{:?}-{}.fidstats.safetensors",
@@ -85,7 +68,7 @@ fn side_stats(args: &FidOptions, path: &Path, net: &mut Option<InceptionV3>) -> 
     }
     let ds = load_artifact(path)?;
     let split = if args.split == "test" { &ds.test } else { &ds.train };
-    let images = Images::new(&split.images, ds.channels).map_err(FidError::Input)?;
+    let images = Images::new(&split.images, ds.channels)?;
     let t0 = std::time::Instant::now();
     let progress = |done: usize| {
         if done % 1000 < super::inception::BATCH || done == args.n {
@@ -113,9 +96,9 @@ fn stem(p: &Path) -> String {
 
 /// Computes (or reads) both sides' statistics and their Fréchet distance; writes it as JSON when
 /// asked. The caller reports the value and its rank-deficiency warning, if any.
-pub fn fid_of_sets(args: &FidOptions) -> Result<Frechet, FidError> {
+pub fn fid_of_sets(args: &FidOptions) -> Result<Frechet, EvalError> {
     if args.split != "train" && args.split != "test" {
-        return Err(FidError::Input(format!("split must be train or test, not {}", args.split)));
+        return Err(EvalError::Input(format!("split must be train or test, not {}", args.split)));
     }
     let mut net = None;
     let sa = side_stats(args, &args.a, &mut net)?;
@@ -124,8 +107,7 @@ pub fn fid_of_sets(args: &FidOptions) -> Result<Frechet, FidError> {
     if let Some(out) = &args.json {
         let v = serde_json::json!({"fid": f.fid, "n1": f.n1, "n2": f.n2, "dim": f.dim, "warning": f.warning, "a": args.a, "b": args.b, "layout": args.layout, "split": args.split});
         let text = serde_json::to_string_pretty(&v).expect("json") + "\n";
-        crate::atomic::write_atomic(out, text.as_bytes())
-            .map_err(|source| FidError::Io { path: out.clone(), source })?;
+        crate::files::atomic::write_atomic(out, text.as_bytes())?;
     }
     Ok(f)
 }

@@ -12,14 +12,13 @@
 //!   pools by *max* (a quirk of the TF graph that FID is defined with).
 //! * `Torchvision` (torchvision's inception_v3, used by the PAD authors' script): every branch
 //!   pool is an average counting the padding; the file also carries AuxLogits.* (ignored).
-use super::fid::FidError;
+use super::error::EvalError;
 use crate::engine::conv2d::{conv2d_infer, RectSpec};
 use crate::engine::pool::{avg_pool2d, global_avg_pool, max_pool2d, PoolSpec};
 use crate::engine::resize::resize_bilinear;
 use crate::engine::{swap_leading_axes, Shape4};
+use crate::files::safetensors::{self, Dtype};
 use rayon::prelude::*;
-use safetensors::tensor::Dtype;
-use safetensors::SafeTensors;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
@@ -50,12 +49,18 @@ pub enum Layout {
     Torchvision,
 }
 
-impl std::fmt::Display for Layout {
-    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str(match self {
+impl Layout {
+    pub fn name(self) -> &'static str {
+        match self {
             Layout::Fid => "pytorch-fid",
             Layout::Torchvision => "torchvision",
-        })
+        }
+    }
+}
+
+impl std::fmt::Display for Layout {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -281,22 +286,19 @@ pub struct InceptionV3 {
 
 impl InceptionV3 {
     /// Reads a weights file (pytorch-fid's or torchvision's state-dict names) and folds its batch norms.
-    pub fn load(path: &Path, layout: Layout) -> Result<Self, FidError> {
-        let bytes = std::fs::read(path).map_err(|source| FidError::Io { path: path.into(), source })?;
-        let st =
-            SafeTensors::deserialize(&bytes).map_err(|e| FidError::Format { path: path.into(), msg: e.to_string() })?;
+    pub fn load(path: &Path, layout: Layout) -> Result<Self, EvalError> {
+        let f = safetensors::load(path)?;
         let mut tensors = BTreeMap::new();
         let mut problems = TensorProblems::default();
-        for (name, view) in st.tensors() {
-            if is_ignorable(&name, layout) {
+        for (name, t) in &f.header.tensors {
+            if is_ignorable(name, layout) {
                 continue;
             }
-            if view.dtype() != Dtype::F32 {
-                problems.dtype.push(format!("{name} ({:?})", view.dtype()));
+            if t.dtype != Dtype::F32 {
+                problems.dtype.push(format!("{name} ({:?})", t.dtype));
                 continue;
             }
-            let v = view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-            tensors.insert(name, (view.shape().to_vec(), v));
+            tensors.insert(name.clone(), (t.shape.clone(), safetensors::f32s(f.data(t))));
         }
         Self::from_tensors(&tensors, layout, path, problems)
     }
@@ -306,7 +308,7 @@ impl InceptionV3 {
         tensors: &BTreeMap<String, (Vec<usize>, Vec<f32>)>,
         layout: Layout,
         path: &Path,
-    ) -> Result<Self, FidError> {
+    ) -> Result<Self, EvalError> {
         let kept: BTreeMap<String, (Vec<usize>, Vec<f32>)> =
             tensors.iter().filter(|(k, _)| !is_ignorable(k, layout)).map(|(k, v)| (k.clone(), v.clone())).collect();
         Self::from_tensors(&kept, layout, path, TensorProblems::default())
@@ -317,10 +319,14 @@ impl InceptionV3 {
         layout: Layout,
         path: &Path,
         mut problems: TensorProblems,
-    ) -> Result<Self, FidError> {
+    ) -> Result<Self, EvalError> {
         problems.check(tensors, &expected_tensors());
         if !problems.is_empty() {
-            return Err(FidError::Tensors { path: path.into(), layout, problems: problems.to_string() });
+            return Err(EvalError::Tensors {
+                path: path.into(),
+                network: layout.name(),
+                problems: problems.to_string(),
+            });
         }
         let get = |n: String| tensors[&n].1.as_slice();
         let convs = conv_defs()
@@ -418,9 +424,9 @@ impl InceptionV3 {
 
     /// pool3 features of a CNHW batch of 3-channel images already at network resolution (any
     /// side >= 75; 299 for FID): [N, 2048] row-major.
-    pub fn forward(&self, x: &[f32], xs: Shape4) -> Result<Vec<f32>, FidError> {
+    pub fn forward(&self, x: &[f32], xs: Shape4) -> Result<Vec<f32>, EvalError> {
         if xs.c != 3 || xs.h < MIN_SIDE || xs.w < MIN_SIDE || x.len() != xs.len() {
-            return Err(FidError::Input(format!(
+            return Err(EvalError::Input(format!(
                 "the network takes 3 x H x W images with H, W >= {MIN_SIDE}; got {xs:?} with {} values",
                 x.len()
             )));
@@ -450,9 +456,9 @@ impl InceptionV3 {
     /// pool3 features of NCHW images in [-1, 1] with 1 (grey, replicated) or 3 channels at any
     /// size: each batch is resized to 299 x 299 as torch's bilinear F.interpolate does
     /// (align_corners=False) and run through the network. [N, 2048] row-major.
-    pub fn pool3(&self, images: &[f32], n: usize, c: usize, h: usize, w: usize) -> Result<Vec<f32>, FidError> {
+    pub fn pool3(&self, images: &[f32], n: usize, c: usize, h: usize, w: usize) -> Result<Vec<f32>, EvalError> {
         if images.len() != n * c * h * w {
-            return Err(FidError::Input(format!("{} values are not {n} images of {c} x {h} x {w}", images.len())));
+            return Err(EvalError::Input(format!("{} values are not {n} images of {c} x {h} x {w}", images.len())));
         }
         let per = c * h * w;
         let mut out = Vec::with_capacity(n * DIM);
@@ -466,9 +472,12 @@ impl InceptionV3 {
 
     /// pool3 of CNHW images in [-1, 1] (1 or 3 channels, any size): grey replicated, resized
     /// to 299, forward, `BATCH` images at a time. [N, 2048] row-major.
-    pub fn pool3_cnhw(&self, x: &[f32], xs: Shape4) -> Result<Vec<f32>, FidError> {
+    pub fn pool3_cnhw(&self, x: &[f32], xs: Shape4) -> Result<Vec<f32>, EvalError> {
         if (xs.c != 1 && xs.c != 3) || xs.h == 0 || xs.w == 0 || x.len() != xs.len() {
-            return Err(FidError::Input(format!("expected 1 or 3 channel images; got {xs:?} with {} values", x.len())));
+            return Err(EvalError::Input(format!(
+                "expected 1 or 3 channel images; got {xs:?} with {} values",
+                x.len()
+            )));
         }
         let mut out = Vec::with_capacity(xs.n * DIM);
         for start in (0..xs.n).step_by(BATCH) {

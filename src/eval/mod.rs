@@ -13,6 +13,8 @@ pub mod occlusion;
 pub mod pca;
 pub mod probe;
 pub mod standalone;
+#[cfg(test)]
+mod testutil;
 
 pub use distances::{latent_distances, DistanceConfig, Distances};
 pub use dreams::{dreams, DreamConfig, Dreams};

@@ -7,11 +7,10 @@
 //! depends neither on chunking nor on thread count, and the masks at p differ from those at p'.
 use super::features::encode_selected;
 use super::probe::{linear_probe, reference_style_accuracy, Linear, ProbeConfig, ProbeEpoch};
+use crate::data::{Images, SIDE};
 use crate::engine::rng::Stream;
 use crate::model::Encoder;
-use crate::train::batches::SIDE;
 use crate::train::occlusion::tile_mask;
-use crate::train::Images;
 use ndarray::ArrayView2;
 use serde::Serialize;
 
@@ -94,6 +93,7 @@ fn row(clf: &Linear, p: f64, z: ArrayView2<f32>, y: &[u8], batch: usize) -> Swee
 
 /// The whole Fig. 5 measurement for one encoder: probe on clean train/test features, then the
 /// sweep. Returns the probe's history (its last test accuracy is the clean reference) and the rows.
+#[allow(clippy::too_many_arguments)] // each is an input of the measurement; a struct would only rename them
 pub fn occlusion_curve(
     enc: &Encoder,
     train: Images,
@@ -111,19 +111,9 @@ pub fn occlusion_curve(
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use crate::model::Network;
-
-    /// A small random encoder and random images with labels, for tests of the evaluation layer.
-    pub(crate) fn tiny(n: usize, channels: usize, seed: u64) -> (Encoder, Vec<u8>, Vec<u8>) {
-        let mut enc = Encoder::with_size(channels, 4, 8);
-        enc.init(&mut Stream::derive(seed, "test-init", 0));
-        let mut rng = Stream::derive(seed, "test-images", 0);
-        let data: Vec<u8> = (0..n * channels * SIDE * SIDE).map(|_| rng.int_inclusive(0, 255) as u8).collect();
-        let labels: Vec<u8> = (0..n).map(|i| (i % 3) as u8).collect();
-        (enc, data, labels)
-    }
+    use crate::eval::testutil::tiny;
 
     #[test]
     fn masks_at_p0_keep_and_at_p1_drop_everything() {

@@ -9,9 +9,9 @@
 use super::error::EvalError;
 use super::features::encode_selected;
 use super::occlusion::image_mask;
+use crate::data::Images;
 use crate::engine::rng::Stream;
 use crate::model::Encoder;
-use crate::train::Images;
 use ndarray::{Array2, ArrayView2};
 use serde::Serialize;
 
@@ -238,7 +238,7 @@ mod tests {
 
     #[test]
     fn projection_of_encoder_codes_has_one_point_per_sample() {
-        let (enc, data, labels) = super::super::occlusion::tests::tiny(50, 1, 8);
+        let (enc, data, labels) = crate::eval::testutil::tiny(50, 1, 8);
         let images = Images::new(&data, 1).unwrap();
         let cfg = PcaConfig { samples: 30, ..Default::default() };
         let p = pca_projection(&enc, images, &labels, &cfg).unwrap();

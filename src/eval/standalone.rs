@@ -3,9 +3,8 @@
 //! of a seed), run one evaluation, return its result. The pipeline's stages call the same
 //! evaluation functions with their own inputs.
 use super::error::EvalError;
-use crate::data::{load_artifact, Dataset};
+use crate::data::{load_artifact, Dataset, Images};
 use crate::model::{Encoder, Generator};
-use crate::train::Images;
 use std::path::{Path, PathBuf};
 
 /// The dataset and the networks evaluated.
@@ -59,11 +58,11 @@ fn images<'a>(ds: &'a Dataset, split: &str) -> Result<(Images<'a>, &'a [u8]), Ev
         "test" => &ds.test,
         other => return Err(EvalError::Input(format!("split must be train or test, not {other}"))),
     };
-    Ok((Images::new(&s.images, ds.channels).map_err(EvalError::Input)?, &s.labels))
+    Ok((Images::new(&s.images, ds.channels)?, &s.labels))
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<(), EvalError> {
-    crate::atomic::write_atomic(path, bytes).map_err(|e| EvalError::io(path, e))
+    crate::files::atomic::write_atomic(path, bytes).map_err(EvalError::from)
 }
 
 /// A linear read-out trained on the frozen train features (`probe`, and the clean probe of `occlusion`).
@@ -117,23 +116,20 @@ pub fn distances(o: &SplitOptions) -> Result<super::Distances, EvalError> {
     super::latent_distances(&enc, imgs, labels, ds.classes.len(), &cfg)
 }
 
-/// Fig. 6b-d: the 2-D PCA projection of `samples` images, written to `out`/pca.csv and as a
-/// scatter plot to `out`/pca.svg.
-pub fn pca_files(o: &SplitOptions, samples: usize, out: &Path) -> Result<super::PcaProjection, EvalError> {
+/// Fig. 6b-d: the 2-D PCA projection of `samples` images, written to `out`/pca.csv; returned with
+/// the dataset's name and class names (for the scatter plot the caller draws).
+pub fn pca_files(
+    o: &SplitOptions,
+    samples: usize,
+    out: &Path,
+) -> Result<(super::PcaProjection, String, Vec<String>), EvalError> {
     let ds = o.subject.dataset()?;
     let enc = o.subject.encoder(ds.channels)?;
     let (imgs, labels) = images(&ds, &o.split)?;
     let cfg = super::PcaConfig { samples, seed: o.subject.seed, ..Default::default() };
     let p = super::pca_projection(&enc, imgs, labels, &cfg)?;
     write(&out.join("pca.csv"), p.to_csv().as_bytes())?;
-    let svg = crate::report::figures::pca_scatter(
-        &format!("{}: clean (dots) and 30% occluded (circles)", ds.name),
-        &p,
-        &ds.classes,
-        4,
-    );
-    write(&out.join("pca.svg"), svg.as_bytes())?;
-    Ok(p)
+    Ok((p, ds.name, ds.classes))
 }
 
 /// Fig. 3: `n` real images with their NREM and REM dreams as PNG grids in `out`; returns the files.

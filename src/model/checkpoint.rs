@@ -9,8 +9,7 @@
 use super::error::ModelError;
 use super::param::{Network, Param};
 use crate::engine::adam::AdamSlot;
-use safetensors::tensor::Dtype;
-use safetensors::SafeTensors;
+use crate::files::safetensors::{self, Dtype, HeaderLayout, Loaded, Tensor};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -20,61 +19,37 @@ pub struct TensorFile {
     pub metadata: BTreeMap<String, String>,
 }
 
-/// Serialises f32 tensors and metadata to safetensors bytes.
-///
-/// Written here rather than by `safetensors::serialize`, whose metadata is a HashMap and comes out
-/// in a different key order in every process: pad's checkpoints must be byte-identical across
-/// runs. Keys are sorted (tensors by name, data in that order), the header is padded with spaces
-/// to a multiple of 8 bytes as the format recommends; `parse` reads it back through the
-/// safetensors crate, which validates it.
+/// Serialises f32 tensors and metadata to safetensors bytes, byte-identical across runs (sorted
+/// keys; see files::safetensors).
 pub fn to_bytes(tensors: &BTreeMap<String, (Vec<usize>, Vec<f32>)>, metadata: &BTreeMap<String, String>) -> Vec<u8> {
-    let mut header = serde_json::Map::new();
-    if !metadata.is_empty() {
-        header.insert("__metadata__".into(), serde_json::to_value(metadata).expect("string map"));
-    }
-    let mut offset = 0usize;
-    for (name, (shape, data)) in tensors {
-        assert_eq!(shape.iter().product::<usize>(), data.len(), "tensor {name}: shape does not match data");
-        let end = offset + 4 * data.len();
-        header.insert(name.clone(), serde_json::json!({"dtype": "F32", "shape": shape, "data_offsets": [offset, end]}));
-        offset = end;
-    }
-    // serde_json's Map is a BTreeMap (no preserve_order feature): keys come out sorted.
-    let mut json = serde_json::to_vec(&header).expect("json");
-    while (json.len() + 8) % 8 != 0 {
-        json.push(b' ');
-    }
-    let mut out = Vec::with_capacity(8 + json.len() + offset);
-    out.extend_from_slice(&(json.len() as u64).to_le_bytes());
-    out.extend_from_slice(&json);
-    for (_, data) in tensors.values() {
-        for x in data {
-            out.extend_from_slice(&x.to_le_bytes());
-        }
-    }
-    out
+    let data: Vec<Vec<u8>> = tensors.values().map(|(_, v)| safetensors::f32_bytes(v)).collect();
+    let list: Vec<Tensor> = tensors
+        .iter()
+        .zip(&data)
+        .map(|((name, (shape, _)), data)| Tensor { name, dtype: Dtype::F32, shape: shape.clone(), data })
+        .collect();
+    safetensors::to_bytes(&list, metadata, HeaderLayout::Sorted)
 }
 
 /// Reads every tensor of a safetensors file as f32 (error on any other dtype).
 pub fn read_file(path: &Path) -> Result<TensorFile, ModelError> {
-    let bytes = std::fs::read(path).map_err(|source| ModelError::Io { path: path.into(), source })?;
-    parse(path, &bytes)
+    tensor_file(path, safetensors::load(path)?)
 }
 
 pub fn parse(path: &Path, bytes: &[u8]) -> Result<TensorFile, ModelError> {
-    let fmt = |e: safetensors::SafeTensorError| ModelError::Format { path: path.into(), msg: e.to_string() };
-    let (_, header) = SafeTensors::read_metadata(bytes).map_err(fmt)?;
-    let metadata = header.metadata().clone().unwrap_or_default().into_iter().collect();
-    let st = SafeTensors::deserialize(bytes).map_err(fmt)?;
+    let loaded = Loaded::parse(bytes.to_vec()).map_err(|source| ModelError::Format { path: path.into(), source })?;
+    tensor_file(path, loaded)
+}
+
+fn tensor_file(path: &Path, f: Loaded) -> Result<TensorFile, ModelError> {
     let mut tensors = BTreeMap::new();
-    for (name, view) in st.tensors() {
-        if view.dtype() != Dtype::F32 {
-            return Err(ModelError::DType { path: path.into(), name, found: format!("{:?}", view.dtype()) });
+    for (name, t) in &f.header.tensors {
+        if t.dtype != Dtype::F32 {
+            return Err(ModelError::DType { path: path.into(), name: name.clone(), found: format!("{:?}", t.dtype) });
         }
-        let v = view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-        tensors.insert(name, (view.shape().to_vec(), v));
+        tensors.insert(name.clone(), (t.shape.clone(), safetensors::f32s(f.data(t))));
     }
-    Ok(TensorFile { tensors, metadata })
+    Ok(TensorFile { tensors, metadata: f.header.metadata.clone() })
 }
 
 impl TensorFile {

@@ -6,7 +6,7 @@ pub mod error;
 pub mod generator;
 pub mod param;
 
-pub use encoder::{Encoder, Heads, NZ};
+pub use encoder::{Encoder, Heads, NF, NZ};
 pub use error::ModelError;
 pub use generator::Generator;
 pub use param::{ConvLayer, Network, Param};

@@ -2,9 +2,10 @@
 //! (`pad stage run KEY`), waiting for the jobs of their missing inputs; the report runs last.
 //! slurm.rs knows sbatch and squeue; this file knows the plan.
 use super::cache::Cache;
-use super::error::{IoAt, PipelineError};
+use super::error::PipelineError;
 use super::plan::Plan;
 use super::slurm::{self, Job, JobStatus, Outcome, Submission};
+use crate::files::At;
 use std::path::{Path, PathBuf};
 
 /// Where the jobs find pad and the experiment (absolute paths, seen alike by every node).
@@ -42,7 +43,7 @@ pub fn jobs(plan: &Plan, cache: &Cache, nodes: &[usize]) -> (Vec<Job>, Vec<usize
 /// An absolute path for a job to use (the file must exist, except the results directory).
 fn absolute(p: &Path) -> Result<PathBuf, PipelineError> {
     if p.exists() {
-        return p.canonicalize().at(p);
+        return Ok(p.canonicalize().at(p)?);
     }
     Ok(std::env::current_dir().at(Path::new("."))?.join(p))
 }

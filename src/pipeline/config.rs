@@ -315,7 +315,7 @@ impl Config {
     /// A built-in condition, or one defined in [conditions.NAME] from a built-in base.
     fn condition(&self, name: &str) -> Result<Condition, String> {
         let Some(spec) = self.raw.conditions.get(name) else {
-            return condition(name).cloned().map_err(|e| format!("{e}; or define [conditions.{name}] in this file"));
+            return condition(name).map_err(|e| format!("{e}; or define [conditions.{name}] in this file"));
         };
         let ckey = format!("conditions.{name}");
         let base = condition(spec.base.get_ref())

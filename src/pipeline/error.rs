@@ -17,11 +17,9 @@ pub enum PipelineError {
     #[error(transparent)]
     Eval(#[from] crate::eval::EvalError),
     #[error(transparent)]
-    Fid(#[from] crate::eval::fid::FidError),
-    #[error(transparent)]
     Slurm(#[from] super::slurm::SlurmError),
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    File(#[from] crate::files::PathIo),
     /// A computation failed: which stage, under which key, and why.
     #[error("stage {stage} ({key}): {source}")]
     Stage { stage: String, key: String, source: Box<PipelineError> },
@@ -43,15 +41,4 @@ pub enum PipelineError {
     InputMissing { stage: String, input: String, dir: PathBuf },
     #[error("unknown stage '{name}'; stages: {known}")]
     UnknownStage { name: String, known: String },
-}
-
-/// `.at(path)` turns an io::Error into one that names the file.
-pub trait IoAt<T> {
-    fn at(self, path: &std::path::Path) -> Result<T, PipelineError>;
-}
-
-impl<T> IoAt<T> for std::io::Result<T> {
-    fn at(self, path: &std::path::Path) -> Result<T, PipelineError> {
-        self.map_err(|source| PipelineError::Io { path: path.into(), source })
-    }
 }

@@ -55,7 +55,7 @@ impl Planner<'_> {
 impl Plan {
     pub fn new(profile: Profile) -> Plan {
         let fid_weights = match (&profile.eval.fid_weights, profile.fid_conditions.is_empty()) {
-            (Some(path), false) => match crate::data::sha256_file(std::path::Path::new(path)) {
+            (Some(path), false) => match crate::files::sha256_file(std::path::Path::new(path)) {
                 Ok(sha256) => Weights::Found { path: path.clone(), sha256 },
                 Err(e) => Weights::Missing { path: path.clone(), why: e.to_string() },
             },

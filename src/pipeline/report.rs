@@ -4,10 +4,11 @@
 //! into results/.
 use super::cache::Cache;
 use super::config::Profile;
-use super::error::{IoAt, PipelineError};
+use super::error::PipelineError;
 use super::plan::Plan;
 use super::stage::{Coord, Item, Node};
 use super::stages::KINDS;
+use crate::files::At;
 use crate::report::tables::{mean_sem, pm, Cell, Table};
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -73,7 +74,7 @@ pub fn report(plan: &Plan, cache: &Cache, results: &Path) -> Result<Vec<PathBuf>
     let mut written = Vec::new();
     for (name, bytes) in &files {
         let path = out.join(name);
-        crate::atomic::write_atomic(&path, bytes).at(&path)?;
+        crate::files::atomic::write_atomic(&path, bytes).map_err(PipelineError::from)?;
         written.push(path);
     }
     Ok(written)

@@ -2,9 +2,10 @@
 //! under its key. `compute_node` is the unit every executor calls (locally in order, in parallel
 //! with --jobs, or as `pad stage run KEY` inside a Slurm job).
 use super::cache::{Cache, Commit, Record};
-use super::error::{IoAt, PipelineError};
+use super::error::PipelineError;
 use super::plan::Plan;
 use super::stage::{Env, Inputs};
+use crate::files::At;
 use std::time::Instant;
 
 /// What happened to one node.

@@ -1,22 +1,49 @@
-//! The paper's figures from evaluation results, as SVG documents:
-//! accuracy vs epoch with SEM bands (Fig. 4c,d), accuracy vs occlusion (Fig. 5c,d), distance-ratio
-//! bars (Fig. 6e,f), losses per epoch (Appendix 1-Figs 1-2) and the PCA scatter (Fig. 6b-d).
-//! Bands and error bars are mean ± SEM over runs (seeds), SEM with ddof = 1 as scipy.stats.sem.
+//! The paper's figures as SVG documents: accuracy vs epoch with SEM bands (Fig. 4c,d), accuracy vs
+//! occlusion (Fig. 5c,d), distance-ratio bars (Fig. 6e,f), losses per epoch (Appendix 1-Figs 1-2)
+//! and the PCA scatter (Fig. 6b-d). Bands and error bars are mean ± SEM over runs (seeds), SEM
+//! with ddof = 1 as scipy.stats.sem.
+//!
+//! Inputs are plain data (curves of points, ratios, projected points): whoever holds evaluation
+//! results converts them, so the report knows nothing of how results were made.
+use super::error::ReportError;
 use super::svg::{color, render, Axis, Bar, Content, Line, Panel, Points};
-use crate::eval::{Distances, EvalError, PcaProjection, SweepRow};
+use super::tables::mean_sem;
 use std::path::Path;
 
 /// A named condition and one curve (x, y) per run.
 pub type Runs = (String, Vec<Vec<(f64, f64)>>);
 
-/// Mean and standard error of the mean; SEM is 0 for a single value.
-pub fn mean_sem(v: &[f64]) -> (f64, f64) {
-    // A band of zero width for a single run (tables print NA there instead).
-    let (m, s) = super::tables::mean_sem(v);
+/// One bar of FID values: (condition, epoch, values over seeds).
+pub type FidBar = (String, usize, Vec<f64>);
+
+/// One run's latent distance ratios (Fig. 6e,f).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DistanceRatios {
+    /// Mean intra-class over mean inter-class distance.
+    pub intra_inter: f64,
+    /// Mean clean-to-occluded over mean inter-class distance.
+    pub occluded_inter: f64,
+}
+
+/// Codes projected on two principal axes (Fig. 6b-d): clean and occluded, point k of class
+/// `labels[k]`, and the share of variance each axis explains.
+#[derive(Clone, Copy, Debug)]
+pub struct Projection<'a> {
+    pub labels: &'a [u8],
+    pub clean: &'a [[f64; 2]],
+    pub occluded: &'a [[f64; 2]],
+    pub explained: [f64; 2],
+}
+
+/// Mean and SEM (tables::mean_sem) as drawn: the SEM of a single run, undefined, is drawn as a
+/// band or error bar of zero width (tables print the mean alone there).
+fn drawn_mean_sem(v: &[f64]) -> (f64, f64) {
+    let (m, s) = mean_sem(v);
     (m, if s.is_nan() { 0.0 } else { s })
 }
 
-/// Per x (in increasing order), mean and SEM over the runs that have a point at x.
+/// Per x (in increasing order), mean and SEM over the runs that have a point at x (SEM 0 where
+/// one run has a point: see `drawn_mean_sem`).
 pub fn curve_mean_sem(runs: &[Vec<(f64, f64)>]) -> Vec<(f64, f64, f64)> {
     let mut xs: Vec<f64> = runs.iter().flatten().map(|p| p.0).collect();
     xs.sort_by(f64::total_cmp);
@@ -24,7 +51,7 @@ pub fn curve_mean_sem(runs: &[Vec<(f64, f64)>]) -> Vec<(f64, f64, f64)> {
     xs.into_iter()
         .map(|x| {
             let ys: Vec<f64> = runs.iter().flatten().filter(|p| p.0 == x).map(|p| p.1).collect();
-            let (m, s) = mean_sem(&ys);
+            let (m, s) = drawn_mean_sem(&ys);
             (x, m, s)
         })
         .collect()
@@ -58,13 +85,10 @@ pub fn accuracy_vs_epoch(title: &str, conditions: &[Runs]) -> String {
     render(&[sem_panel(title, "epoch", "linear separability (% test accuracy)", conditions, Some((0.0, 100.0)))])
 }
 
-/// Fig. 5c,d: test accuracy (%) against the occlusion probability, one line per condition.
-pub fn accuracy_vs_occlusion(title: &str, conditions: &[(String, Vec<Vec<SweepRow>>)]) -> String {
-    let runs: Vec<Runs> = conditions
-        .iter()
-        .map(|(n, rs)| (n.clone(), rs.iter().map(|r| r.iter().map(|row| (row.p, row.test_acc)).collect()).collect()))
-        .collect();
-    render(&[sem_panel(title, "occlusion probability", "test accuracy (%)", &runs, Some((0.0, 100.0)))])
+/// Fig. 5c,d: test accuracy (%) against the occlusion probability (curves of (p, accuracy)), one
+/// line per condition.
+pub fn accuracy_vs_occlusion(title: &str, conditions: &[Runs]) -> String {
+    render(&[sem_panel(title, "occlusion probability", "test accuracy (%)", conditions, Some((0.0, 100.0)))])
 }
 
 /// A panel of bars, mean ± SEM of each group's values, coloured by `color_of` the group index.
@@ -73,7 +97,7 @@ fn bar_panel(title: &str, ylabel: &str, groups: &[(String, Vec<f64>)], color_of:
         .iter()
         .enumerate()
         .map(|(i, (name, v))| {
-            let (m, s) = mean_sem(v);
+            let (m, s) = drawn_mean_sem(v);
             Bar { label: name.clone(), value: m, err: s, color: color(color_of(i)) }
         })
         .collect();
@@ -87,20 +111,20 @@ fn bar_panel(title: &str, ylabel: &str, groups: &[(String, Vec<f64>)], color_of:
 }
 
 /// Fig. 6e,f: intra/inter and clean-occluded/inter distance ratios, one bar per condition.
-pub fn distance_ratio_bars(conditions: &[(String, Vec<Distances>)]) -> String {
-    let groups = |pick: fn(&Distances) -> f64| -> Vec<(String, Vec<f64>)> {
+pub fn distance_ratio_bars(conditions: &[(String, Vec<DistanceRatios>)]) -> String {
+    let groups = |pick: fn(&DistanceRatios) -> f64| -> Vec<(String, Vec<f64>)> {
         conditions.iter().map(|(n, ds)| (n.clone(), ds.iter().map(pick).collect())).collect()
     };
     render(&[
-        bar_panel("intra-class / inter-class distance", "ratio", &groups(|d| d.ratio_intra_inter), |i| i),
-        bar_panel("clean-occluded / inter-class distance", "ratio", &groups(|d| d.ratio_occluded_inter), |i| i),
+        bar_panel("intra-class / inter-class distance", "ratio", &groups(|d| d.intra_inter), |i| i),
+        bar_panel("clean-occluded / inter-class distance", "ratio", &groups(|d| d.occluded_inter), |i| i),
     ])
 }
 
 /// Fig. 3d: FID of NREM and REM dreams, one panel per (kind, epoch) in the order given, one bar
 /// per condition (mean ± SEM over seeds), a condition's colour the same in every panel.
-/// `panels`: kind -> (condition, epoch, values over seeds).
-pub fn fid_bars(title: &str, panels: &[(String, Vec<(String, usize, Vec<f64>)>)]) -> String {
+/// `panels`: kind -> bars.
+pub fn fid_bars(title: &str, panels: &[(String, Vec<FidBar>)]) -> String {
     let mut conditions: Vec<&String> = Vec::new();
     for (c, _, _) in panels.iter().flat_map(|(_, b)| b) {
         if !conditions.contains(&c) {
@@ -113,7 +137,7 @@ pub fn fid_bars(title: &str, panels: &[(String, Vec<(String, usize, Vec<f64>)>)]
         epochs.sort_unstable();
         epochs.dedup();
         for e in epochs {
-            let here: Vec<&(String, usize, Vec<f64>)> = bars.iter().filter(|b| b.1 == e).collect();
+            let here: Vec<&FidBar> = bars.iter().filter(|b| b.1 == e).collect();
             let groups: Vec<(String, Vec<f64>)> = here.iter().map(|(c, _, v)| (c.clone(), v.clone())).collect();
             let colors: Vec<usize> =
                 here.iter().map(|(c, _, _)| conditions.iter().position(|n| *n == c).unwrap_or(0)).collect();
@@ -130,8 +154,8 @@ pub fn fid_bars(title: &str, panels: &[(String, Vec<(String, usize, Vec<f64>)>)]
 
 /// The trainer's losses.csv (epoch,iterations,L_img,L_KL,L_real,L_NREM,L_fake,d_real,d_fake):
 /// one panel of losses and one of the discriminator's mean outputs, per epoch.
-pub fn losses_per_epoch(csv_text: &str, path: &Path) -> Result<String, EvalError> {
-    let bad = |msg: String| EvalError::Parse { path: path.to_path_buf(), msg };
+pub fn losses_per_epoch(csv_text: &str, path: &Path) -> Result<String, ReportError> {
+    let bad = |msg: String| ReportError::Parse { path: path.to_path_buf(), msg };
     let mut lines = csv_text.lines().filter(|l| !l.trim().is_empty());
     let header: Vec<&str> = lines.next().ok_or_else(|| bad("empty file".into()))?.split(',').map(str::trim).collect();
     let col = |name: &str| {
@@ -147,7 +171,7 @@ pub fn losses_per_epoch(csv_text: &str, path: &Path) -> Result<String, EvalError
         }
         rows.push(r);
     }
-    let series = |names: &[&str]| -> Result<Vec<Line>, EvalError> {
+    let series = |names: &[&str]| -> Result<Vec<Line>, ReportError> {
         names
             .iter()
             .enumerate()
@@ -175,14 +199,13 @@ pub fn losses_per_epoch(csv_text: &str, path: &Path) -> Result<String, EvalError
 
 /// Fig. 6b-d: clean codes as dots and occluded codes as circles, coloured by class; at most
 /// `max_classes` classes (the authors show 4) for legibility.
-pub fn pca_scatter(title: &str, p: &PcaProjection, class_names: &[String], max_classes: usize) -> String {
-    let classes = class_names.len().min(max_classes);
+pub fn pca_scatter(title: &str, p: &Projection, class_names: &[String], max_classes: usize) -> String {
     let mut sets = Vec::new();
-    for (pts, hollow, suffix) in [(&p.clean, false, ""), (&p.occluded, true, " occl.")] {
-        for k in 0..classes {
+    for (pts, hollow, suffix) in [(p.clean, false, ""), (p.occluded, true, " occl.")] {
+        for (k, class) in class_names.iter().enumerate().take(max_classes) {
             let points =
-                pts.iter().zip(&p.labels).filter(|(_, &l)| l as usize == k).map(|(q, _)| (q[0], q[1])).collect();
-            sets.push(Points { name: format!("{}{suffix}", class_names[k]), color: color(k), points, hollow });
+                pts.iter().zip(p.labels).filter(|(_, &l)| l as usize == k).map(|(q, _)| (q[0], q[1])).collect();
+            sets.push(Points { name: format!("{class}{suffix}"), color: color(k), points, hollow });
         }
     }
     let all = || sets.iter().flat_map(|s| s.points.iter().copied());
@@ -192,8 +215,8 @@ pub fn pca_scatter(title: &str, p: &PcaProjection, class_names: &[String], max_c
 }
 
 /// Writes an SVG document atomically.
-pub fn write_svg(path: &Path, svg: &str) -> Result<(), EvalError> {
-    crate::atomic::write_atomic(path, svg.as_bytes()).map_err(|e| EvalError::io(path, e))
+pub fn write_svg(path: &Path, svg: &str) -> Result<(), ReportError> {
+    Ok(crate::files::atomic::write_atomic(path, svg.as_bytes())?)
 }
 
 #[cfg(test)]
@@ -203,10 +226,10 @@ mod tests {
 
     #[test]
     fn mean_and_sem_match_hand_values() {
-        let (m, s) = mean_sem(&[1.0, 2.0, 3.0, 4.0]);
+        let (m, s) = drawn_mean_sem(&[1.0, 2.0, 3.0, 4.0]);
         assert_eq!(m, 2.5);
         assert!((s - (5.0f64 / 3.0 / 4.0).sqrt()).abs() < 1e-12);
-        assert_eq!(mean_sem(&[7.0]), (7.0, 0.0));
+        assert_eq!(drawn_mean_sem(&[7.0]), (7.0, 0.0));
         let c = curve_mean_sem(&[vec![(0.0, 1.0), (1.0, 2.0)], vec![(0.0, 3.0), (1.0, 2.0)]]);
         assert_eq!(c, vec![(0.0, 2.0, 1.0), (1.0, 2.0, 0.0)]);
     }
@@ -223,30 +246,18 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("l.csv"));
-        let d = Distances {
-            definition: "paper-4.4.4".into(),
-            intra: 1.0,
-            inter: 2.0,
-            clean_occluded: 0.5,
-            ratio_intra_inter: 0.5,
-            ratio_occluded_inter: 0.25,
-            intra_per_class: vec![],
-            intra_pairs: 1,
-            inter_pairs: 1,
-            occluded_pairs: 1,
-        };
-        assert_eq!(count_series(&distance_ratio_bars(&[("a".into(), vec![d.clone()]), ("b".into(), vec![d])])), 4);
+        let d = DistanceRatios { intra_inter: 0.5, occluded_inter: 0.25 };
+        assert_eq!(count_series(&distance_ratio_bars(&[("a".into(), vec![d]), ("b".into(), vec![d])])), 4);
         let fid = vec![
             ("pad".to_string(), 1, vec![80.0, 90.0]),
             ("pad".to_string(), 50, vec![40.0, 44.0]),
             ("wo_rem".to_string(), 50, vec![60.0]),
         ];
         assert_eq!(count_series(&fid_bars("cifar10", &[("NREM".into(), fid.clone()), ("REM".into(), fid)])), 6);
-        let p = PcaProjection {
-            index: vec![0, 1],
-            labels: vec![0, 1],
-            clean: vec![[0.0, 1.0], [1.0, 0.0]],
-            occluded: vec![[0.1, 1.0], [1.0, 0.2]],
+        let p = Projection {
+            labels: &[0, 1],
+            clean: &[[0.0, 1.0], [1.0, 0.0]],
+            occluded: &[[0.1, 1.0], [1.0, 0.2]],
             explained: [0.5, 0.2],
         };
         assert_eq!(count_series(&pca_scatter("p", &p, &["a".into(), "b".into(), "c".into()], 4)), 6);

@@ -1,5 +1,8 @@
 //! Reporting: tidy tables and summaries (mean ± SEM), and figures viewable without Python (a small
 //! SVG plotter and the paper's figures built on it). Knows nothing of how results were made.
+pub mod error;
 pub mod figures;
 pub mod svg;
 pub mod tables;
+
+pub use error::ReportError;

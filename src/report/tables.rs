@@ -1,8 +1,9 @@
 //! Tidy tables: one row per observation, a fixed column order and fixed float formats, so that
 //! `git diff` of results/ across commits shows only real changes. Summaries as mean ± SEM.
 
-/// Mean and standard error of the mean (sample std with n - 1, as scipy.stats.sem); SEM is NaN
-/// for fewer than two values.
+/// Mean and standard error of the mean (sample std with n - 1, as scipy.stats.sem), the one used
+/// by tables and figures. The SEM of fewer than two values is undefined: NaN, which tables print
+/// as the mean alone (`pm`) or NA (`Cell::Float`) and figures draw with zero width.
 pub fn mean_sem(v: &[f64]) -> (f64, f64) {
     let n = v.len() as f64;
     let mean = v.iter().sum::<f64>() / n;

@@ -13,8 +13,8 @@
 //!   reference has no z_old and uses 0.5 z + 0.5 noise: in general (a + b) z + c noise.
 //! - `nrem_source`: what NREM replays: the stored z, or the REM mixture (appendix variant).
 //! - `order`: Wake is always first; NREM then REM, or REM then NREM (appendix variant).
+use super::error::TrainError;
 use serde::{Deserialize, Serialize};
-use std::sync::LazyLock;
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Mix {
@@ -37,11 +37,13 @@ pub enum PhaseOrder {
     WakeRemNrem,
 }
 
-/// One condition. Its serialised form (without the summary, which is prose) is part of every
-/// training stage's key.
+/// One condition: a row of phase parameters with its name. Owned, so that conditions defined in
+/// pipeline.toml are values like the built-in ones. Serialised (pipeline stage keys hash it)
+/// with the field names and values below.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Condition {
     pub name: String,
+    /// Prose: not part of any key (a training stage hashes the condition without it).
     #[serde(skip, default)]
     pub summary: String,
     pub w: f32,
@@ -61,69 +63,69 @@ impl Condition {
     pub fn first_mix(&self) -> Mix {
         Mix { z: self.rem_mix.z + self.rem_mix.z_old, z_old: 0.0, noise: self.rem_mix.noise }
     }
+    /// This condition under another name and summary, with `change` applied.
+    pub fn variant(&self, name: &str, summary: &str, change: impl FnOnce(&mut Condition)) -> Condition {
+        let mut c = Condition { name: name.to_string(), summary: summary.to_string(), ..self.clone() };
+        change(&mut c);
+        c
+    }
 }
 
-const PAD_MIX: Mix = Mix { z: 0.25, z_old: 0.25, noise: 0.5 };
-
-/// The full model under another name: every other condition changes some of its parameters.
-fn pad(name: &str, summary: &str) -> Condition {
+/// The full model, which every other condition changes.
+fn pad() -> Condition {
     Condition {
-        name: name.into(),
-        summary: summary.into(),
+        name: "pad".into(),
+        summary: "full model: Wake, NREM (perturbed dreaming), REM (adversarial dreaming)".into(),
         w: 1.0,
         n: 1.0,
         r: 1.0,
         epsilon: 0.0,
-        rem_mix: PAD_MIX,
+        rem_mix: Mix { z: 0.25, z_old: 0.25, noise: 0.5 },
         nrem_source: NremSource::Latent,
         order: PhaseOrder::WakeNremRem,
     }
 }
 
-/// Every condition of the paper and its appendix (built once; conditions are owned data so that
-/// pipeline.toml can define more).
-static BUILTIN: LazyLock<Vec<Condition>> = LazyLock::new(|| {
-    let mix = |z, z_old, noise| Mix { z, z_old, noise };
-    vec![
-        pad("pad", "full model: Wake, NREM (perturbed dreaming), REM (adversarial dreaming)"),
-        Condition { n: 0.0, ..pad("wo_nrem", "without NREM (N = 0)") },
-        Condition {
-            n: 0.5,
-            r: 0.0,
-            epsilon: 0.5,
-            ..pad("wo_rem", "without REM (R = 0); Wake noise eps = 0.5 and NREM loss x0.5 (Methods 4.4.6)")
-        },
-        Condition {
-            rem_mix: mix(1.0, 0.0, 0.0),
-            ..pad("wo_memory_mix", "REM dreams from the current memory alone (no z_old, no noise)")
-        },
-        Condition { n: 0.0, r: 0.0, epsilon: 0.5, ..pad("wake_only", "Wake only (N = R = 0, eps = 0.5)") },
-        Condition { rem_mix: mix(0.0, 0.0, 1.0), ..pad("rem_noise_only", "appendix: REM dreams from noise alone") },
-        Condition {
-            rem_mix: mix(0.5, 0.5, 0.0),
-            ..pad("rem_mix_only", "appendix: REM dreams from 0.5 z + 0.5 z_old, no noise")
-        },
-        Condition { order: PhaseOrder::WakeRemNrem, ..pad("rem_before_nrem", "appendix: phase order Wake, REM, NREM") },
-        Condition {
-            nrem_source: NremSource::RemMixture,
-            ..pad("nrem_mixed", "appendix: NREM replays the REM mixture instead of single memories")
-        },
-    ]
-});
-
-/// Every condition of the paper and its appendix.
-pub fn conditions() -> &'static [Condition] {
-    &BUILTIN
+/// Every condition of the paper and its appendix, in the paper's order.
+pub fn conditions() -> Vec<Condition> {
+    let pad = pad();
+    let variants = vec![
+        pad.variant("wo_nrem", "without NREM (N = 0)", |c| c.n = 0.0),
+        pad.variant("wo_rem", "without REM (R = 0); Wake noise eps = 0.5 and NREM loss x0.5 (Methods 4.4.6)", |c| {
+            c.n = 0.5;
+            c.r = 0.0;
+            c.epsilon = 0.5;
+        }),
+        pad.variant("wo_memory_mix", "REM dreams from the current memory alone (no z_old, no noise)", |c| {
+            c.rem_mix = Mix { z: 1.0, z_old: 0.0, noise: 0.0 }
+        }),
+        pad.variant("wake_only", "Wake only (N = R = 0, eps = 0.5)", |c| {
+            c.n = 0.0;
+            c.r = 0.0;
+            c.epsilon = 0.5;
+        }),
+        pad.variant("rem_noise_only", "appendix: REM dreams from noise alone", |c| {
+            c.rem_mix = Mix { z: 0.0, z_old: 0.0, noise: 1.0 }
+        }),
+        pad.variant("rem_mix_only", "appendix: REM dreams from 0.5 z + 0.5 z_old, no noise", |c| {
+            c.rem_mix = Mix { z: 0.5, z_old: 0.5, noise: 0.0 }
+        }),
+        pad.variant("rem_before_nrem", "appendix: phase order Wake, REM, NREM", |c| c.order = PhaseOrder::WakeRemNrem),
+        pad.variant("nrem_mixed", "appendix: NREM replays the REM mixture instead of single memories", |c| {
+            c.nrem_source = NremSource::RemMixture
+        }),
+    ];
+    std::iter::once(pad).chain(variants).collect()
 }
 
 /// Looks a condition up by name; the error lists the valid names.
-pub fn condition(name: &str) -> Result<&'static Condition, String> {
-    conditions().iter().find(|c| c.name == name).ok_or_else(|| {
-        format!(
-            "unknown condition '{name}'; known: {}",
-            conditions().iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
-        )
-    })
+pub fn condition(name: &str) -> Result<Condition, TrainError> {
+    let all = conditions();
+    let known = all.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ");
+    all.iter()
+        .find(|c| c.name == name)
+        .cloned()
+        .ok_or_else(|| TrainError::UnknownCondition { name: name.into(), known })
 }
 
 #[cfg(test)]
@@ -132,11 +134,12 @@ mod tests {
 
     #[test]
     fn names_are_unique_and_pad_first_mix_is_the_references() {
-        let mut names: Vec<_> = conditions().iter().map(|c| c.name.as_str()).collect();
+        let all = conditions();
+        let mut names: Vec<_> = all.iter().map(|c| c.name.as_str()).collect();
         names.sort();
         names.dedup();
-        assert_eq!(names.len(), conditions().len());
+        assert_eq!(names.len(), all.len());
         assert_eq!(condition("pad").unwrap().first_mix(), Mix { z: 0.5, z_old: 0.0, noise: 0.5 });
-        assert!(condition("nope").unwrap_err().contains("wo_rem"));
+        assert!(condition("nope").unwrap_err().to_string().contains("wo_rem"));
     }
 }

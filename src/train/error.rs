@@ -6,12 +6,14 @@ use std::path::PathBuf;
 pub enum TrainError {
     #[error(transparent)]
     Model(#[from] ModelError),
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Io(#[from] crate::files::PathIo),
     #[error("non-finite loss at epoch {epoch}, iteration {iteration}: {loss} = {value}; the last good checkpoint (epoch {last_good}) is kept in {dir}")]
     NonFinite { epoch: usize, iteration: usize, loss: &'static str, value: f32, last_good: usize, dir: PathBuf },
     #[error("{path} belongs to another run ({key} is {found}, this run has {expected}); use another --out directory or delete it")]
     Mismatch { path: PathBuf, key: String, found: String, expected: String },
-    #[error("bad training input: {0}")]
-    Input(String),
+    #[error("{images} images make no mini-batch of {batch}")]
+    NoBatch { images: usize, batch: usize },
+    #[error("unknown condition '{name}'; known: {known}")]
+    UnknownCondition { name: String, known: String },
 }

@@ -3,12 +3,13 @@
 pub mod batches;
 pub mod conditions;
 pub mod error;
+pub mod networks;
 pub mod occlusion;
 pub mod phases;
 pub mod run;
 
-pub use batches::Images;
 pub use conditions::{condition, conditions, Condition};
 pub use error::TrainError;
+pub use networks::Networks;
 pub use phases::{IterationDraws, PadState, Phase, StepStats};
 pub use run::{train, RunReport, RunSpec};

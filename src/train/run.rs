@@ -9,13 +9,15 @@
 //! Randomness is derived per (seed, purpose, epoch) (engine::rng), and REM's memory of the previous
 //! mini-batch restarts every epoch, so the state at an epoch boundary is exactly what
 //! state.safetensors holds: a run resumed from it writes the same bytes as one never stopped.
-use super::batches::{epoch_order, Images};
+use super::batches::epoch_order;
 use super::conditions::Condition;
 use super::error::TrainError;
 use super::occlusion::nrem_mask;
 use super::phases::{IterationDraws, PadState, StepStats};
-use crate::atomic::write_atomic;
+use crate::data::{Images, SIDE};
 use crate::engine::rng::Stream;
+use crate::files::atomic::write_atomic;
+use crate::files::At;
 use crate::model::checkpoint::{put_adam, put_params, read_file, to_bytes};
 use crate::model::{Encoder, Generator, Network, Param};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -97,31 +99,30 @@ impl EpochDraws {
             nz,
         }
     }
+    /// The next iteration's draws (never ends: not an Iterator, whose Option would only be unwrapped).
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> IterationDraws {
         let mut wake_noise = vec![0.0; self.batch * self.nz];
         self.noise.fill_normal(&mut wake_noise, 0.0, 1.0);
         let mut rem_noise = vec![0.0; self.batch * self.nz];
         self.noise.fill_normal(&mut rem_noise, 0.0, 1.0);
-        let mask = nrem_mask(32, 32, &mut self.occlusion);
+        let mask = nrem_mask(SIDE, SIDE, &mut self.occlusion);
         IterationDraws { wake_noise, rem_noise, mask }
     }
 }
 
-/// Trains (or resumes) the run described by `spec` in `dir`.
-///
-/// The loop runs on a worker of the current rayon pool: parallel loops started from a worker are
-/// scheduled in place, while from the main thread each of the hundreds per iteration would be
-/// handed across threads and waited for (measured: a third more time per iteration).
+/// Trains (or resumes) the run described by `spec` in `dir`, on a worker of the current rayon
+/// pool (see engine::workers).
 pub fn train(spec: &RunSpec, images: Images, dir: &Path, progress: bool) -> Result<RunReport, TrainError> {
-    rayon::scope(|_| train_here(spec, images, dir, progress))
+    crate::engine::workers::on_worker(|| train_here(spec, images, dir, progress))
 }
 
 fn train_here(spec: &RunSpec, images: Images, dir: &Path, progress: bool) -> Result<RunReport, TrainError> {
     let iters = images.n / spec.batch;
     if iters == 0 {
-        return Err(TrainError::Input(format!("{} images make no mini-batch of {}", images.n, spec.batch)));
+        return Err(TrainError::NoBatch { images: images.n, batch: spec.batch });
     }
-    std::fs::create_dir_all(dir).map_err(|source| TrainError::Io { path: dir.into(), source })?;
+    std::fs::create_dir_all(dir).at(dir)?;
     let identity = spec.identity(images.channels);
     let state_path = dir.join("state.safetensors");
     let (mut state, mut done, mut history) = if state_path.exists() {
@@ -222,7 +223,7 @@ fn write_csv(path: &Path, rows: &[String]) -> Result<(), TrainError> {
         s.push_str(r);
         s.push('\n');
     }
-    write_atomic(path, s.as_bytes()).map_err(|source| TrainError::Io { path: path.into(), source })
+    Ok(write_atomic(path, s.as_bytes())?)
 }
 
 fn all_params(s: &PadState) -> Vec<&Param> {
@@ -239,7 +240,7 @@ fn write_weights(
     put_params(&mut tensors, &all_params(s));
     let mut meta = identity.clone();
     meta.insert("epoch".into(), epoch.to_string());
-    write_atomic(path, &to_bytes(&tensors, &meta)).map_err(|source| TrainError::Io { path: path.into(), source })
+    Ok(write_atomic(path, &to_bytes(&tensors, &meta))?)
 }
 
 fn write_state(
@@ -256,7 +257,7 @@ fn write_state(
     put_adam(&mut tensors, &mut meta, "G", &s.gen.params(), &s.opt_g);
     meta.insert("epoch".into(), epoch.to_string());
     meta.insert("history".into(), history.join("\n"));
-    write_atomic(path, &to_bytes(&tensors, &meta)).map_err(|source| TrainError::Io { path: path.into(), source })
+    Ok(write_atomic(path, &to_bytes(&tensors, &meta))?)
 }
 
 fn resume(

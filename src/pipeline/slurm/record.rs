@@ -43,7 +43,7 @@ impl SlurmRecord {
     pub fn write(&self, path: &Path) -> Result<(), SlurmError> {
         let json = serde_json::to_vec_pretty(self)
             .map_err(|e| SlurmError::Record { path: path.into(), detail: format!("cannot serialise: {e}") })?;
-        crate::atomic::write_atomic(path, &json).map_err(|source| SlurmError::Io { path: path.into(), source })
+        crate::files::atomic::write_atomic(path, &json).map_err(|e| SlurmError::Io { path: e.path, source: e.source })
     }
 }
 

@@ -1,12 +1,11 @@
 //! The data stage: one dataset fetched (or read from its mirror), verified against its lock file
 //! and decoded into the canonical artifact (u8 images + labels).
-use crate::data::{load_artifact, Dataset, SourceSpec};
+use crate::data::{load_artifact, Dataset, Images, SourceSpec};
 use crate::pipeline::config::DatasetSpec;
 use crate::pipeline::error::PipelineError;
 use crate::pipeline::plan::Planner;
 use crate::pipeline::report::{Contribution, ReportCtx};
 use crate::pipeline::stage::{decode, Coord, Env, Inputs, Item, Kind, Unit};
-use crate::train::Images;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -82,9 +81,7 @@ pub fn split<'a>(ds: &'a Dataset, name: Split) -> Result<(Images<'a>, &'a [u8]),
         Split::Train => &ds.train,
         Split::Test => &ds.test,
     };
-    let images = Images::new(&s.images, ds.channels)
-        .map_err(|msg| PipelineError::Params { stage: format!("dataset {}", ds.name), msg })?;
-    Ok((images, &s.labels))
+    Ok((Images::new(&s.images, ds.channels)?, &s.labels))
 }
 
 /// Which part of a dataset an evaluation draws from.

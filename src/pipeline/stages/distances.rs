@@ -3,7 +3,7 @@
 use super::data::{self, Split};
 use super::{final_states, train, Networks};
 use crate::eval::Distances;
-use crate::pipeline::error::{IoAt, PipelineError};
+use crate::pipeline::error::PipelineError;
 use crate::pipeline::plan::Planner;
 use crate::pipeline::report::{self, push_seed, BySeeds, Contribution, ReportCtx};
 use crate::pipeline::stage::{decode, Env, Inputs, Item, Kind, Unit};
@@ -76,7 +76,7 @@ impl Unit for LatentDistances {
         };
         let d = crate::eval::latent_distances(&enc, imgs, labels, ds.classes.len(), &cfg)?;
         let path = work.join("distances.json");
-        crate::atomic::write_atomic(&path, report::to_json(&d).as_bytes()).at(&path)
+        crate::files::atomic::write_atomic(&path, report::to_json(&d).as_bytes()).map_err(PipelineError::from)
     }
 }
 
@@ -113,7 +113,8 @@ fn report(_: &ReportCtx, items: &[Item]) -> Result<Contribution, PipelineError> 
     let mut out = Contribution::default();
     out.table("distances.csv", t);
     for (d, conds) in &dists {
-        out.files.push((format!("figures/distances_{d}.svg"), figures::distance_ratio_bars(conds).into_bytes()));
+        out.files
+            .push((format!("figures/distances_{d}.svg"), figures::distance_ratio_bars(&ratios(conds)).into_bytes()));
     }
     if !dists.is_empty() {
         let cols: [(&str, fn(&Distances) -> f64, usize); 2] =
@@ -125,4 +126,13 @@ fn report(_: &ReportCtx, items: &[Item]) -> Result<Contribution, PipelineError> 
         );
     }
     Ok(out)
+}
+
+/// The figure's plain input: each run's two ratios.
+fn ratios(conds: &[(String, Vec<Distances>)]) -> Vec<(String, Vec<figures::DistanceRatios>)> {
+    let r = |d: &Distances| figures::DistanceRatios {
+        intra_inter: d.ratio_intra_inter,
+        occluded_inter: d.ratio_occluded_inter,
+    };
+    conds.iter().map(|(c, ds)| (c.clone(), ds.iter().map(r).collect())).collect()
 }

@@ -2,7 +2,8 @@
 //! the early and the last epoch of every run.
 use super::data::{self, Split};
 use super::{train, trained_states, Networks};
-use crate::pipeline::error::{IoAt, PipelineError};
+use crate::files::At;
+use crate::pipeline::error::PipelineError;
 use crate::pipeline::plan::Planner;
 use crate::pipeline::report::{Contribution, ReportCtx};
 use crate::pipeline::stage::{decode, Env, Inputs, Item, Kind, Unit};

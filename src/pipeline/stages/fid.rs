@@ -6,7 +6,7 @@ use super::fid_real::{self, images_bar, InceptionWeights, REAL_STATS};
 use super::{train, trained_states, Networks};
 use crate::eval::dream_fid::DreamKind;
 use crate::eval::fid::{frechet_distance, load_stats};
-use crate::pipeline::error::{IoAt, PipelineError};
+use crate::pipeline::error::PipelineError;
 use crate::pipeline::plan::Planner;
 use crate::pipeline::report::{self, Contribution, ReportCtx};
 use crate::pipeline::stage::{decode, Env, Inputs, Item, Kind, Unit};
@@ -89,7 +89,7 @@ impl Unit for Fid {
             csv.push_str(&format!("{},{},{},{},{}\n", kind.name(), f.n1, f.n2, f.fid, warning));
         }
         let path = work.join("fid.csv");
-        crate::atomic::write_atomic(&path, csv.as_bytes()).at(&path)
+        crate::files::atomic::write_atomic(&path, csv.as_bytes()).map_err(PipelineError::from)
     }
 }
 

@@ -46,7 +46,7 @@ impl InceptionWeights {
 
     /// The network, after checking that the file is still the one the key names.
     pub fn load(&self, stage: &str) -> Result<InceptionV3, PipelineError> {
-        let sha = crate::data::sha256_file(&self.path)?;
+        let sha = crate::files::sha256_file(&self.path)?;
         if sha != self.weights_sha256 {
             return Err(PipelineError::Params {
                 stage: stage.into(),

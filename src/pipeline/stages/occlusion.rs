@@ -3,7 +3,7 @@
 use super::data::{self, Split};
 use super::{final_states, probe, train, Networks};
 use crate::eval::SweepRow;
-use crate::pipeline::error::{IoAt, PipelineError};
+use crate::pipeline::error::PipelineError;
 use crate::pipeline::plan::Planner;
 use crate::pipeline::report::{self, push_seed, BySeeds, Contribution, ReportCtx};
 use crate::pipeline::stage::{decode, Env, Inputs, Item, Kind, Unit};
@@ -76,7 +76,8 @@ impl Unit for Occlusion {
         let cfg = crate::eval::SweepConfig { levels: self.levels.clone(), tile: self.tile, seed: self.seed };
         let rows = crate::eval::occlusion_sweep(&enc, &clf, test, vy, self.batch, &cfg);
         let path = work.join("occlusion.csv");
-        crate::atomic::write_atomic(&path, crate::eval::occlusion::sweep_csv(&rows).as_bytes()).at(&path)
+        crate::files::atomic::write_atomic(&path, crate::eval::occlusion::sweep_csv(&rows).as_bytes())
+            .map_err(PipelineError::from)
     }
 }
 
@@ -114,8 +115,10 @@ fn report(_: &ReportCtx, items: &[Item]) -> Result<Contribution, PipelineError> 
     out.table("occlusion.csv", t);
     for (d, conds) in &sweeps {
         let title = format!("{d}: robustness to occlusion (last epoch; mean ± SEM)");
-        out.files
-            .push((format!("figures/occlusion_{d}.svg"), figures::accuracy_vs_occlusion(&title, conds).into_bytes()));
+        out.files.push((
+            format!("figures/occlusion_{d}.svg"),
+            figures::accuracy_vs_occlusion(&title, &curves(conds)).into_bytes(),
+        ));
     }
     if !sweeps.is_empty() {
         let cols: [(&str, fn(&Vec<SweepRow>) -> f64, usize); 5] = [
@@ -131,4 +134,12 @@ fn report(_: &ReportCtx, items: &[Item]) -> Result<Contribution, PipelineError> 
         );
     }
     Ok(out)
+}
+
+/// The figure's plain input: each run's (p, accuracy) curve.
+fn curves(conds: &[(String, Vec<Vec<SweepRow>>)]) -> Vec<figures::Runs> {
+    conds
+        .iter()
+        .map(|(c, runs)| (c.clone(), runs.iter().map(|r| r.iter().map(|x| (x.p, x.test_acc)).collect()).collect()))
+        .collect()
 }

@@ -3,7 +3,7 @@
 use super::data::{self, Split};
 use super::{final_states, train, Networks};
 use crate::eval::PcaProjection;
-use crate::pipeline::error::{IoAt, PipelineError};
+use crate::pipeline::error::PipelineError;
 use crate::pipeline::plan::Planner;
 use crate::pipeline::report::{self, Contribution, ReportCtx};
 use crate::pipeline::stage::{decode, Env, Inputs, Item, Kind, Unit};
@@ -63,9 +63,9 @@ impl Unit for Pca {
         let cfg = crate::eval::PcaConfig { samples: self.samples, drop: self.drop, tile: self.tile, seed: self.seed };
         let p = crate::eval::pca_projection(&enc, imgs, labels, &cfg)?;
         let path = work.join("pca.csv");
-        crate::atomic::write_atomic(&path, p.to_csv().as_bytes()).at(&path)?;
+        crate::files::atomic::write_atomic(&path, p.to_csv().as_bytes()).map_err(PipelineError::from)?;
         let path = work.join("pca.json");
-        crate::atomic::write_atomic(&path, report::to_json(&p).as_bytes()).at(&path)
+        crate::files::atomic::write_atomic(&path, report::to_json(&p).as_bytes()).map_err(PipelineError::from)
     }
 }
 
@@ -83,11 +83,13 @@ fn report(ctx: &ReportCtx, items: &[Item]) -> Result<Contribution, PipelineError
             None => Vec::new(),
         };
         let p: PcaProjection = report::read_json(&it.dir.join("pca.json"))?;
+        let view =
+            figures::Projection { labels: &p.labels, clean: &p.clean, occluded: &p.occluded, explained: p.explained };
         let (d, c, e) = (&at.dataset, at.condition_name(), at.epoch.unwrap_or(0));
         let title = format!("{d} {c} seed {s} epoch {e}: clean (dots), 30% occluded (circles)");
         out.files.push((
             format!("figures/pca_{d}_{c}_seed{s}.svg"),
-            figures::pca_scatter(&title, &p, &classes, 4).into_bytes(),
+            figures::pca_scatter(&title, &view, &classes, 4).into_bytes(),
         ));
     }
     Ok(out)

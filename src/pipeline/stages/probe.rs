@@ -4,7 +4,7 @@
 use super::data::{self, Split};
 use super::{train, trained_states, untrained_states, Networks};
 use crate::eval::probe::Linear;
-use crate::pipeline::error::{IoAt, PipelineError};
+use crate::pipeline::error::PipelineError;
 use crate::pipeline::plan::Planner;
 use crate::pipeline::report::{self, push_seed, BySeeds, Contribution, ReportCtx};
 use crate::pipeline::stage::{decode, Env, Inputs, Item, Kind, Unit};
@@ -62,13 +62,15 @@ impl Unit for Probe {
         let cfg = crate::eval::ProbeConfig { lr: self.lr, batch: self.batch, epochs: self.epochs, seed: self.seed };
         let (clf, hist) = crate::eval::linear_probe(ftr.view(), ty, fte.view(), vy, ds.classes.len(), &cfg);
         let path = work.join("probe.csv");
-        crate::atomic::write_atomic(&path, crate::eval::probe::history_csv(&hist).as_bytes()).at(&path)?;
+        crate::files::atomic::write_atomic(&path, crate::eval::probe::history_csv(&hist).as_bytes())
+            .map_err(PipelineError::from)?;
         let tensors = BTreeMap::from([
             ("weight".to_string(), (clf.w.shape().to_vec(), clf.w.iter().copied().collect())),
             ("bias".to_string(), (clf.b.shape().to_vec(), clf.b.to_vec())),
         ]);
         let path = work.join(CLASSIFIER);
-        crate::atomic::write_atomic(&path, &crate::model::checkpoint::to_bytes(&tensors, &BTreeMap::new())).at(&path)
+        crate::files::atomic::write_atomic(&path, &crate::model::checkpoint::to_bytes(&tensors, &BTreeMap::new()))
+            .map_err(PipelineError::from)
     }
 }
 

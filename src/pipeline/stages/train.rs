@@ -2,8 +2,9 @@
 //! losses.csv. The only stage that resumes from its partial directory (exactly: see train::run).
 use super::data::{self, Split};
 use super::Networks;
+use crate::files::At;
 use crate::model::{Encoder, Generator};
-use crate::pipeline::error::{IoAt, PipelineError};
+use crate::pipeline::error::PipelineError;
 use crate::pipeline::plan::Planner;
 use crate::pipeline::report::{self, Contribution, ReportCtx};
 use crate::pipeline::stage::{decode, Coord, Env, Inputs, Item, Kind, Unit};
