@@ -56,6 +56,7 @@ pub fn submit(
     launch: &Launch,
 ) -> Result<(Vec<Job>, Outcome), PipelineError> {
     plan.check(nodes)?;
+    check_config(plan)?;
     std::fs::create_dir_all(&cache.root).at(&cache.root)?;
     let root = absolute(&cache.root)?;
     let (jobs, _) = jobs(plan, cache, nodes);
@@ -79,6 +80,13 @@ pub fn submit(
     };
     let outcome = slurm::submit(&sub)?;
     Ok((jobs, outcome))
+}
+
+/// The [slurm] table, checked against the registered stage names (a misspelt stage table would
+/// silently leave the defaults in force).
+pub fn check_config(plan: &Plan) -> Result<(), PipelineError> {
+    let kinds: Vec<&str> = super::stages::KINDS.iter().map(|k| k.name).collect();
+    Ok(plan.profile.slurm.validate(&kinds)?)
 }
 
 /// Every node's Slurm state (fresh, not submitted, queued, running, failed with its log).

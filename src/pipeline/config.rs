@@ -193,8 +193,6 @@ impl Config {
         let raw: RawConfig =
             toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.into(), msg: e.to_string() })?;
         let cfg = Config { path: path.into(), text, raw };
-        let kinds: Vec<&str> = crate::pipeline::stages::KINDS.iter().map(|k| k.name).collect();
-        cfg.raw.slurm.validate(&kinds).map_err(|e| ConfigError::Parse { path: path.into(), msg: e.to_string() })?;
         // Check every profile now, so a typo anywhere in the file is reported at once.
         for name in cfg.raw.profiles.keys() {
             cfg.profile(name)?;

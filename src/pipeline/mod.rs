@@ -8,6 +8,7 @@ pub mod jobs;
 pub mod plan;
 pub mod progress;
 pub mod report;
+pub mod rows;
 pub mod run;
 pub mod slurm;
 pub mod stage;

@@ -3,53 +3,14 @@
 //! kinds; what a node computes is its own business.
 use super::config::Profile;
 use super::error::PipelineError;
-use super::stage::{Coord, Kind, Node, Unit};
+pub use super::stage::Weights;
+use super::stage::{Kind, Node, Planner};
 use super::stages::{self, fid_real};
-
-/// The FID network's weights as planned: their sha256 enters the keys of the FID stages.
-#[derive(Clone, Debug)]
-pub enum Weights {
-    NotNeeded,
-    Found {
-        path: String,
-        sha256: String,
-    },
-    /// Planned but unreadable: the run refuses to start (see `Plan::check`).
-    Missing {
-        path: String,
-        why: String,
-    },
-}
 
 pub struct Plan {
     pub profile: Profile,
     pub nodes: Vec<Node>,
     pub fid_weights: Weights,
-}
-
-/// The graph under construction, as the kinds' `plan` functions see it.
-pub struct Planner<'a> {
-    pub profile: &'a Profile,
-    pub fid_weights: &'a Weights,
-    nodes: Vec<Node>,
-}
-
-impl Planner<'_> {
-    /// Adds a node computing `stage` from `inputs` (earlier nodes); returns its index.
-    pub fn add<U: Unit>(&mut self, stage: U, inputs: Vec<usize>, at: Coord) -> usize {
-        let keys: Vec<String> = inputs.iter().map(|&i| self.nodes[i].key.clone()).collect();
-        self.nodes.push(Node::new(Box::new(stage), inputs, &keys, at));
-        self.nodes.len() - 1
-    }
-
-    /// The indices of the nodes of `kind`, in the order they were added.
-    pub fn of(&self, kind: &Kind) -> Vec<usize> {
-        (0..self.nodes.len()).filter(|&i| self.nodes[i].is(kind)).collect()
-    }
-
-    pub fn node(&self, i: usize) -> &Node {
-        &self.nodes[i]
-    }
 }
 
 impl Plan {
@@ -61,11 +22,11 @@ impl Plan {
             },
             _ => Weights::NotNeeded,
         };
-        let mut planner = Planner { profile: &profile, fid_weights: &fid_weights, nodes: Vec::new() };
+        let mut planner = Planner::new(&profile, &fid_weights);
         for kind in stages::KINDS {
             (kind.plan)(&mut planner);
         }
-        let nodes = planner.nodes;
+        let nodes = planner.into_nodes();
         Plan { profile, nodes, fid_weights }
     }
 

@@ -9,9 +9,9 @@
 //! The plan (plan.rs) only wires the graph; running, status and the report are generic loops
 //! over nodes (run.rs, status.rs, report.rs).
 use super::cache::{stage_key, Cache};
+use super::config::Profile;
 use super::error::PipelineError;
-use super::plan::Planner;
-use super::report::{Contribution, ReportCtx};
+use crate::report::tables::Table;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
@@ -214,5 +214,87 @@ impl Item<'_> {
     pub fn unit<U: Unit>(&self) -> Result<U, PipelineError> {
         serde_json::from_value(self.node.stage.params())
             .map_err(|e| PipelineError::Params { stage: self.node.label.clone(), msg: e.to_string() })
+    }
+}
+
+/// The FID network's weights as planned: their sha256 enters the keys of the FID stages.
+#[derive(Clone, Debug)]
+pub enum Weights {
+    NotNeeded,
+    Found {
+        path: String,
+        sha256: String,
+    },
+    /// Planned but unreadable: the run refuses to start (see `Plan::check`).
+    Missing {
+        path: String,
+        why: String,
+    },
+}
+
+/// The graph under construction, as the kinds' `plan` functions see it.
+pub struct Planner<'a> {
+    pub profile: &'a Profile,
+    pub fid_weights: &'a Weights,
+    nodes: Vec<Node>,
+}
+
+impl<'a> Planner<'a> {
+    pub fn new(profile: &'a Profile, fid_weights: &'a Weights) -> Planner<'a> {
+        Planner { profile, fid_weights, nodes: Vec::new() }
+    }
+
+    pub fn into_nodes(self) -> Vec<Node> {
+        self.nodes
+    }
+
+    /// Adds a node computing `stage` from `inputs` (earlier nodes); returns its index.
+    pub fn add<U: Unit>(&mut self, stage: U, inputs: Vec<usize>, at: Coord) -> usize {
+        let keys: Vec<String> = inputs.iter().map(|&i| self.nodes[i].key.clone()).collect();
+        self.nodes.push(Node::new(Box::new(stage), inputs, &keys, at));
+        self.nodes.len() - 1
+    }
+
+    /// The indices of the nodes of `kind`, in the order they were added.
+    pub fn of(&self, kind: &Kind) -> Vec<usize> {
+        (0..self.nodes.len()).filter(|&i| self.nodes[i].is(kind)).collect()
+    }
+
+    pub fn node(&self, i: usize) -> &Node {
+        &self.nodes[i]
+    }
+}
+
+/// What a kind's report sees besides its own nodes.
+pub struct ReportCtx<'a> {
+    pub profile: &'a Profile,
+    pub nodes: &'a [Node],
+    pub cache: &'a Cache,
+}
+
+impl ReportCtx<'_> {
+    /// The committed directory of `node`'s input of `kind` (e.g. a PCA's dataset).
+    pub fn input_dir(&self, node: &Node, kind: &Kind) -> Option<PathBuf> {
+        node.inputs.iter().map(|&j| &self.nodes[j]).find(|n| n.is(kind)).map(|n| self.cache.dir(kind.name, &n.key))
+    }
+}
+
+/// One kind's share of the report.
+#[derive(Default)]
+pub struct Contribution {
+    /// CSV tables by file name.
+    pub tables: Vec<(String, Table)>,
+    /// Other files (figures) by path under results/<profile>/.
+    pub files: Vec<(String, Vec<u8>)>,
+    /// Its section of summary.md (Markdown; empty for none).
+    pub summary: String,
+}
+
+impl Contribution {
+    /// Adds a table, unless it has no rows (a table of nothing is not written).
+    pub fn table(&mut self, name: &str, t: Table) {
+        if !t.is_empty() {
+            self.tables.push((name.into(), t));
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! The `[slurm]` table of pipeline.toml: default resources for every job, per-stage overrides
 //! (`[slurm.stages.train]`), and where the cluster's job-completion log is.
-use super::SlurmError;
+use super::error::SlurmError;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 

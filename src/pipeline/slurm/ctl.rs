@@ -5,7 +5,7 @@
 //! queued or running and for MinJobAge (300 s) after it ends; after that only its log and the
 //! jobcomp/filetxt line (JobState, ExitCode) remain.
 use super::command::shell_line;
-use super::SlurmError;
+use super::error::SlurmError;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::BufRead;
 use std::path::Path;

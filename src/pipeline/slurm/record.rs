@@ -2,8 +2,9 @@
 //! `pad run` find a job that is still queued instead of submitting the key twice, and lets
 //! `pad status` find the job's log. Written atomically (temp file + rename in the same directory),
 //! so a reader sees the old record or the new one, never half of one.
-use super::SlurmError;
+use super::error::SlurmError;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -45,6 +46,25 @@ impl SlurmRecord {
             .map_err(|e| SlurmError::Record { path: path.into(), detail: format!("cannot serialise: {e}") })?;
         crate::files::atomic::write_atomic(path, &json).map_err(|e| SlurmError::Io { path: e.path, source: e.source })
     }
+}
+
+/// Directory names under `<cache>/logs/` and the record of the final job, which has no key: a
+/// hash of its argv, so a second `pad run` with the same report command finds it.
+pub(super) fn final_id(argv: &[String]) -> String {
+    let mut h = Sha256::new();
+    for a in argv {
+        h.update(a.as_bytes());
+        h.update([0]);
+    }
+    hex::encode(&h.finalize()[..8])
+}
+
+pub fn final_record_path(cache: &Path, argv: &[String]) -> PathBuf {
+    cache.join("slurm").join(format!("final-{}.slurm", final_id(argv)))
+}
+
+pub(super) fn final_job_name(argv: &[String]) -> String {
+    format!("pad-final-{}", &final_id(argv)[..12])
 }
 
 #[cfg(test)]

@@ -1,9 +1,9 @@
 //! Where a key's job stands: from the cache (complete = fresh, whatever Slurm says), the key's
 //! .slurm record, squeue (while queued or running, and MinJobAge after), and once the job has left
 //! squeue its log file and the jobcomp log. There is no sacct on this cluster.
+use super::config::SlurmConfig;
 use super::ctl::{read_jobcomp, JobCompEntry, QueueEntry, SlurmCli, SlurmCtl};
-use super::record::{record_path, SlurmRecord};
-use super::{final_record_path, SlurmConfig};
+use super::record::{final_record_path, record_path, SlurmRecord};
 use crate::pipeline::cache::Cache;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -3,9 +3,8 @@
 use crate::data::{load_artifact, Dataset, Images, SourceSpec};
 use crate::pipeline::config::DatasetSpec;
 use crate::pipeline::error::PipelineError;
-use crate::pipeline::plan::Planner;
-use crate::pipeline::report::{Contribution, ReportCtx};
-use crate::pipeline::stage::{decode, Coord, Env, Inputs, Item, Kind, Unit};
+
+use crate::pipeline::stage::{decode, Contribution, Coord, Env, Inputs, Item, Kind, Planner, ReportCtx, Unit};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 

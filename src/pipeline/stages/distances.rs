@@ -1,12 +1,11 @@
 //! Latent distances (Fig. 6e,f): intra- vs inter-class and clean vs occluded distances of z, as
 //! Methods 4.4.4 defines them, for each seed's untrained networks and every run's last epoch.
 use super::data::{self, Split};
-use super::{final_states, train, Networks};
+use super::{final_states, Networks};
 use crate::eval::Distances;
 use crate::pipeline::error::PipelineError;
-use crate::pipeline::plan::Planner;
-use crate::pipeline::report::{self, push_seed, BySeeds, Contribution, ReportCtx};
-use crate::pipeline::stage::{decode, Env, Inputs, Item, Kind, Unit};
+use crate::pipeline::rows::{self as report, push_seed, BySeeds};
+use crate::pipeline::stage::{decode, Contribution, Env, Inputs, Item, Kind, Planner, ReportCtx, Unit};
 use crate::report::figures;
 use crate::report::tables::{Cell, Table};
 use serde::{Deserialize, Serialize};
@@ -64,7 +63,7 @@ impl Unit for LatentDistances {
 
     fn compute(&self, inputs: &Inputs, work: &Path, _: &Env) -> Result<(), PipelineError> {
         let ds = data::dataset(inputs)?;
-        let (enc, _) = train::networks(&self.net, inputs, ds.channels)?;
+        let (enc, _) = super::networks(&self.net, inputs, ds.channels)?;
         let (imgs, labels) = data::split(&ds, self.split)?;
         let cfg = crate::eval::DistanceConfig {
             intra_pairs_per_class: self.intra_pairs_per_class,

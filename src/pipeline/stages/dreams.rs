@@ -1,12 +1,11 @@
 //! Dream grids (Fig. 3): real inputs, NREM dreams G(E(x)) and REM dreams from mixed memories, at
 //! the early and the last epoch of every run.
 use super::data::{self, Split};
-use super::{train, trained_states, Networks};
+use super::{trained_states, Networks};
 use crate::files::At;
 use crate::pipeline::error::PipelineError;
-use crate::pipeline::plan::Planner;
-use crate::pipeline::report::{Contribution, ReportCtx};
-use crate::pipeline::stage::{decode, Env, Inputs, Item, Kind, Unit};
+
+use crate::pipeline::stage::{decode, Contribution, Env, Inputs, Item, Kind, Planner, ReportCtx, Unit};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -52,7 +51,7 @@ impl Unit for Dreams {
 
     fn compute(&self, inputs: &Inputs, work: &Path, _: &Env) -> Result<(), PipelineError> {
         let ds = data::dataset(inputs)?;
-        let (enc, gen) = train::networks(&Networks::Checkpoint { epoch: self.epoch }, inputs, ds.channels)?;
+        let (enc, gen) = super::networks(&Networks::Checkpoint { epoch: self.epoch }, inputs, ds.channels)?;
         let (imgs, _) = data::split(&ds, self.split)?;
         let d = crate::eval::dreams(&enc, &gen, imgs, &crate::eval::DreamConfig { n: self.n, seed: self.seed })?;
         crate::eval::dreams::write_dreams(&d, work)?;

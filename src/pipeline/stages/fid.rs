@@ -3,13 +3,12 @@
 use super::data::{self, Split};
 use super::dreams::dream_epochs;
 use super::fid_real::{self, images_bar, InceptionWeights, REAL_STATS};
-use super::{train, trained_states, Networks};
+use super::{trained_states, Networks};
 use crate::eval::dream_fid::DreamKind;
 use crate::eval::fid::{frechet_distance, load_stats};
 use crate::pipeline::error::PipelineError;
-use crate::pipeline::plan::Planner;
-use crate::pipeline::report::{self, Contribution, ReportCtx};
-use crate::pipeline::stage::{decode, Env, Inputs, Item, Kind, Unit};
+use crate::pipeline::rows::{self as report};
+use crate::pipeline::stage::{decode, Contribution, Env, Inputs, Item, Kind, Planner, ReportCtx, Unit};
 use crate::report::figures;
 use crate::report::tables::{mean_sem, pm, Cell, Table};
 use serde::{Deserialize, Serialize};
@@ -71,7 +70,7 @@ impl Unit for Fid {
 
     fn compute(&self, inputs: &Inputs, work: &Path, env: &Env) -> Result<(), PipelineError> {
         let ds = data::dataset(inputs)?;
-        let (enc, gen) = train::networks(&Networks::Checkpoint { epoch: self.epoch }, inputs, ds.channels)?;
+        let (enc, gen) = super::networks(&Networks::Checkpoint { epoch: self.epoch }, inputs, ds.channels)?;
         let net = self.weights.load(&inputs.label)?;
         let (real, _) = load_stats(&inputs.need(&fid_real::KIND)?.join(REAL_STATS))?;
         let (imgs, _) = data::split(&ds, self.split)?;

@@ -4,9 +4,8 @@ use super::data::{self, Split};
 use crate::eval::fid::{save_stats, StatsInfo};
 use crate::eval::inception::{InceptionV3, Layout};
 use crate::pipeline::error::PipelineError;
-use crate::pipeline::plan::{Planner, Weights};
-use crate::pipeline::report::{Contribution, ReportCtx};
-use crate::pipeline::stage::{decode, Coord, Env, Inputs, Item, Kind, Unit};
+
+use crate::pipeline::stage::{decode, Contribution, Coord, Env, Inputs, Item, Kind, Planner, ReportCtx, Unit, Weights};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 

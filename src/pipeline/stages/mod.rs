@@ -8,11 +8,11 @@ pub mod fid_real;
 pub mod occlusion;
 pub mod pca;
 pub mod probe;
+pub mod states;
 pub mod train;
 
-use super::plan::Planner;
-use super::stage::{Coord, Kind};
-use serde::{Deserialize, Serialize};
+use super::stage::Kind;
+pub use states::{final_states, networks, trained_states, untrained_states, Networks, State};
 
 /// Every stage kind, in pipeline order: a kind's `plan` sees the nodes of the kinds before it,
 /// and the report's sections follow this order.
@@ -27,56 +27,3 @@ pub static KINDS: &[&Kind] = &[
     &fid_real::KIND,
     &fid::KIND,
 ];
-
-/// Which networks an evaluation reads. Flattened into the evaluation's parameters: the untrained
-/// networks are named by what re-creates them, trained ones by the train input and the epoch.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum Networks {
-    /// init_state(untrained_seed) with these sizes: bit-identical to every run's epoch-0000
-    /// checkpoint of that seed, so every condition shares these evaluations.
-    Untrained { untrained_seed: u64, nf: usize, nz: usize },
-    /// The train input's checkpoint of this epoch.
-    Checkpoint { epoch: usize },
-}
-
-/// A network state to evaluate: the nodes that provide it, where it sits, what it is.
-pub struct State {
-    pub inputs: Vec<usize>,
-    pub at: Coord,
-    pub net: Networks,
-}
-
-/// Each dataset's untrained networks, one state per seed (epoch 0).
-pub fn untrained_states(p: &Planner) -> Vec<State> {
-    let mut out = Vec::new();
-    for d in p.of(&data::KIND) {
-        for &seed in &p.profile.seeds {
-            let at = Coord { dataset: p.node(d).at.dataset.clone(), condition: None, seed: Some(seed), epoch: Some(0) };
-            let net = Networks::Untrained { untrained_seed: seed, nf: crate::model::encoder::NF, nz: crate::model::NZ };
-            out.push(State { inputs: vec![d], at, net });
-        }
-    }
-    out
-}
-
-/// Every training run's checkpoints at the epochs `epochs` picks (a run's data input first).
-pub fn trained_states(p: &Planner, epochs: impl Fn(&super::config::Profile) -> Vec<usize>) -> Vec<State> {
-    let mut out = Vec::new();
-    for t in p.of(&train::KIND) {
-        let node = p.node(t);
-        for epoch in epochs(p.profile) {
-            let at = Coord { epoch: Some(epoch), ..node.at.clone() };
-            out.push(State { inputs: vec![node.inputs[0], t], at, net: Networks::Checkpoint { epoch } });
-        }
-    }
-    out
-}
-
-/// The states evaluated in full (occlusion, distances, PCA): the untrained networks and every
-/// run's last epoch.
-pub fn final_states(p: &Planner) -> Vec<State> {
-    let mut v = untrained_states(p);
-    v.extend(trained_states(p, |pr| vec![pr.epochs]));
-    v
-}

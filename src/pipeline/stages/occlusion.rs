@@ -1,12 +1,11 @@
 //! The occlusion sweep (Fig. 5): the probe's clean read-out on test images occluded with
 //! probability p, for each seed's untrained networks and every run's last epoch.
 use super::data::{self, Split};
-use super::{final_states, probe, train, Networks};
+use super::{final_states, probe, Networks};
 use crate::eval::SweepRow;
 use crate::pipeline::error::PipelineError;
-use crate::pipeline::plan::Planner;
-use crate::pipeline::report::{self, push_seed, BySeeds, Contribution, ReportCtx};
-use crate::pipeline::stage::{decode, Env, Inputs, Item, Kind, Unit};
+use crate::pipeline::rows::{self as report, push_seed, BySeeds};
+use crate::pipeline::stage::{decode, Contribution, Env, Inputs, Item, Kind, Planner, ReportCtx, Unit};
 use crate::report::figures;
 use crate::report::tables::{Cell, Table};
 use serde::{Deserialize, Serialize};
@@ -64,7 +63,7 @@ impl Unit for Occlusion {
 
     fn compute(&self, inputs: &Inputs, work: &Path, _: &Env) -> Result<(), PipelineError> {
         let ds = data::dataset(inputs)?;
-        let (enc, _) = train::networks(&self.net, inputs, ds.channels)?;
+        let (enc, _) = super::networks(&self.net, inputs, ds.channels)?;
         let clf = probe::classifier(inputs)?;
         if clf.w.ncols() != enc.nz {
             // A read-out of other networks (a wiring or parameter mismatch), said before any work.

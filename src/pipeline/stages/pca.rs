@@ -1,12 +1,11 @@
 //! PCA of the latent code (Fig. 6b-d): a sample of test images, clean and occluded, on the clean
 //! codes' first two principal axes, for each seed's untrained networks and every run's last epoch.
 use super::data::{self, Split};
-use super::{final_states, train, Networks};
+use super::{final_states, Networks};
 use crate::eval::PcaProjection;
 use crate::pipeline::error::PipelineError;
-use crate::pipeline::plan::Planner;
-use crate::pipeline::report::{self, Contribution, ReportCtx};
-use crate::pipeline::stage::{decode, Env, Inputs, Item, Kind, Unit};
+use crate::pipeline::rows::{self as report};
+use crate::pipeline::stage::{decode, Contribution, Env, Inputs, Item, Kind, Planner, ReportCtx, Unit};
 use crate::report::figures;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -58,7 +57,7 @@ impl Unit for Pca {
 
     fn compute(&self, inputs: &Inputs, work: &Path, _: &Env) -> Result<(), PipelineError> {
         let ds = data::dataset(inputs)?;
-        let (enc, _) = train::networks(&self.net, inputs, ds.channels)?;
+        let (enc, _) = super::networks(&self.net, inputs, ds.channels)?;
         let (imgs, labels) = data::split(&ds, self.split)?;
         let cfg = crate::eval::PcaConfig { samples: self.samples, drop: self.drop, tile: self.tile, seed: self.seed };
         let p = crate::eval::pca_projection(&enc, imgs, labels, &cfg)?;

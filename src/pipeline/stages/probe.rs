@@ -2,12 +2,11 @@
 //! the authors' SGD settings, per probed epoch of every run and for each seed's untrained
 //! networks. Also keeps the read-out, which the occlusion sweep reuses.
 use super::data::{self, Split};
-use super::{train, trained_states, untrained_states, Networks};
+use super::{trained_states, untrained_states, Networks};
 use crate::eval::probe::Linear;
 use crate::pipeline::error::PipelineError;
-use crate::pipeline::plan::Planner;
-use crate::pipeline::report::{self, push_seed, BySeeds, Contribution, ReportCtx};
-use crate::pipeline::stage::{decode, Env, Inputs, Item, Kind, Unit};
+use crate::pipeline::rows::{self as report, push_seed, BySeeds};
+use crate::pipeline::stage::{decode, Contribution, Env, Inputs, Item, Kind, Planner, ReportCtx, Unit};
 use crate::report::figures::{self, Runs};
 use crate::report::tables::{mean_sem, Cell, Table};
 use serde::{Deserialize, Serialize};
@@ -56,7 +55,7 @@ impl Unit for Probe {
 
     fn compute(&self, inputs: &Inputs, work: &Path, _: &Env) -> Result<(), PipelineError> {
         let ds = data::dataset(inputs)?;
-        let (enc, _) = train::networks(&self.net, inputs, ds.channels)?;
+        let (enc, _) = super::networks(&self.net, inputs, ds.channels)?;
         let ((train_x, ty), (test_x, vy)) = (data::split(&ds, Split::Train)?, data::split(&ds, Split::Test)?);
         let (ftr, fte) = (crate::eval::encode(&enc, train_x, None), crate::eval::encode(&enc, test_x, None));
         let cfg = crate::eval::ProbeConfig { lr: self.lr, batch: self.batch, epochs: self.epochs, seed: self.seed };

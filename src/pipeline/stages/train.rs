@@ -1,13 +1,10 @@
 //! The training stage: one condition x seed on one dataset, a checkpoint per epoch and
 //! losses.csv. The only stage that resumes from its partial directory (exactly: see train::run).
 use super::data::{self, Split};
-use super::Networks;
 use crate::files::At;
-use crate::model::{Encoder, Generator};
 use crate::pipeline::error::PipelineError;
-use crate::pipeline::plan::Planner;
-use crate::pipeline::report::{self, Contribution, ReportCtx};
-use crate::pipeline::stage::{decode, Coord, Env, Inputs, Item, Kind, Unit};
+use crate::pipeline::rows::{self as report};
+use crate::pipeline::stage::{decode, Contribution, Coord, Env, Inputs, Item, Kind, Planner, ReportCtx, Unit};
 use crate::report::figures;
 use crate::report::tables::{Cell, Table};
 use crate::train::Condition;
@@ -87,22 +84,6 @@ impl Unit for Train {
         };
         crate::train::train(&spec, images, work, env.progress)?;
         Ok(())
-    }
-}
-
-/// The networks an evaluation reads: the train input's checkpoint of `epoch`, or the untrained
-/// init_state(seed) (which needs no train input).
-pub fn networks(net: &Networks, inputs: &Inputs, channels: usize) -> Result<(Encoder, Generator), PipelineError> {
-    match net {
-        Networks::Checkpoint { epoch } => {
-            let path = crate::train::run::epoch_file(inputs.need(&KIND)?, *epoch);
-            let f = crate::model::checkpoint::read_file(&path)?;
-            Ok((f.encoder(&path)?, f.generator(&path)?))
-        }
-        Networks::Untrained { untrained_seed, nf, nz } => {
-            let s = crate::train::run::init_state(*untrained_seed, channels, *nf, *nz);
-            Ok((s.enc, s.gen))
-        }
     }
 }
 

@@ -13,43 +13,22 @@
 pub mod command;
 pub mod config;
 pub mod ctl;
+mod error;
 pub mod record;
 mod status;
 
 pub use command::{job_name, shell_line};
 pub use config::{Resources, SlurmConfig, StageResources, FINAL_STAGE};
 pub use ctl::{cluster_info, QueueEntry, SlurmCli, SlurmCtl};
-pub use record::{record_path, SlurmRecord};
+pub use error::SlurmError;
+use record::{final_id, final_job_name};
+pub use record::{final_record_path, record_path, SlurmRecord};
 pub use status::{final_status, final_status_with, status, statuses, statuses_with, JobStatus};
 
 use super::cache::Cache;
 use command::After;
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-
-#[derive(Debug, thiserror::Error)]
-pub enum SlurmError {
-    #[error("{key}: {msg}")]
-    Config { key: String, msg: String },
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
-    #[error("{path}: unreadable Slurm record: {detail} (delete it; `pad run` then submits the stage again)")]
-    Record { path: PathBuf, detail: String },
-    #[error("cannot run {program}: {source} (is Slurm installed and on PATH?)")]
-    Spawn { program: String, source: std::io::Error },
-    #[error("`{command}` failed ({status}): {stderr}")]
-    Command { command: String, status: String, stderr: String },
-    #[error("`{command}` printed {output:?}; expected {expected}")]
-    Output { command: String, output: String, expected: String },
-    #[error("{what}: {msg}")]
-    Input { what: String, msg: String },
-    #[error(
-        "submitting {label}: {source} ({submitted} job(s) submitted before it stay queued; running again submits \
-         the rest)"
-    )]
-    Submit { label: String, submitted: usize, source: Box<SlurmError> },
-}
 
 /// One stage to compute, as the executor needs it.
 #[derive(Debug, Clone, PartialEq)]
@@ -138,25 +117,6 @@ impl Outcome {
 /// Submits what is missing (see the module docs) with the Slurm command-line tools.
 pub fn submit(sub: &Submission) -> Result<Outcome, SlurmError> {
     submit_with(sub, &SlurmCli)
-}
-
-/// Directory names under `<cache>/logs/` and the record of the final job, which has no key: a
-/// hash of its argv, so a second `pad run` with the same report command finds it.
-fn final_id(argv: &[String]) -> String {
-    let mut h = Sha256::new();
-    for a in argv {
-        h.update(a.as_bytes());
-        h.update([0]);
-    }
-    hex::encode(&h.finalize()[..8])
-}
-
-pub fn final_record_path(cache: &Path, argv: &[String]) -> PathBuf {
-    cache.join("slurm").join(format!("final-{}.slurm", final_id(argv)))
-}
-
-fn final_job_name(argv: &[String]) -> String {
-    format!("pad-final-{}", &final_id(argv)[..12])
 }
 
 /// Keys and stage names become paths and job names: letters, digits, '-', '_' only.
