@@ -5,6 +5,7 @@
 //! - its key changes,
 //! - and, for every kind whose computation is cheap here, its output files change: the
 //!   computation really reads the field.
+//!
 //! A new field without a rule below fails the test, so it cannot be forgotten.
 use pad::pipeline::stage::{Env, Inputs, Node};
 use pad::pipeline::stages;

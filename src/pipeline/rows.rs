@@ -51,8 +51,11 @@ pub fn push_seed<T>(map: &mut BySeeds<T>, dataset: &str, condition: &str, v: T) 
     }
 }
 
+/// A summary column: its header, the value it picks from one seed's result, and its decimals.
+pub type Column<T> = (&'static str, fn(&T) -> f64, usize);
+
 /// A summary table: mean ± SEM of each picked value over each (dataset, condition)'s seeds.
-pub fn pm_rows<T>(by: &BySeeds<T>, cols: &[(&str, fn(&T) -> f64, usize)]) -> Table {
+pub fn pm_rows<T>(by: &BySeeds<T>, cols: &[Column<T>]) -> Table {
     let mut header = vec!["dataset", "condition"];
     header.extend(cols.iter().map(|c| c.0));
     header.push("seeds");

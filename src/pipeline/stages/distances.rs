@@ -116,7 +116,7 @@ fn report(_: &ReportCtx, items: &[Item]) -> Result<Contribution, PipelineError> 
             .push((format!("figures/distances_{d}.svg"), figures::distance_ratio_bars(&ratios(conds)).into_bytes()));
     }
     if !dists.is_empty() {
-        let cols: [(&str, fn(&Distances) -> f64, usize); 2] =
+        let cols: [report::Column<Distances>; 2] =
             [("intra / inter", |d| d.ratio_intra_inter, 3), ("clean-occluded / inter", |d| d.ratio_occluded_inter, 3)];
         out.summary = format!(
             "## Latent organisation (Fig. 6e,f)\n\nMean Euclidean distances of z as Methods 4.4.4 defines them (definition \"{}\"; the authors' fig6 script uses batch MSEs instead): intra-class / inter-class, and clean / 30%-occluded pairs over inter-class. Last epoch; bars: figures/distances_<dataset>.svg; PCA: figures/pca_*.svg.\n\n{}\n",

@@ -122,8 +122,7 @@ fn report(ctx: &ReportCtx, items: &[Item]) -> Result<Contribution, PipelineError
     let mut out = Contribution::default();
     out.table("fid.csv", t);
     for (d, kinds) in &fids {
-        let panels: Vec<(String, Vec<(String, usize, Vec<f64>)>)> =
-            kinds.iter().map(|(k, b)| (k.clone(), b.clone())).collect();
+        let panels: Vec<(String, Vec<figures::FidBar>)> = kinds.iter().map(|(k, b)| (k.clone(), b.clone())).collect();
         out.files.push((format!("figures/fid_{d}.svg"), figures::fid_bars(d, &panels).into_bytes()));
     }
     if !fids.is_empty() {

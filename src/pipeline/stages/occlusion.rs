@@ -120,7 +120,7 @@ fn report(_: &ReportCtx, items: &[Item]) -> Result<Contribution, PipelineError> 
         ));
     }
     if !sweeps.is_empty() {
-        let cols: [(&str, fn(&Vec<SweepRow>) -> f64, usize); 5] = [
+        let cols: [report::Column<Vec<SweepRow>>; 5] = [
             ("p = 0", |r| acc_at(r, 0.0), 2),
             ("p = 0.2", |r| acc_at(r, 0.2), 2),
             ("p = 0.4", |r| acc_at(r, 0.4), 2),

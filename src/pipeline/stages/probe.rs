@@ -87,13 +87,16 @@ pub fn classifier(inputs: &Inputs) -> Result<Linear, PipelineError> {
     Ok(Linear { w, b: ndarray::Array1::from_vec(b.clone()) })
 }
 
+/// seed -> (epoch, test accuracy) of one condition.
+type SeedCurves = BTreeMap<u64, Vec<(f64, f64)>>;
+
 /// linear_probe.csv, the accuracy-vs-epoch figures, summary.csv and the Fig. 4 section.
 fn report(ctx: &ReportCtx, items: &[Item]) -> Result<Contribution, PipelineError> {
     let p = ctx.profile;
     let mut t =
         Table::new(&["dataset", "condition", "seed", "epoch", "test_acc", "test_acc_ref", "train_acc", "test_loss"]);
     // dataset -> condition -> seed -> (epoch, test accuracy); dataset -> seed -> untrained accuracy.
-    let mut curves: BTreeMap<String, BTreeMap<String, BTreeMap<u64, Vec<(f64, f64)>>>> = BTreeMap::new();
+    let mut curves: BTreeMap<String, BTreeMap<String, SeedCurves>> = BTreeMap::new();
     let mut untrained: BTreeMap<String, BTreeMap<u64, f64>> = BTreeMap::new();
     let mut finals: BySeeds<f64> = BTreeMap::new();
     for it in items {
