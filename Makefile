@@ -5,6 +5,10 @@ PAD      := target/release/pad
 PROFILE  ?= demo
 CARGO    ?= cargo
 PYTHON   ?= python3
+# `make reproduce EXECUTOR=slurm` (or JOBS=4): where and how many stages at once.
+EXECUTOR ?= local
+JOBS     ?= 1
+RUNFLAGS  = --executor $(EXECUTOR) $(if $(filter local,$(EXECUTOR)),--jobs $(JOBS))
 INCEPTION     := data/pt_inception-2015-12-05.safetensors
 INCEPTION_PTH := data/pt_inception-2015-12-05-6726825d.pth
 INCEPTION_URL := https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth
@@ -18,12 +22,12 @@ build:
 
 # The embedded default: every stage end to end on data shipped in data/demo, no network.
 demo: build
-	$(PAD) run --config pipeline.toml --profile demo
+	$(PAD) run --config pipeline.toml --profile demo $(RUNFLAGS)
 
 # The paper's grid (CIFAR-10 and SVHN; fetches the official archives; FID needs the Inception
 # weights below).
 reproduce: build $(INCEPTION)
-	$(PAD) run --config pipeline.toml --profile paper
+	$(PAD) run --config pipeline.toml --profile paper $(RUNFLAGS)
 
 # pytorch-fid's Inception-v3 (the network FID is defined with), converted to safetensors once.
 # Needs curl and a Python with torch (docs/fid.md). pipeline.toml's [eval] fid_weights names it.
@@ -43,7 +47,7 @@ bench: build
 
 # One stage (and whatever it needs) of $(PROFILE): make train PROFILE=paper
 data train probe occlusion distances pca dreams fid-real fid report: build
-	$(PAD) run --config pipeline.toml --profile $(PROFILE) $@
+	$(PAD) run --config pipeline.toml --profile $(PROFILE) $(RUNFLAGS) $@
 
 status: build
 	$(PAD) status --config pipeline.toml --profile $(PROFILE)
