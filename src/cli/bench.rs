@@ -13,7 +13,12 @@ Time one PAD iteration (batch 64, 3x32x32) and each phase, next to the PyTorch p
 For each thread count, pad and the peer alternate for --reps repetitions of --iters timed
 iterations (after two warm-up ones), so that both see the same machine load; the table gives
 medians, GFLOP/s and pad's speed relative to PyTorch's. Without the peer (see
-../shared/bench/README.md) pad is measured alone.";
+../shared/bench/README.md) pad is measured alone.
+
+With --layers, the account of where the time goes: for each of the nine layers of E and G at
+batch 64, the forward pass, the input gradient (dx) and the weight gradient (dW), each as ms,
+GFLOP/s and percentage of a GEMM ceiling measured first in the same run with the same kernel
+(an --ceiling-n cube). Activations, losses and Adam are outside the layers.";
 
 #[derive(Args, Debug, Clone)]
 pub struct BenchArgs {
@@ -41,6 +46,14 @@ pub struct BenchArgs {
     /// One JSON object per configuration instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Instead of the iteration: every layer's forward, input-gradient and weight-gradient time, GFLOP/s and
+    /// share of a GEMM ceiling measured in the same run with the same kernel (--reps calls per pass, medians).
+    #[arg(long)]
+    pub layers: bool,
+    /// With --layers: side of the square product that measures the GEMM ceiling.
+    #[arg(long, default_value_t = 2048, value_name = "N", allow_negative_numbers = true,
+          value_parser = whole(64, 8192, ""))]
+    pub ceiling_n: usize,
 }
 
 fn default_peer_python() -> PathBuf {
@@ -50,6 +63,9 @@ fn default_peer_python() -> PathBuf {
 pub fn bench(a: &BenchArgs) -> Result<(), super::Error> {
     // One pool per measured count, in the floating-point mode of every command.
     let pools = a.threads.iter().map(|&n| super::threads::pool(n)).collect::<Result<Vec<_>, _>>()?;
+    if a.layers {
+        return layers(&pools, a);
+    }
     let peer = (!a.no_peer).then(|| Peer { python: a.peer_python.clone(), script: a.peer_script.clone() });
     for c in pad::bench::compare(&pools, a.iters, a.reps, peer.as_ref()) {
         if let Some(e) = &c.peer_error {
@@ -92,4 +108,49 @@ fn print_table(c: &Comparison) {
             c.pad.threads
         );
     }
+}
+
+fn layers(pools: &[rayon::ThreadPool], a: &BenchArgs) -> Result<(), super::Error> {
+    for pool in pools {
+        let t = pad::bench::layers::layer_table(pool, pad::bench::BATCH, a.reps, a.ceiling_n);
+        if a.json {
+            println!("{}", serde_json::to_value(&t)?);
+        } else {
+            print_layer_table(&t);
+        }
+    }
+    Ok(())
+}
+
+/// One row per layer and pass kind: ms, GFLOP/s and the share of the ceiling; totals last.
+fn print_layer_table(t: &pad::bench::layers::LayerTable) {
+    let c = t.ceiling_gflops;
+    println!(
+        "threads {}  batch {}  GEMM ceiling (engine::gemm, {n}x{n}x{n}): {c:.1} GFLOP/s",
+        t.threads,
+        t.batch,
+        n = t.ceiling_n
+    );
+    println!(
+        "{:<8} {:>7} | {:>8} {:>7} {:>5} | {:>8} {:>7} {:>5} | {:>8} {:>7} {:>5}",
+        "layer", "GFLOP", "fwd ms", "GFLOP/s", "%", "dx ms", "GFLOP/s", "%", "dW ms", "GFLOP/s", "%"
+    );
+    let cell = |l: &pad::bench::layers::LayerTime, ms: f64| {
+        format!("{ms:>8.2} {:>7.1} {:>4.0}%", l.rate(ms), 100.0 * l.rate(ms) / c)
+    };
+    let (mut flop, mut ms) = (0.0, 0.0);
+    for l in &t.layers {
+        println!(
+            "{:<8} {:>7.3} | {} | {} | {}",
+            l.layer,
+            l.gflop,
+            cell(l, l.forward_ms),
+            cell(l, l.input_grad_ms),
+            cell(l, l.weight_grad_ms)
+        );
+        flop += 3.0 * l.gflop;
+        ms += l.forward_ms + l.input_grad_ms + l.weight_grad_ms;
+    }
+    let rate = flop / ms * 1e3;
+    println!("all passes: {ms:.1} ms for {flop:.2} GFLOP = {rate:.1} GFLOP/s, {:.0}% of the ceiling", 100.0 * rate / c);
 }

@@ -12,27 +12,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-/// Forward multiply-adds of the PAD networks per image, by layer (conv: HWout*Cout*Cin*k*k;
-/// transposed conv: HWin*Cin*Cout*k*k).
-fn layer_macs(c: usize, nf: usize, nz: usize) -> [(&'static str, f64); 9] {
-    let m = |hw: usize, ci: usize, co: usize| (hw * hw * ci * co * 16) as f64;
-    [
-        ("conv1", m(16, c, nf)),
-        ("conv2", m(8, nf, nf * 2)),
-        ("conv3", m(4, nf * 2, nf * 4)),
-        ("conv4", m(1, nf * 4, nz)),
-        ("dis", m(1, nf * 4, 1)),
-        ("tconv1", m(1, nz, nf * 4)),
-        ("tconv2", m(4, nf * 4, nf * 2)),
-        ("tconv3", m(8, nf * 2, nf)),
-        ("tconv4", m(16, nf, c)),
-    ]
-}
+pub mod layers;
 
 /// Multiply-adds of one iteration per phase (Wake, NREM, REM), counted as the PyTorch peer counts
 /// them (a backward costs two forwards, one where no input gradient is needed).
 pub fn iteration_macs(batch: usize, c: usize, nf: usize, nz: usize) -> [f64; 3] {
-    let l: std::collections::HashMap<_, _> = layer_macs(c, nf, nz).into_iter().collect();
+    let l: std::collections::HashMap<_, _> =
+        layers::pad_layers(c, nf, nz).iter().map(|l| (l.name, l.macs(1))).collect();
     let b = batch as f64;
     let e_fwd = l["conv1"] + l["conv2"] + l["conv3"] + l["conv4"] + l["dis"];
     let g_fwd = l["tconv1"] + l["tconv2"] + l["tconv3"] + l["tconv4"];
@@ -51,7 +37,7 @@ pub fn iteration_macs(batch: usize, c: usize, nf: usize, nz: usize) -> [f64; 3] 
 /// Images per iteration: the paper's batch.
 pub const BATCH: usize = 64;
 /// Channels of the benchmark's images (CIFAR-10's).
-const CHANNELS: usize = 3;
+pub const CHANNELS: usize = 3;
 
 #[derive(Serialize, Debug, Clone)]
 pub struct Measurement {
