@@ -11,7 +11,7 @@
 use super::median;
 use crate::engine::conv2d::{conv2d_backward_cols, conv2d_forward, conv2d_forward_reuse, conv2d_input_grad, ConvSpec};
 use crate::engine::conv_transpose2d::{conv_transpose2d_backward, conv_transpose2d_forward};
-use crate::engine::gemm::{gemm, gemm_new, MatRef};
+use crate::engine::gemm::{gemm, gemm_new, tile_count, MatRef};
 use crate::engine::im2col::im2col_new;
 use crate::engine::rng::Stream;
 use crate::engine::Shape4;
@@ -81,6 +81,24 @@ impl LayerShape {
             (self.hw_in + 2 * s.pad - s.k) / s.stride + 1
         }
     }
+    /// The (m, n, k) of the GEMM of each pass: forward, input gradient, weight gradient.
+    pub fn gemm_shapes(&self, batch: usize) -> [(usize, usize, usize); 3] {
+        let k2 = self.spec.k * self.spec.k;
+        if self.transposed {
+            // Columns of the equivalent conv live at the input's resolution.
+            let j = batch * self.hw_in * self.hw_in;
+            [(self.cout * k2, j, self.cin), (self.cin, j, self.cout * k2), (self.cin, self.cout * k2, j)]
+        } else {
+            let j = batch * self.hw_out() * self.hw_out();
+            [(self.cout, j, self.cin * k2), (self.cin * k2, j, self.cout), (self.cout, self.cin * k2, j)]
+        }
+    }
+
+    /// Tiles of each pass's GEMM: how many cores each can use (engine::gemm caps it at 16).
+    pub fn tiles(&self, batch: usize) -> [usize; 3] {
+        self.gemm_shapes(batch).map(|(m, n, k)| tile_count(m, n, k))
+    }
+
     /// Multiply-adds of the forward pass (each gradient costs as many).
     pub fn macs(&self, batch: usize) -> f64 {
         let k2 = (self.spec.k * self.spec.k) as f64;
@@ -97,6 +115,8 @@ pub struct LayerTime {
     pub forward_ms: f64,
     pub input_grad_ms: f64,
     pub weight_grad_ms: f64,
+    /// GEMM tiles of the forward, input-gradient and weight-gradient passes.
+    pub tiles: [usize; 3],
 }
 
 impl LayerTime {
@@ -191,7 +211,14 @@ pub fn layer_table(pool: &rayon::ThreadPool, batch: usize, reps: usize, ceiling_
             .map(|l| {
                 let (forward_ms, input_grad_ms, weight_grad_ms) =
                     if l.transposed { time_tconv(l, batch, reps) } else { time_conv(l, batch, reps) };
-                LayerTime { layer: l.name, gflop: 2.0 * l.macs(batch) / 1e9, forward_ms, input_grad_ms, weight_grad_ms }
+                LayerTime {
+                    layer: l.name,
+                    gflop: 2.0 * l.macs(batch) / 1e9,
+                    forward_ms,
+                    input_grad_ms,
+                    weight_grad_ms,
+                    tiles: l.tiles(batch),
+                }
             })
             .collect();
         LayerTable { threads: pool.current_num_threads(), batch, ceiling_gflops, ceiling_n, layers }
@@ -207,6 +234,16 @@ mod tests {
     fn iteration_account_matches_the_peers_count() {
         let macs: f64 = super::super::iteration_macs(64, 3, 64, 256).iter().sum();
         assert!((macs / 1e9 - 18.76).abs() < 0.01, "{macs}");
+    }
+
+    /// Each pass's GEMM does the layer's multiply-adds.
+    #[test]
+    fn gemm_shapes_carry_the_layer_macs() {
+        for l in pad_layers(3, 64, 256) {
+            for (m, n, k) in l.gemm_shapes(64) {
+                assert_eq!((m * n * k) as f64, l.macs(64), "{}", l.name);
+            }
+        }
     }
 
     /// Output sizes follow the networks' documented geometry (32 -> 16 -> 8 -> 4 -> 1; 1 -> 4 -> .. -> 32).

@@ -18,7 +18,8 @@ medians, GFLOP/s and pad's speed relative to PyTorch's. Without the peer (see
 With --layers, the account of where the time goes: for each of the nine layers of E and G at
 batch 64, the forward pass, the input gradient (dx) and the weight gradient (dW), each as ms,
 GFLOP/s and percentage of a GEMM ceiling measured first in the same run with the same kernel
-(an --ceiling-n cube). Activations, losses and Adam are outside the layers.";
+(an --ceiling-n cube), and the GEMM tiles of each pass (fwd/dx/dW): the most cores that
+pass can keep busy. Activations, losses and Adam are outside the layers.";
 
 #[derive(Args, Debug, Clone)]
 pub struct BenchArgs {
@@ -132,8 +133,8 @@ fn print_layer_table(t: &pad::bench::layers::LayerTable) {
         n = t.ceiling_n
     );
     println!(
-        "{:<8} {:>7} | {:>8} {:>7} {:>5} | {:>8} {:>7} {:>5} | {:>8} {:>7} {:>5}",
-        "layer", "GFLOP", "fwd ms", "GFLOP/s", "%", "dx ms", "GFLOP/s", "%", "dW ms", "GFLOP/s", "%"
+        "{:<8} {:>7} | {:>8} {:>7} {:>5} | {:>8} {:>7} {:>5} | {:>8} {:>7} {:>5} | {}",
+        "layer", "GFLOP", "fwd ms", "GFLOP/s", "%", "dx ms", "GFLOP/s", "%", "dW ms", "GFLOP/s", "%", "tiles"
     );
     let cell = |l: &pad::bench::layers::LayerTime, ms: f64| {
         format!("{ms:>8.2} {:>7.1} {:>4.0}%", l.rate(ms), 100.0 * l.rate(ms) / c)
@@ -141,12 +142,15 @@ fn print_layer_table(t: &pad::bench::layers::LayerTable) {
     let (mut flop, mut ms) = (0.0, 0.0);
     for l in &t.layers {
         println!(
-            "{:<8} {:>7.3} | {} | {} | {}",
+            "{:<8} {:>7.3} | {} | {} | {} | {}/{}/{}",
             l.layer,
             l.gflop,
             cell(l, l.forward_ms),
             cell(l, l.input_grad_ms),
-            cell(l, l.weight_grad_ms)
+            cell(l, l.weight_grad_ms),
+            l.tiles[0],
+            l.tiles[1],
+            l.tiles[2]
         );
         flop += 3.0 * l.gflop;
         ms += l.forward_ms + l.input_grad_ms + l.weight_grad_ms;

@@ -59,6 +59,13 @@ fn tile_shape(m: usize, n: usize, k: usize) -> (usize, usize) {
     (mt, nt)
 }
 
+/// How many tiles (independent single-threaded products) an m x n x k GEMM is cut into: the most
+/// cores it can keep busy.
+pub fn tile_count(m: usize, n: usize, k: usize) -> usize {
+    let (mt, nt) = tile_shape(m, n, k);
+    m.div_ceil(mt) * n.div_ceil(nt)
+}
+
 #[derive(Clone, Copy)]
 struct SendPtr(*mut f32);
 unsafe impl Send for SendPtr {}
