@@ -133,8 +133,8 @@ fn print_layer_table(t: &pad::bench::layers::LayerTable) {
         n = t.ceiling_n
     );
     println!(
-        "{:<8} {:>7} | {:>8} {:>7} {:>5} | {:>8} {:>7} {:>5} | {:>8} {:>7} {:>5} | {}",
-        "layer", "GFLOP", "fwd ms", "GFLOP/s", "%", "dx ms", "GFLOP/s", "%", "dW ms", "GFLOP/s", "%", "tiles"
+        "{:<8} {:>7} | {:>8} {:>7} {:>5} | {:>8} {:>7} {:>5} | {:>8} {:>7} {:>5} | tiles",
+        "layer", "GFLOP", "fwd ms", "GFLOP/s", "%", "dx ms", "GFLOP/s", "%", "dW ms", "GFLOP/s", "%"
     );
     let cell = |l: &pad::bench::layers::LayerTime, ms: f64| {
         format!("{ms:>8.2} {:>7.1} {:>4.0}%", l.rate(ms), 100.0 * l.rate(ms) / c)
