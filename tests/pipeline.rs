@@ -1,34 +1,14 @@
 //! The pipeline on the shipped demo slice, tiny settings: caching by key, exact invalidation,
 //! concurrent runs sharing one cache, verification, and the report's tables.
+mod common;
 use pad::pipeline::stages;
 use pad::pipeline::{run::run, Cache, Config, Kind, Plan};
 use std::collections::BTreeSet;
 use std::path::Path;
 
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-
 fn config(extra_eval: &str, seeds: &str) -> String {
-    format!(
-        r#"
-[datasets.demo]
-source = "fashion-mnist"
-mirror = "{ROOT}/data/demo"
-download_dir = "{ROOT}/data/demo"
-lock = "{ROOT}/data/demo/datasets.lock"
-allow_unpublished = true
-
-[eval]
-probe_epochs = 2
-{extra_eval}
-
-[profiles.tiny]
-datasets = ["demo"]
-conditions = ["pad", "wo_rem"]
-seeds = {seeds}
-epochs = 1
-limit_train = 128
-"#
-    )
+    let eval = format!("\n[eval]\nprobe_epochs = 2\n{extra_eval}\n");
+    common::demo_dataset() + &eval + &common::tiny_profile(r#"["pad", "wo_rem"]"#, seeds)
 }
 
 fn plan(text: &str) -> Plan {

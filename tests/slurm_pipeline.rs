@@ -4,13 +4,13 @@
 //! `pad status` names it with its log, and once the cause is gone a second submission computes
 //! only what is missing. Without a cluster it prints "SKIPPED: ..." and passes, unless
 //! PAD_REQUIRE_SLURM=1 (CI), which makes that a failure.
+mod common;
 use pad::pipeline::{stages, Cache, Config, Plan};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const PAD: &str = env!("CARGO_BIN_EXE_pad");
 
 fn slurm_or_skip() -> bool {
@@ -27,31 +27,8 @@ fn slurm_or_skip() -> bool {
 }
 
 fn experiment(dir: &Path) -> PathBuf {
-    let text = format!(
-        r#"
-[datasets.demo]
-source = "fashion-mnist"
-mirror = "{ROOT}/data/demo"
-download_dir = "{ROOT}/data/demo"
-lock = "{ROOT}/data/demo/datasets.lock"
-allow_unpublished = true
-
-[eval]
-probe_epochs = 2
-pca_samples = 300
-
-[slurm]
-cpus_per_task = 1
-time = "00:20:00"
-
-[profiles.tiny]
-datasets = ["demo"]
-conditions = ["pad", "wo_rem"]
-seeds = [0]
-epochs = 1
-limit_train = 128
-"#
-    );
+    let rest = "\n[eval]\nprobe_epochs = 2\npca_samples = 300\n\n[slurm]\ncpus_per_task = 1\ntime = \"00:20:00\"\n";
+    let text = common::demo_dataset() + rest + &common::tiny_profile(r#"["pad", "wo_rem"]"#, "[0]");
     let path = dir.join("pipeline.toml");
     std::fs::write(&path, text).unwrap();
     path

@@ -7,6 +7,7 @@
 //!   computation really reads the field.
 //!
 //! A new field without a rule below fails the test, so it cannot be forgotten.
+mod common;
 use pad::pipeline::stage::{Env, Inputs, Node};
 use pad::pipeline::stages;
 use pad::pipeline::{run::run, Cache, Config, Plan};
@@ -14,30 +15,9 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-
 fn tiny_plan() -> Plan {
-    let text = format!(
-        r#"
-[datasets.demo]
-source = "fashion-mnist"
-mirror = "{ROOT}/data/demo"
-download_dir = "{ROOT}/data/demo"
-lock = "{ROOT}/data/demo/datasets.lock"
-allow_unpublished = true
-
-[eval]
-probe_epochs = 2
-pca_samples = 300
-
-[profiles.tiny]
-datasets = ["demo"]
-conditions = ["pad"]
-seeds = [0]
-epochs = 1
-limit_train = 128
-"#
-    );
+    let eval = "\n[eval]\nprobe_epochs = 2\npca_samples = 300\n";
+    let text = common::demo_dataset() + eval + &common::tiny_profile(r#"["pad"]"#, "[0]");
     Plan::new(Config::parse(Path::new("pipeline.toml"), text).unwrap().profile("tiny").unwrap())
 }
 
