@@ -109,9 +109,27 @@ impl Cache {
     /// A private work directory for an entry that starts from nothing each time: named by host and
     /// process, so two workers on any machines never write into the same one.
     pub fn private_work_dir(&self, stage: &str, key: &str) -> PathBuf {
-        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-        let host: String = host.trim().chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
-        self.root.join(stage).join(format!("{key}.partial-{host}-{}", std::process::id()))
+        self.root.join(stage).join(format!("{}{}", private_prefix(key), std::process::id()))
+    }
+
+    /// Removes the private work directories of `key` left by killed processes of this host (their
+    /// pid is gone). Directories of other hosts are left alone: their processes may be alive.
+    /// Returns how many were removed.
+    pub fn remove_dead_private_dirs(&self, stage: &str, key: &str) -> Result<usize, CacheError> {
+        let dir = self.root.join(stage);
+        let prefix = private_prefix(key);
+        let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(0) };
+        let mut removed = 0;
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(pid) = name.strip_prefix(&prefix).and_then(|p| p.parse::<u32>().ok()) else { continue };
+            if !process_alive(pid) {
+                let p = entry.path();
+                std::fs::remove_dir_all(&p).map_err(io(&p))?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     /// Seals a finished work directory: record, manifest (last), then rename into place. When
@@ -209,6 +227,19 @@ fn verify_entry(dir: &Path) -> Result<(), CacheError> {
     Ok(())
 }
 
+/// `<key>.partial-<host>-`: the private work directories of `key` made on this host.
+fn private_prefix(key: &str) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let host: String = host.trim().chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+    format!("{key}.partial-{host}-")
+}
+
+/// Whether a process with this pid exists on this host (a recycled pid counts as alive: its
+/// directory then waits for a later run, which is safe).
+fn process_alive(pid: u32) -> bool {
+    Path::new("/proc").join(pid.to_string()).exists()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,5 +282,24 @@ mod tests {
         assert_eq!(n, 1);
         let msg = bad[0].to_string();
         assert!(msg.contains("out.csv") && msg.contains("corrupted"), "{msg}");
+    }
+
+    #[test]
+    fn dead_private_dirs_of_this_host_go_and_live_ones_stay() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = Cache { root: tmp.path().to_path_buf() };
+        let mine = cache.private_work_dir("probe", "k1");
+        // Above Linux's largest pid_max (2^22): no such process.
+        let dead = tmp.path().join("probe").join(format!("{}{}", private_prefix("k1"), 4_194_305));
+        let elsewhere = tmp.path().join("probe").join("k1.partial-otherhost-4194305");
+        let other_key = tmp.path().join("probe").join(format!("{}{}", private_prefix("k2"), 4_194_305));
+        for d in [&mine, &dead, &elsewhere, &other_key] {
+            std::fs::create_dir_all(d).unwrap();
+            std::fs::write(d.join("half.csv"), "x").unwrap();
+        }
+        assert_eq!(cache.remove_dead_private_dirs("probe", "k1").unwrap(), 1);
+        assert!(!dead.exists(), "a killed run's directory is removed");
+        assert!(mine.exists() && elsewhere.exists() && other_key.exists());
+        assert_eq!(cache.remove_dead_private_dirs("missing-stage", "k1").unwrap(), 0);
     }
 }

@@ -88,8 +88,12 @@ fn compute_locked(plan: &Plan, cache: &Cache, i: usize, env: &Env) -> Result<Out
     } else {
         cache.private_work_dir(kind.name, &node.key)
     };
-    if !kind.resumable && work.exists() {
-        std::fs::remove_dir_all(&work).at(&work)?;
+    if !kind.resumable {
+        // Under the key's lock: leftovers of killed runs on this host go before new work starts.
+        cache.remove_dead_private_dirs(kind.name, &node.key)?;
+        if work.exists() {
+            std::fs::remove_dir_all(&work).at(&work)?;
+        }
     }
     std::fs::create_dir_all(&work).at(&work)?;
     let inputs = Inputs::of(&plan.nodes, node, cache);
