@@ -92,7 +92,11 @@ pub fn diff(a: &DiffArgs) -> Result<ExitCode, super::Error> {
         FormatArg::Json => Format::Json,
         FormatArg::Md => Format::Markdown,
     };
-    // Written, not print!ed: a closed pipe (`pad diff | head`) is an error to report, not a panic.
-    std::io::stdout().write_all(diff::output::render(&d, format).as_bytes())?;
+    // Written, not print!ed (which panics on a closed pipe); a reader that stopped early
+    // (`pad diff | head`) is no error, and the verdict below still sets the status.
+    match std::io::stdout().write_all(diff::output::render(&d, format).as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        r => r?,
+    }
     Ok(if a.fail_beyond_noise && d.beyond_noise() > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }

@@ -105,7 +105,10 @@ fn table_status(t: &TableDiff) -> String {
         .iter()
         .filter(|l| matches!(l.what, What::Mean | What::Row) && l.verdict == Some(Verdict::BeyondNoise))
         .count();
-    let mut parts = vec![format!("{values} value(s) changed, {beyond} beyond noise")];
+    let mut parts = Vec::new();
+    if values > 0 {
+        parts.push(format!("{values} value(s) changed, {beyond} beyond noise"));
+    }
     for (n, what) in [(count(What::RowAdded), "row(s) added"), (count(What::RowRemoved), "row(s) removed")] {
         if n > 0 {
             parts.push(format!("{n} {what}"));
