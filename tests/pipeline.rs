@@ -70,6 +70,12 @@ fn cached_stages_are_not_recomputed_and_a_parameter_invalidates_exactly_its_down
     let dist = std::fs::read_to_string(out.join("distances.csv")).unwrap();
     assert_eq!(dist.lines().count(), 1 + 6, "{dist}");
     assert!(dist.contains("paper-4.4.4"));
+    // The provenance `pad diff` compares: every kind with its version, stages planned and reported.
+    let prov = std::fs::read_to_string(out.join("stages.csv")).unwrap();
+    assert!(prov.starts_with("stage,version,planned,reported\n"), "{prov}");
+    assert_eq!(prov.lines().count(), 1 + stages::KINDS.len(), "{prov}");
+    assert!(prov.contains(&format!("\nprobe,{},6,6\n", stages::probe::KIND.version)), "{prov}");
+    assert!(prov.contains(&format!("\nfid,{},0,0\n", stages::fid::KIND.version)), "{prov}");
     for f in [
         "accuracy_demo.svg",
         "occlusion_demo.svg",

@@ -6,6 +6,7 @@
 //! or writes anything; the worker threads are decided once, before any command runs (threads.rs).
 mod bench;
 mod data;
+mod diff;
 mod eval;
 mod fid;
 mod inputs;
@@ -15,6 +16,7 @@ mod train;
 mod values;
 
 use clap::{Parser, Subcommand};
+use std::process::ExitCode;
 
 /// What a command fails with: the library's errors and the command line's own, printed once by main.
 pub type Error = Box<dyn std::error::Error>;
@@ -68,6 +70,8 @@ pub enum Cmd {
     Verify,
     /// One stage by key: compute it (what a cluster job runs) or show its parameters.
     Stage(pipeline::StageArgs),
+    #[command(about = diff::ABOUT, long_about = diff::LONG_ABOUT)]
+    Diff(diff::DiffArgs),
     #[command(about = bench::ABOUT, long_about = bench::LONG_ABOUT)]
     Bench(bench::BenchArgs),
 }
@@ -88,29 +92,42 @@ impl Cmd {
             Cmd::Stage(a) => match &a.command {
                 pipeline::StageCmd::Run(k) | pipeline::StageCmd::Show(k) => k.threads.threads,
             },
-            Cmd::Conditions | Cmd::Status(_) | Cmd::Verify | Cmd::Bench(_) => None,
+            Cmd::Conditions | Cmd::Status(_) | Cmd::Verify | Cmd::Diff(_) | Cmd::Bench(_) => None,
         }
     }
 
-    pub fn run(self) -> Result<(), Error> {
+    /// The exit status of a failed command: 2 for `pad diff` (whose 1 means "beyond noise", as
+    /// diff(1) and `git diff --exit-code` keep 1 for "different"), 1 for every other command.
+    pub fn error_status(&self) -> ExitCode {
         match self {
-            Cmd::Fetch(a) => data::fetch(a),
+            Cmd::Diff(_) => ExitCode::from(2),
+            _ => ExitCode::FAILURE,
+        }
+    }
+
+    /// Runs the command; a command with a verdict of its own (`pad diff --fail-beyond-noise`)
+    /// returns its status.
+    pub fn run(self) -> Result<ExitCode, Error> {
+        let done = |r: Result<(), Error>| r.map(|()| ExitCode::SUCCESS);
+        match self {
+            Cmd::Fetch(a) => done(data::fetch(a)),
             Cmd::Conditions => {
                 train::list_conditions();
-                Ok(())
+                Ok(ExitCode::SUCCESS)
             }
-            Cmd::Train(a) => train::train(&a),
-            Cmd::Probe(a) => eval::probe(&a),
-            Cmd::Occlusion(a) => eval::occlusion(&a),
-            Cmd::Distances(a) => eval::distances(&a),
-            Cmd::Pca(a) => eval::pca(&a),
-            Cmd::Dreams(a) => eval::dreams(&a),
-            Cmd::Fid(a) => fid::fid(a),
-            Cmd::Run(a) => pipeline::run(&a),
-            Cmd::Status(a) => pipeline::status(&a),
-            Cmd::Verify => pipeline::verify(),
-            Cmd::Stage(a) => pipeline::stage(&a),
-            Cmd::Bench(a) => bench::bench(&a),
+            Cmd::Train(a) => done(train::train(&a)),
+            Cmd::Probe(a) => done(eval::probe(&a)),
+            Cmd::Occlusion(a) => done(eval::occlusion(&a)),
+            Cmd::Distances(a) => done(eval::distances(&a)),
+            Cmd::Pca(a) => done(eval::pca(&a)),
+            Cmd::Dreams(a) => done(eval::dreams(&a)),
+            Cmd::Fid(a) => done(fid::fid(a)),
+            Cmd::Run(a) => done(pipeline::run(&a)),
+            Cmd::Status(a) => done(pipeline::status(&a)),
+            Cmd::Verify => done(pipeline::verify()),
+            Cmd::Stage(a) => done(pipeline::stage(&a)),
+            Cmd::Diff(a) => diff::diff(&a),
+            Cmd::Bench(a) => done(bench::bench(&a)),
         }
     }
 }

@@ -17,6 +17,8 @@ pub enum PipelineError {
     #[error(transparent)]
     Eval(#[from] crate::eval::EvalError),
     #[error(transparent)]
+    Diff(#[from] super::diff::DiffError),
+    #[error(transparent)]
     Slurm(#[from] super::slurm::SlurmError),
     #[error(transparent)]
     File(#[from] crate::files::PathIo),

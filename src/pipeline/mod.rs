@@ -1,8 +1,10 @@
 //! The pipeline: pipeline.toml, the stage units and their keys, the content-addressed cache, the
-//! runner, status and the report. Knows which stage needs what, not how a stage computes.
+//! runner, status, the report, and `diff` (results compared across commits). Knows which stage
+//! needs what, not how a stage computes.
 pub mod cache;
 pub mod cluster;
 pub mod config;
+pub mod diff;
 pub mod error;
 pub mod jobs;
 pub mod plan;

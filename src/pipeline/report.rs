@@ -2,12 +2,18 @@
 //! loop: every registered kind turns its complete nodes (in report order) into tables, figures
 //! and a summary section (its `Kind::report`); this file writes them. Only the report writes
 //! into results/.
+//!
+//! Besides the kinds' tables it writes `stages.csv`, the provenance of the numbers: every stage
+//! kind with its version, how many stages of it the profile plans and how many the report found
+//! complete. Old commits' code is not at hand when results are compared (`pad diff`), so this is
+//! how a change in numbers is shown next to a change in the code that made them.
 use super::cache::Cache;
 use super::config::Profile;
 use super::error::PipelineError;
 use super::plan::Plan;
 use super::stage::{Coord, Item, ReportCtx};
 use super::stages::KINDS;
+use crate::report::tables::{Cell, Table};
 use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
 
@@ -32,6 +38,7 @@ pub fn report(plan: &Plan, cache: &Cache, results: &Path) -> Result<Vec<PathBuf>
         files.extend(c.files);
         md += &c.summary;
     }
+    files.push((PROVENANCE.into(), provenance(plan, cache).to_csv().into_bytes()));
     files.push(("summary.md".into(), md.into_bytes()));
     let out = results.join(&p.name);
     let mut written = Vec::new();
@@ -41,6 +48,25 @@ pub fn report(plan: &Plan, cache: &Cache, results: &Path) -> Result<Vec<PathBuf>
         written.push(path);
     }
     Ok(written)
+}
+
+/// The provenance table's file name in results/<profile>/.
+pub const PROVENANCE: &str = "stages.csv";
+
+/// One row per registered kind (registration order): stage, version, planned, reported.
+fn provenance(plan: &Plan, cache: &Cache) -> Table {
+    let mut t = Table::new(&["stage", "version", "planned", "reported"]);
+    for kind in KINDS {
+        let planned = plan.of(kind).count();
+        let reported = plan.of(kind).filter(|n| cache.is_complete(kind.name, &n.key)).count();
+        t.push(vec![
+            Cell::Text(kind.name.into()),
+            Cell::Int(kind.version as i64),
+            Cell::Int(planned as i64),
+            Cell::Int(reported as i64),
+        ]);
+    }
+    t
 }
 
 /// Rows appear by dataset (profile order), then the untrained networks before the conditions
