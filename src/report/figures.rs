@@ -120,7 +120,9 @@ fn sem_panel(title: &str, xlabel: &str, ylabel: &str, conditions: &[Runs], color
 pub fn accuracy_vs_epoch(panels: &[CurvePanel], colors: &Colors) -> String {
     let panels: Vec<Panel> = panels
         .iter()
-        .map(|(title, conds)| sem_panel(title, "epoch", "linear separability (% test accuracy)", conds, colors))
+        .map(|(title, conds)| {
+            sem_panel(title, "epoch (mean ± SEM over seeds)", "linear separability (% test accuracy)", conds, colors)
+        })
         .collect();
     render(&panels)
 }
@@ -130,7 +132,9 @@ pub fn accuracy_vs_epoch(panels: &[CurvePanel], colors: &Colors) -> String {
 pub fn accuracy_vs_occlusion(panels: &[CurvePanel], colors: &Colors) -> String {
     let panels: Vec<Panel> = panels
         .iter()
-        .map(|(title, conds)| sem_panel(title, "occlusion probability", "test accuracy (%)", conds, colors))
+        .map(|(title, conds)| {
+            sem_panel(title, "occlusion probability (mean ± SEM over seeds)", "test accuracy (%)", conds, colors)
+        })
         .collect();
     render(&panels)
 }

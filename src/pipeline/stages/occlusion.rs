@@ -137,7 +137,7 @@ fn report(ctx: &ReportCtx, items: &[Item]) -> Result<Contribution, PipelineError
     let names = probe::readout_names(ctx.profile);
     for (d, conds) in &sweeps {
         let panels: Vec<figures::CurvePanel> =
-            (0..2).map(|k| (format!("{d}: {}", names[k]), curves(conds, READOUTS[k]))).collect();
+            (0..2).map(|k| (format!("{d}, last epoch: {}", names[k]), curves(conds, READOUTS[k]))).collect();
         out.files.push((
             format!("figures/occlusion_{d}.svg"),
             figures::accuracy_vs_occlusion(&panels, &ctx.colors()).into_bytes(),

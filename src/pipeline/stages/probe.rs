@@ -239,7 +239,7 @@ fn report(ctx: &ReportCtx, items: &[Item]) -> Result<Contribution, PipelineError
     let cols: [report::Column<Accuracy>; 2] =
         [("paper probe (SGD), test %", |a| a.probe, 2), ("ridge read-out, test %", |a| a.ridge, 2)];
     out.summary = format!(
-        "## Linear separability (Fig. 4, Appendix 1-Table 1)\n\nTest accuracy (%) of two linear read-outs of z after the last epoch; \"untrained\" is every run's epoch 0. The paper probe is the authors' ({}; its last epoch): the paper's number, which moves from one probe epoch to the next and depends on the scale of z. The ridge read-out ({}: one-hot targets, z standardised with the training set's mean and deviation, closed form) is deterministic and blind to that scale: a steadier measure of linear separability. Curves of both: figures/accuracy_<dataset>.svg.\n\n{}\n",
+        "## Linear separability (Fig. 4, Appendix 1-Table 1)\n\nTest accuracy (%) of two linear read-outs of the same frozen z after the last epoch; \"untrained\" is every run's epoch 0. The {}, as the authors' fig4 script trains it (its last probe epoch), is the paper's number; it moves from one probe epoch to the next, and its level depends on the scale of z. The {} regresses one-hot targets on z standardised with the training set's mean and deviation, in closed form: one deterministic number per network, blind to the scale of each dimension. Curves of both: figures/accuracy_<dataset>.svg.\n\n{}\n",
         names[0],
         names[1],
         report::pm_rows(&finals, &cols).to_markdown()
