@@ -4,7 +4,7 @@
 //!   cargo run --release --example eval_checkpoint -- ARTIFACT CHECKPOINT OUT [--skip-sweep] [--figures-only] [--probe-run]
 use pad::eval::{standalone, ProbeConfig, ProbeOptions, SplitOptions, Subject};
 use pad::report::figures::{
-    accuracy_vs_epoch, accuracy_vs_occlusion, distance_ratio_bars, losses_per_epoch, write_svg, DistanceRatios,
+    accuracy_vs_epoch, accuracy_vs_occlusion, distance_ratio_bars, losses_per_epoch, write_svg, Colors, DistanceRatios,
 };
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -47,7 +47,10 @@ fn main() -> Result<()> {
         let curve = rows.iter().map(|(e, h)| (*e as f64, h.test_acc)).collect();
         write_svg(
             &out.join("accuracy.svg"),
-            &accuracy_vs_epoch("linear separability", &[("pad".into(), vec![curve])]),
+            &accuracy_vs_epoch(
+                &[("linear separability (paper probe)".into(), vec![("pad".into(), vec![curve])])],
+                &Colors::new(&["pad"]),
+            ),
         )?;
         return Ok(());
     }
@@ -77,7 +80,8 @@ fn main() -> Result<()> {
         timed(&format!("dreams ({tag})"), &|| Ok(standalone::dream_files(&on("train"), 8, &dir).map(|_| ())?))?;
         if !a.iter().any(|s| s == "--skip-sweep") {
             timed(&format!("occlusion ({tag})"), &|| {
-                let rows = standalone::occlusion(&ProbeOptions { subject: subject(untrained), epochs: 20, lr: 0.2 })?;
+                let o = ProbeOptions { subject: subject(untrained), epochs: 20, lr: 0.2, ridge_lambda: 1.0 };
+                let rows = standalone::occlusion(&o)?;
                 write(&dir.join("occlusion.csv"), &pad::eval::occlusion::sweep_csv(&rows))
             })?;
         }
@@ -95,16 +99,18 @@ fn main() -> Result<()> {
 /// written above.
 fn figures(out: &Path) -> Result<()> {
     let tags = ["trained", "untrained"];
-    let mut sweeps = Vec::new();
+    // Per read-out (paper probe, ridge): each network's sweep.
+    let mut sweeps = [Vec::new(), Vec::new()];
     let mut dists = Vec::new();
     for tag in tags {
         if let Ok(csv) = std::fs::read_to_string(out.join(tag).join("occlusion.csv")) {
-            // p,test_loss,test_acc,test_acc_ref: the curve is (p, test_acc).
-            let rows = csv.lines().skip(1).map(|l| {
-                let v: Vec<f64> = l.split(',').map(|x| x.parse().unwrap_or(f64::NAN)).collect();
-                (v[0], v[2])
-            });
-            sweeps.push((tag.to_string(), vec![rows.collect()]));
+            // p,test_loss,test_acc,test_acc_ref,ridge_acc: the curves are (p, test_acc), (p, ridge_acc).
+            let rows: Vec<Vec<f64>> =
+                csv.lines().skip(1).map(|l| l.split(',').map(|x| x.parse().unwrap_or(f64::NAN)).collect()).collect();
+            for (k, col) in [2, 4].into_iter().enumerate() {
+                let curve = rows.iter().map(|v| (v[0], v.get(col).copied().unwrap_or(f64::NAN))).collect();
+                sweeps[k].push((tag.to_string(), vec![curve]));
+            }
         }
         let j: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(out.join(tag).join("distances.json"))?)?;
@@ -112,9 +118,13 @@ fn figures(out: &Path) -> Result<()> {
         let d = DistanceRatios { intra_inter: f("ratio_intra_inter"), occluded_inter: f("ratio_occluded_inter") };
         dists.push((tag.to_string(), vec![d]));
     }
-    if !sweeps.is_empty() {
-        write_svg(&out.join("occlusion.svg"), &accuracy_vs_occlusion("linear read-out under occlusion", &sweeps))?;
+    let colors = Colors::new(&tags);
+    if !sweeps[0].is_empty() {
+        let [probe, ridge] = sweeps;
+        let panels =
+            [("paper probe under occlusion".to_string(), probe), ("ridge read-out under occlusion".into(), ridge)];
+        write_svg(&out.join("occlusion.svg"), &accuracy_vs_occlusion(&panels, &colors))?;
     }
-    write_svg(&out.join("distance_ratios.svg"), &distance_ratio_bars(&dists))?;
+    write_svg(&out.join("distance_ratios.svg"), &distance_ratio_bars(&dists, &colors))?;
     Ok(())
 }

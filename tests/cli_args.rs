@@ -48,6 +48,8 @@ const COUNT: &[&str] = &["0", "-1", "-0", "1.5", "abc", "", OVERFLOW];
 const SEED: &[&str] = &["-1", "1.5", "abc", "", OVERFLOW];
 /// Bad for learning rates.
 const RATE: &[&str] = &["0", "-0.1", "nan", "NaN", "inf", "-inf", "1e39", "abc", ""];
+/// Bad for penalties (f64: 1e309 is infinite).
+const PENALTY: &[&str] = &["0", "-0.1", "-0", "nan", "inf", "-inf", "1e309", "abc", ""];
 
 #[test]
 fn bad_numbers_are_refused_naming_the_flag_before_any_work() {
@@ -91,10 +93,12 @@ fn bad_numbers_are_refused_naming_the_flag_before_any_work() {
         (vec!["train".into(), "--data".into(), data.clone(), "--out".into(), p("run")], "--threads", threads.clone()),
         (model("probe", &[]), "--epochs", with(&[HUGE], &[COUNT])),
         (model("probe", &[]), "--lr", with(&[], &[RATE])),
+        (model("probe", &[]), "--ridge-lambda", with(&[], &[PENALTY])),
         (model("probe", &[]), "--seed", with(&[], &[SEED])),
         (model("probe", &[]), "--threads", threads.clone()),
         (model("occlusion", &["--out", &p("occ.csv")]), "--epochs", with(&[HUGE], &[COUNT])),
         (model("occlusion", &["--out", &p("occ.csv")]), "--lr", with(&[], &[RATE])),
+        (model("occlusion", &["--out", &p("occ.csv")]), "--ridge-lambda", with(&[], &[PENALTY])),
         (model("occlusion", &["--out", &p("occ.csv")]), "--seed", with(&[], &[SEED])),
         (model("occlusion", &["--out", &p("occ.csv")]), "--threads", threads.clone()),
         (model("distances", &["--out", &p("d.json")]), "--seed", with(&[], &[SEED])),

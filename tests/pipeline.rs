@@ -87,19 +87,37 @@ fn cached_stages_are_not_recomputed_and_a_parameter_invalidates_exactly_its_down
         let svg = std::fs::read_to_string(out.join("figures").join(f)).unwrap();
         assert!(svg.starts_with("<svg") && svg.contains("class=\"series\""), "{f}");
     }
-    // One series per condition (pad, wo_rem, untrained) in the occlusion and distance figures.
+    // One series per condition (pad, wo_rem, untrained) in each read-out's panel of the occlusion
+    // figure, and in each panel of the distance figure.
     assert_eq!(
         pad::report::svg::count_series(&std::fs::read_to_string(out.join("figures/occlusion_demo.svg")).unwrap()),
-        3
+        6
     );
     assert_eq!(
         pad::report::svg::count_series(&std::fs::read_to_string(out.join("figures/distances_demo.svg")).unwrap()),
         6
     );
-    let png = std::fs::read(out.join("figures/dreams_demo_pad_seed0_epoch1.png")).unwrap();
-    assert_eq!(&png[1..4], b"PNG");
+    // Dream grids: rows labelled, each an embedded PNG, at least 800 px of images.
+    let dreams = std::fs::read_to_string(out.join("figures/dreams_demo_pad_seed0_epoch1.svg")).unwrap();
+    for label in [">real</text>", ">NREM dream</text>", ">REM dream</text>"] {
+        assert!(dreams.contains(label), "{label}");
+    }
+    assert_eq!(dreams.matches("data:image/png;base64,").count(), 3);
+    // Both read-outs, named, in the tables, the summary and the figures.
+    assert!(probe.lines().next().unwrap().ends_with(",ridge_acc,ridge_train_acc"), "{probe}");
+    assert!(occ.lines().next().unwrap().ends_with(",ridge_acc"), "{occ}");
+    let summary_csv = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    assert!(summary_csv
+        .starts_with("dataset,condition,epoch,seeds,test_acc_mean,test_acc_sem,ridge_acc_mean,ridge_acc_sem\n"));
+    for f in ["accuracy_demo.svg", "occlusion_demo.svg"] {
+        let svg = std::fs::read_to_string(out.join("figures").join(f)).unwrap();
+        assert!(svg.contains("paper probe (SGD") && svg.contains("ridge read-out (standardised z"), "{f}");
+        // untrained is in the legend of both panels.
+        assert_eq!(svg.matches(">untrained</text>").count(), 2, "{f}");
+    }
     let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
     assert!(summary.contains("| demo | pad |") && summary.contains("±"), "{summary}");
+    assert!(summary.contains("| paper probe (SGD), test % | ridge read-out, test % |"), "{summary}");
     assert!(
         summary.contains("Robustness to occlusion")
             && summary.contains("Latent organisation")

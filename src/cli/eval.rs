@@ -2,7 +2,7 @@
 //! occlusion | distances | pca | dreams`. Each prints its result; the pipeline (`pad run`)
 //! computes the same for every run of a profile, cached.
 use super::inputs::ModelArgs;
-use super::values::{positive_real, whole};
+use super::values::{positive_f64, positive_real, whole};
 use clap::Args;
 use std::path::{Path, PathBuf};
 
@@ -26,10 +26,14 @@ pub struct ReadoutArgs {
     // Hyphen values reach the parser, so that `--lr -inf` is refused as a value, naming --lr.
     #[arg(long, default_value_t = 0.2, allow_hyphen_values = true, value_parser = positive_real)]
     pub lr: f32,
+    /// Penalty of the ridge read-out fitted beside the SGD probe (on standardised codes).
+    #[arg(long, default_value_t = pad::eval::ridge::DEFAULT_LAMBDA, value_name = "LAMBDA",
+          allow_hyphen_values = true, value_parser = positive_f64)]
+    pub ridge_lambda: f64,
 }
 
 fn probe_options(model: &ModelArgs, r: &ReadoutArgs) -> pad::eval::ProbeOptions {
-    pad::eval::ProbeOptions { subject: model.subject(), epochs: r.epochs, lr: r.lr }
+    pad::eval::ProbeOptions { subject: model.subject(), epochs: r.epochs, lr: r.lr, ridge_lambda: r.ridge_lambda }
 }
 
 pub const PROBE_LONG_ABOUT: &str = "\
@@ -38,7 +42,9 @@ Linear read-out of a checkpoint's frozen latent code (Fig. 4).
 Encodes the train and test images, trains a linear classifier (SGD, batch 64) on the train codes
 and prints one CSV row per read-out epoch on stdout: train loss and accuracy, test loss, test
 accuracy over all test images (test_acc) and as the authors' script computes it (test_acc_ref,
-the mean over full batches of 64). A summary goes to stderr.";
+the mean over full batches of 64). A summary goes to stderr, with the accuracy of the ridge
+read-out on the same codes (one-hot targets on standardised codes, closed form: no epochs, no
+learning rate, so a steadier number than the SGD probe's).";
 
 #[derive(Args, Debug, Clone)]
 pub struct ProbeArgs {
@@ -50,14 +56,16 @@ pub struct ProbeArgs {
 
 pub fn probe(a: &ProbeArgs) -> Result<(), super::Error> {
     let t = std::time::Instant::now();
-    let hist = pad::eval::standalone::probe(&probe_options(&a.model, &a.readout))?;
+    let (hist, ridge) = pad::eval::standalone::probe(&probe_options(&a.model, &a.readout))?;
     print!("{}", pad::eval::history_csv(&hist));
     let last5: Vec<f64> = hist.iter().rev().take(5).map(|h| h.test_acc).collect();
     eprintln!(
-        "test accuracy {:.2}% (last epoch), {:.2}% (mean of last {}); {:.1} s",
+        "test accuracy {:.2}% (last epoch), {:.2}% (mean of last {}); ridge read-out (standardised z, lambda {}) {:.2}%; {:.1} s",
         hist.last().map_or(f64::NAN, |h| h.test_acc),
         last5.iter().sum::<f64>() / last5.len() as f64,
         last5.len(),
+        ridge.lambda,
+        ridge.test_acc,
         t.elapsed().as_secs_f64()
     );
     Ok(())
@@ -66,9 +74,10 @@ pub fn probe(a: &ProbeArgs) -> Result<(), super::Error> {
 pub const OCCLUSION_LONG_ABOUT: &str = "\
 Occlusion sweep (Fig. 5): read-out accuracy on test images occluded with p = 0, 0.1, ..., 1.
 
-Trains the linear read-out on clean train codes (as `pad probe`), then, for each p, encodes the
-test images with each 4x4 tile set to grey with probability p (a mask per image) and evaluates the
-read-out on them. Prints CSV (p, test_loss, test_acc, test_acc_ref) and writes it to --out if given.";
+Fits the read-outs on clean train codes (as `pad probe`: the SGD probe and the ridge read-out),
+then, for each p, encodes the test images with each 4x4 tile set to grey with probability p (a
+mask per image) and evaluates both on them. Prints CSV (p, test_loss, test_acc, test_acc_ref of
+the SGD probe; ridge_acc) and writes it to --out if given.";
 
 #[derive(Args, Debug, Clone)]
 pub struct OcclusionArgs {
@@ -171,7 +180,7 @@ pub struct DreamsArgs {
     /// Split the real images come from.
     #[arg(long, default_value = "train", value_parser = ["train", "test"])]
     pub split: String,
-    /// Directory for real.png, nrem.png, rem.png and dreams.png.
+    /// Directory for real.png, nrem.png, rem.png, dreams.png and the labelled dreams.svg.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
 }
@@ -180,5 +189,17 @@ pub fn dreams(a: &DreamsArgs) -> Result<(), super::Error> {
     for p in pad::eval::standalone::dream_files(&split_options(&a.model, &a.split), a.n, &a.out)? {
         println!("{}", p.display());
     }
+    // The three rows as one labelled figure, as the report draws them.
+    let mut pngs = Vec::new();
+    for name in ["real.png", "nrem.png", "rem.png"] {
+        let path = a.out.join(name);
+        pngs.push(pad::files::At::at(std::fs::read(&path), &path)?);
+    }
+    let rows: Vec<(&str, &[u8])> =
+        ["real", "NREM dream", "REM dream"].into_iter().zip(pngs.iter().map(Vec::as_slice)).collect();
+    let svg = pad::report::grids::labelled_rows("real images and their dreams", &rows)?;
+    let path = a.out.join("dreams.svg");
+    write(&path, &svg)?;
+    println!("{}", path.display());
     Ok(())
 }

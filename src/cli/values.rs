@@ -10,6 +10,14 @@ pub fn positive_real(s: &str) -> Result<f32, String> {
     }
 }
 
+/// Penalties and other real numbers kept in f64.
+pub fn positive_f64(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err("allowed: a finite number > 0 (e.g. 1)".into()),
+    }
+}
+
 /// Seeds: any whole number that fits in 64 bits.
 pub fn seed(s: &str) -> Result<u64, String> {
     s.parse::<u64>().map_err(|_| format!("allowed: whole numbers from 0 to {}", u64::MAX))

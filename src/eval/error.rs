@@ -27,7 +27,8 @@ pub enum EvalError {
     Tensors { path: PathBuf, network: &'static str, problems: String },
     #[error("{what}: {msg}")]
     Stats { what: String, msg: String },
-    #[error("Fréchet distance: {0}")]
+    /// A linear-algebra step that failed, and on which matrix.
+    #[error("{0}")]
     Linalg(String),
 }
 

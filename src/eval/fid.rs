@@ -11,6 +11,7 @@
 //! sample counts it was computed from.
 use super::error::EvalError;
 use super::inception::{InceptionV3, Layout, BATCH, DIM};
+use super::linalg::symmetric_eigen;
 use crate::data::Images;
 use crate::files::safetensors::{self, Dtype, HeaderLayout, Tensor};
 use nalgebra::DMatrix;
@@ -148,17 +149,9 @@ fn matrix(s: &Stats) -> DMatrix<f64> {
     DMatrix::from_row_slice(s.dim, s.dim, &s.sigma)
 }
 
-/// Eigen-decomposition of a symmetric matrix (symmetrised first so rounding cannot break it).
-fn sym_eigen(m: DMatrix<f64>, what: &str) -> Result<nalgebra::SymmetricEigen<f64, nalgebra::Dyn>, EvalError> {
-    let n = m.nrows();
-    let sym = (&m + m.transpose()) * 0.5;
-    sym.try_symmetric_eigen(f64::EPSILON, 1000 * n.max(10))
-        .ok_or_else(|| EvalError::Linalg(format!("eigendecomposition of {what} did not converge")))
-}
-
 /// tr sqrt(S1 S2) as sum_i sqrt(lambda_i(S1^1/2 S2 S1^1/2)).
 pub fn trace_sqrt_product(s1: &DMatrix<f64>, s2: &DMatrix<f64>) -> Result<f64, EvalError> {
-    let e1 = sym_eigen(s1.clone(), "sigma1")?;
+    let e1 = symmetric_eigen(s1.clone(), "the Fréchet distance's sigma1")?;
     // S1^1/2 = V diag(sqrt(max(l, 0))) V^T, the diagonal applied as a column scaling.
     let v = &e1.eigenvectors;
     let mut scaled = v.clone();

@@ -4,10 +4,11 @@
 //! (fig6_plot_PCA.py in the authors' repository actually runs t-SNE on clean and occluded codes
 //! together, with one mask for the whole batch; the paper's figure and this stage use PCA.)
 //!
-//! PCA here: covariance in f64, then all eigenpairs by the cyclic Jacobi method, which is exact
-//! to rounding for symmetric matrices and needs no external linear-algebra crate.
+//! PCA here: covariance in f64, then its eigenpairs from nalgebra's symmetric eigensolver (the
+//! one FID uses, eval/linalg.rs), largest first, each axis signed so its largest entry is positive.
 use super::error::EvalError;
 use super::features::encode_selected;
+use super::linalg::principal_axes;
 use super::occlusion::image_mask;
 use crate::data::Images;
 use crate::engine::rng::Stream;
@@ -37,25 +38,11 @@ pub fn fit(x: ArrayView2<f32>, k: usize) -> Result<Pca, EvalError> {
     let mean = xf.mean_axis(ndarray::Axis(0)).expect("n >= 2").to_vec();
     let centred = &xf - &ndarray::aview1(&mean);
     let cov = centred.t().dot(&centred) / (n - 1) as f64;
-    let cov: Vec<f64> = cov.iter().copied().collect(); // row-major, whatever the memory order
-    let (values, vectors) = symmetric_eigen(&cov, d);
-    let mut order: Vec<usize> = (0..d).collect();
-    order.sort_by(|&a, &b| values[b].total_cmp(&values[a]));
-    let axes = order[..k].iter().map(|&c| canonical_sign((0..d).map(|r| vectors[r * d + c]).collect())).collect();
-    Ok(Pca {
-        mean,
-        axes,
-        variance: order[..k].iter().map(|&c| values[c]).collect(),
-        total_variance: values.iter().sum(),
-    })
-}
-
-fn canonical_sign(mut v: Vec<f64>) -> Vec<f64> {
-    let big = v.iter().copied().fold(0.0f64, |m, x| if x.abs() > m.abs() { x } else { m });
-    if big < 0.0 {
-        v.iter_mut().for_each(|x| *x = -*x);
-    }
-    v
+    // Read row by row, whatever ndarray's memory order.
+    let cov = nalgebra::DMatrix::from_row_slice(d, d, &cov.iter().copied().collect::<Vec<f64>>());
+    let (values, mut axes) = principal_axes(cov, "the covariance of z")?;
+    axes.truncate(k);
+    Ok(Pca { mean, axes, variance: values[..k].to_vec(), total_variance: values.iter().sum() })
 }
 
 impl Pca {
@@ -70,59 +57,6 @@ impl Pca {
                     .collect()
             })
             .collect()
-    }
-}
-
-/// Eigenvalues and eigenvectors (column c of the row-major d x d result) of the symmetric
-/// row-major matrix `a`, by cyclic Jacobi rotations until the off-diagonal mass is negligible.
-pub fn symmetric_eigen(a: &[f64], d: usize) -> (Vec<f64>, Vec<f64>) {
-    let mut a = a.to_vec();
-    let mut v = vec![0.0; d * d];
-    (0..d).for_each(|i| v[i * d + i] = 1.0);
-    let norm: f64 = a.iter().map(|x| x * x).sum();
-    for _sweep in 0..100 {
-        let off: f64 = (0..d)
-            .flat_map(|i| (0..d).filter(move |&j| j != i).map(move |j| (i, j)))
-            .map(|(i, j)| a[i * d + j].powi(2))
-            .sum();
-        if off <= 1e-30 * norm.max(f64::MIN_POSITIVE) {
-            break;
-        }
-        for p in 0..d {
-            for q in p + 1..d {
-                rotate(&mut a, &mut v, d, p, q);
-            }
-        }
-    }
-    ((0..d).map(|i| a[i * d + i]).collect(), v)
-}
-
-/// One Jacobi rotation A <- J^T A J, V <- V J that zeroes a[p][q].
-fn rotate(a: &mut [f64], v: &mut [f64], d: usize, p: usize, q: usize) {
-    let apq = a[p * d + q];
-    if apq == 0.0 {
-        return;
-    }
-    let theta = (a[q * d + q] - a[p * d + p]) / (2.0 * apq);
-    // The smaller root of t^2 + 2 theta t - 1 = 0 keeps the rotation angle below pi/4 (stable).
-    let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
-    let t = if theta == 0.0 { 1.0 } else { t };
-    let c = 1.0 / (t * t + 1.0).sqrt();
-    let s = t * c;
-    for k in 0..d {
-        let (x, y) = (a[k * d + p], a[k * d + q]);
-        a[k * d + p] = c * x - s * y;
-        a[k * d + q] = s * x + c * y;
-    }
-    for k in 0..d {
-        let (x, y) = (a[p * d + k], a[q * d + k]);
-        a[p * d + k] = c * x - s * y;
-        a[q * d + k] = s * x + c * y;
-    }
-    for k in 0..d {
-        let (x, y) = (v[k * d + p], v[k * d + q]);
-        v[k * d + p] = c * x - s * y;
-        v[k * d + q] = s * x + c * y;
     }
 }
 
@@ -195,17 +129,6 @@ impl PcaProjection {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn jacobi_diagonalises_a_known_matrix() {
-        // [[2,1],[1,2]] has eigenvalues 1 and 3 with axes (1,-1)/sqrt2 and (1,1)/sqrt2.
-        let (vals, vecs) = symmetric_eigen(&[2.0, 1.0, 1.0, 2.0], 2);
-        let mut sorted = vals.clone();
-        sorted.sort_by(f64::total_cmp);
-        assert!((sorted[0] - 1.0).abs() < 1e-12 && (sorted[1] - 3.0).abs() < 1e-12, "{vals:?}");
-        let big = if vals[0] > vals[1] { 0 } else { 1 };
-        assert!((vecs[big].abs() - 0.5f64.sqrt()).abs() < 1e-12 && (vecs[2 + big] - vecs[big]).abs() < 1e-12);
-    }
 
     #[test]
     fn pca_recovers_known_axes_up_to_sign() {

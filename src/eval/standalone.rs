@@ -73,6 +73,8 @@ pub struct ProbeOptions {
     pub epochs: usize,
     /// SGD learning rate.
     pub lr: f32,
+    /// Penalty of the ridge read-out fitted beside the probe.
+    pub ridge_lambda: f64,
 }
 
 impl ProbeOptions {
@@ -81,22 +83,27 @@ impl ProbeOptions {
     }
 }
 
-/// Fig. 4 for one checkpoint: the probe's history on the test set, one entry per probe epoch.
-pub fn probe(o: &ProbeOptions) -> Result<Vec<super::ProbeEpoch>, EvalError> {
+/// Fig. 4 for one checkpoint: the probe's history on the test set, one entry per probe epoch, and
+/// the ridge read-out's accuracies on the same features.
+pub fn probe(o: &ProbeOptions) -> Result<(Vec<super::ProbeEpoch>, super::RidgeScore), EvalError> {
     let ds = o.subject.dataset()?;
     let enc = o.subject.encoder(ds.channels)?;
     let ((train, ty), (test, vy)) = (images(&ds, "train")?, images(&ds, "test")?);
     let (ftr, fte) = (super::encode(&enc, train, None), super::encode(&enc, test, None));
-    Ok(super::linear_probe(ftr.view(), ty, fte.view(), vy, ds.classes.len(), &o.config()).1)
+    let history = super::linear_probe(ftr.view(), ty, fte.view(), vy, ds.classes.len(), &o.config()).1;
+    let (_, score) = super::ridge_readout((ftr.view(), ty), (fte.view(), vy), ds.classes.len(), o.ridge_lambda)?;
+    Ok((history, score))
 }
 
-/// Fig. 5 for one checkpoint: the accuracy of a probe trained on clean features, per occlusion level.
+/// Fig. 5 for one checkpoint: the accuracy of the read-outs fitted on clean features (the paper's
+/// probe and the ridge read-out), per occlusion level.
 pub fn occlusion(o: &ProbeOptions) -> Result<Vec<super::SweepRow>, EvalError> {
     let ds = o.subject.dataset()?;
     let enc = o.subject.encoder(ds.channels)?;
-    let ((train, ty), (test, vy)) = (images(&ds, "train")?, images(&ds, "test")?);
+    let (train, test) = (images(&ds, "train")?, images(&ds, "test")?);
     let sweep = super::SweepConfig { seed: o.subject.seed, ..Default::default() };
-    Ok(super::occlusion_curve(&enc, train, ty, test, vy, ds.classes.len(), &o.config(), &sweep).1)
+    let readout = (&o.config(), o.ridge_lambda);
+    Ok(super::occlusion_curve(&enc, train, test, ds.classes.len(), readout, &sweep)?.1)
 }
 
 /// Images of one split of the subject's dataset.
@@ -132,7 +139,8 @@ pub fn pca_files(
     Ok((p, ds.name, ds.classes))
 }
 
-/// Fig. 3: `n` real images with their NREM and REM dreams as PNG grids in `out`; returns the files.
+/// Fig. 3: `n` real images with their NREM and REM dreams as PNG grids in `out` (real.png,
+/// nrem.png, rem.png: a row each; dreams.png: the three rows); returns the files.
 pub fn dream_files(o: &SplitOptions, n: usize, out: &Path) -> Result<Vec<PathBuf>, EvalError> {
     let ds = o.subject.dataset()?;
     let (enc, gen) = o.subject.networks(ds.channels)?;

@@ -64,6 +64,9 @@ pub struct EvalSpec {
     pub probe_batch: usize,
     pub probe_epochs: usize,
     pub probe_seed: u64,
+    /// Penalty of the ridge read-out beside the paper's probe (eval/ridge.rs).
+    #[serde(deserialize_with = "positive_number")]
+    pub ridge_lambda: f64,
     /// Seed of the evaluations' own draws: occlusion masks, distance pairs, PCA sample, dream
     /// images and noise, FID samples.
     pub eval_seed: u64,
@@ -79,6 +82,16 @@ pub struct EvalSpec {
     pub fid_layout: crate::eval::inception::Layout,
 }
 
+/// A finite number > 0 (refused while the file is read, so the error shows the line).
+fn positive_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    let v = <f64 as Deserialize>::deserialize(d)?;
+    if v.is_finite() && v > 0.0 {
+        Ok(v)
+    } else {
+        Err(serde::de::Error::custom(format!("must be a finite number > 0, not {v}")))
+    }
+}
+
 impl Default for EvalSpec {
     fn default() -> Self {
         EvalSpec {
@@ -86,6 +99,7 @@ impl Default for EvalSpec {
             probe_batch: 64,
             probe_epochs: 20,
             probe_seed: 0,
+            ridge_lambda: crate::eval::ridge::DEFAULT_LAMBDA,
             eval_seed: 0,
             pca_samples: 1000,
             early_epoch: 1,
@@ -414,5 +428,12 @@ epochs = 3
         assert!(e.contains("line 16") || e.contains("epochs"), "{e}");
         let e = parse(&GOOD.replace("n = 0.5", "n = 0.5\norder = \"sideways\"")).err().unwrap().to_string();
         assert!(e.contains("conditions.half_nrem.order") && e.contains("sideways"), "{e}");
+        for bad in ["0", "-1.0", "nan", "inf"] {
+            let text = format!("[eval]\nridge_lambda = {bad}\n{GOOD}");
+            let e = parse(&text).err().unwrap().to_string();
+            assert!(e.contains("line 2") && e.contains("ridge_lambda") && e.contains("> 0"), "{e}");
+        }
+        let ok = parse(&format!("[eval]\nridge_lambda = 2\n{GOOD}")).unwrap().profile("demo").unwrap();
+        assert_eq!((ok.eval.ridge_lambda, EvalSpec::default().ridge_lambda), (2.0, 1.0));
     }
 }

@@ -277,6 +277,12 @@ impl ReportCtx<'_> {
     pub fn input_dir(&self, node: &Node, kind: &Kind) -> Option<PathBuf> {
         node.inputs.iter().map(|&j| &self.nodes[j]).find(|n| n.is(kind)).map(|n| self.cache.dir(kind.name, &n.key))
     }
+
+    /// The profile's colour of each condition, the same in every figure.
+    pub fn colors(&self) -> crate::report::figures::Colors {
+        let names: Vec<&str> = self.profile.conditions.iter().map(|c| c.name.as_str()).collect();
+        crate::report::figures::Colors::new(&names)
+    }
 }
 
 /// One kind's share of the report.

@@ -8,4 +8,7 @@ pub enum ReportError {
     Io(#[from] PathIo),
     #[error("{path}: {msg}")]
     Parse { path: PathBuf, msg: String },
+    /// An image of a figure (named by its label or title) that cannot be drawn.
+    #[error("image {what}: {msg}")]
+    Image { what: String, msg: String },
 }

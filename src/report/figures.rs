@@ -1,17 +1,52 @@
 //! The paper's figures as SVG documents: accuracy vs epoch with SEM bands (Fig. 4c,d), accuracy vs
-//! occlusion (Fig. 5c,d), distance-ratio bars (Fig. 6e,f), losses per epoch (Appendix 1-Figs 1-2)
-//! and the PCA scatter (Fig. 6b-d). Bands and error bars are mean ± SEM over runs (seeds), SEM
-//! with ddof = 1 as scipy.stats.sem.
+//! occlusion (Fig. 5c,d), distance-ratio bars (Fig. 6e,f), losses per epoch (Appendix 1-Figs 1-2),
+//! the PCA scatter (Fig. 6b-d) and labelled dream grids (Fig. 3). Bands and error bars are mean ±
+//! SEM over runs (seeds), SEM with ddof = 1 as scipy.stats.sem.
 //!
-//! Inputs are plain data (curves of points, ratios, projected points): whoever holds evaluation
-//! results converts them, so the report knows nothing of how results were made.
+//! A condition has one colour in every figure (`Colors`), the untrained networks grey.
+//!
+//! Inputs are plain data (curves of points, ratios, projected points, PNG images): whoever holds
+//! evaluation results converts them, so the report knows nothing of how results were made.
 use super::error::ReportError;
-use super::svg::{color, render, Axis, Bar, Content, Line, Panel, Points};
+use super::svg::{color, render, Axis, Bar, Content, Line, Panel, Points, PALETTE};
 use super::tables::mean_sem;
 use std::path::Path;
 
 /// A named condition and one curve (x, y) per run.
 pub type Runs = (String, Vec<Vec<(f64, f64)>>);
+
+/// One panel of curves: its title and its conditions' runs.
+pub type CurvePanel = (String, Vec<Runs>);
+
+/// The name of the untrained networks wherever they are drawn.
+pub const UNTRAINED: &str = "untrained";
+
+/// One colour per condition, the same in every figure of a report: the untrained networks in
+/// tab10's grey, the conditions in the other tab10 colours in the order given (a profile's order).
+#[derive(Clone, Debug, Default)]
+pub struct Colors {
+    conditions: Vec<String>,
+}
+
+impl Colors {
+    pub fn new<S: AsRef<str>>(conditions: &[S]) -> Colors {
+        let conditions = conditions.iter().map(|c| c.as_ref().to_string()).filter(|c| c != UNTRAINED).collect();
+        Colors { conditions }
+    }
+
+    /// The colour of `name` (black for a name the report was not told about).
+    pub fn of(&self, name: &str) -> String {
+        const GREY: usize = 7;
+        if name == UNTRAINED {
+            return PALETTE[GREY].to_string();
+        }
+        let others: Vec<&str> = PALETTE.iter().enumerate().filter(|(i, _)| *i != GREY).map(|(_, c)| *c).collect();
+        match self.conditions.iter().position(|c| c == name) {
+            Some(i) => others[i % others.len()].to_string(),
+            None => "#000000".to_string(),
+        }
+    }
+}
 
 /// One bar of FID values: (condition, epoch, values over seeds).
 pub type FidBar = (String, usize, Vec<f64>);
@@ -57,15 +92,14 @@ pub fn curve_mean_sem(runs: &[Vec<(f64, f64)>]) -> Vec<(f64, f64, f64)> {
         .collect()
 }
 
-fn sem_lines(conditions: &[Runs]) -> Vec<Line> {
+fn sem_lines(conditions: &[Runs], colors: &Colors) -> Vec<Line> {
     conditions
         .iter()
-        .enumerate()
-        .map(|(i, (name, runs))| {
+        .map(|(name, runs)| {
             let c = curve_mean_sem(runs);
             Line {
                 name: name.clone(),
-                color: color(i),
+                color: colors.of(name),
                 points: c.iter().map(|&(x, m, _)| (x, m)).collect(),
                 band: c.iter().map(|&(x, m, s)| (x, m - s, m + s)).collect(),
             }
@@ -73,32 +107,45 @@ fn sem_lines(conditions: &[Runs]) -> Vec<Line> {
         .collect()
 }
 
-fn sem_panel(title: &str, xlabel: &str, ylabel: &str, conditions: &[Runs], y: Option<(f64, f64)>) -> Panel {
-    let lines = sem_lines(conditions);
+fn sem_panel(title: &str, xlabel: &str, ylabel: &str, conditions: &[Runs], colors: &Colors) -> Panel {
+    let lines = sem_lines(conditions, colors);
     let x = Axis::fit(xlabel, lines.iter().flat_map(|l| l.points.iter().map(|p| p.0)), None);
-    let y = Axis::fit(ylabel, lines.iter().flat_map(|l| l.band.iter().flat_map(|b| [b.1, b.2])), y);
+    let y = Axis::fit(ylabel, [], Some((0.0, 100.0)));
     Panel { title: title.into(), x, y, content: Content::Lines(lines) }
 }
 
-/// Fig. 4c,d: linear-probe test accuracy (%) per training epoch, one line per condition.
-pub fn accuracy_vs_epoch(title: &str, conditions: &[Runs]) -> String {
-    render(&[sem_panel(title, "epoch", "linear separability (% test accuracy)", conditions, Some((0.0, 100.0)))])
+/// Fig. 4c,d: test accuracy (%) of a linear read-out per training epoch, one panel per read-out,
+/// one line per condition (a condition that is one point, as the untrained networks at epoch 0,
+/// is a marker with an error bar).
+pub fn accuracy_vs_epoch(panels: &[CurvePanel], colors: &Colors) -> String {
+    let panels: Vec<Panel> = panels
+        .iter()
+        .map(|(title, conds)| {
+            sem_panel(title, "epoch (mean ± SEM over seeds)", "linear separability (% test accuracy)", conds, colors)
+        })
+        .collect();
+    render(&panels)
 }
 
 /// Fig. 5c,d: test accuracy (%) against the occlusion probability (curves of (p, accuracy)), one
-/// line per condition.
-pub fn accuracy_vs_occlusion(title: &str, conditions: &[Runs]) -> String {
-    render(&[sem_panel(title, "occlusion probability", "test accuracy (%)", conditions, Some((0.0, 100.0)))])
+/// panel per read-out, one line per condition.
+pub fn accuracy_vs_occlusion(panels: &[CurvePanel], colors: &Colors) -> String {
+    let panels: Vec<Panel> = panels
+        .iter()
+        .map(|(title, conds)| {
+            sem_panel(title, "occlusion probability (mean ± SEM over seeds)", "test accuracy (%)", conds, colors)
+        })
+        .collect();
+    render(&panels)
 }
 
-/// A panel of bars, mean ± SEM of each group's values, coloured by `color_of` the group index.
-fn bar_panel(title: &str, ylabel: &str, groups: &[(String, Vec<f64>)], color_of: impl Fn(usize) -> usize) -> Panel {
+/// A panel of bars, mean ± SEM of each group's values, each in its condition's colour.
+fn bar_panel(title: &str, ylabel: &str, groups: &[(String, Vec<f64>)], colors: &Colors) -> Panel {
     let bars: Vec<Bar> = groups
         .iter()
-        .enumerate()
-        .map(|(i, (name, v))| {
+        .map(|(name, v)| {
             let (m, s) = drawn_mean_sem(v);
-            Bar { label: name.clone(), value: m, err: s, color: color(color_of(i)) }
+            Bar { label: name.clone(), value: m, err: s, color: colors.of(name) }
         })
         .collect();
     let top = bars.iter().map(|b| b.value + b.err).filter(|v| v.is_finite()).fold(0.0f64, f64::max);
@@ -111,26 +158,19 @@ fn bar_panel(title: &str, ylabel: &str, groups: &[(String, Vec<f64>)], color_of:
 }
 
 /// Fig. 6e,f: intra/inter and clean-occluded/inter distance ratios, one bar per condition.
-pub fn distance_ratio_bars(conditions: &[(String, Vec<DistanceRatios>)]) -> String {
+pub fn distance_ratio_bars(conditions: &[(String, Vec<DistanceRatios>)], colors: &Colors) -> String {
     let groups = |pick: fn(&DistanceRatios) -> f64| -> Vec<(String, Vec<f64>)> {
         conditions.iter().map(|(n, ds)| (n.clone(), ds.iter().map(pick).collect())).collect()
     };
     render(&[
-        bar_panel("intra-class / inter-class distance", "ratio", &groups(|d| d.intra_inter), |i| i),
-        bar_panel("clean-occluded / inter-class distance", "ratio", &groups(|d| d.occluded_inter), |i| i),
+        bar_panel("intra-class / inter-class distance", "ratio", &groups(|d| d.intra_inter), colors),
+        bar_panel("clean-occluded / inter-class distance", "ratio", &groups(|d| d.occluded_inter), colors),
     ])
 }
 
 /// Fig. 3d: FID of NREM and REM dreams, one panel per (kind, epoch) in the order given, one bar
-/// per condition (mean ± SEM over seeds), a condition's colour the same in every panel.
-/// `panels`: kind -> bars.
-pub fn fid_bars(title: &str, panels: &[(String, Vec<FidBar>)]) -> String {
-    let mut conditions: Vec<&String> = Vec::new();
-    for (c, _, _) in panels.iter().flat_map(|(_, b)| b) {
-        if !conditions.contains(&c) {
-            conditions.push(c);
-        }
-    }
+/// per condition (mean ± SEM over seeds). `panels`: kind -> bars.
+pub fn fid_bars(title: &str, panels: &[(String, Vec<FidBar>)], colors: &Colors) -> String {
     let mut rendered = Vec::new();
     for (kind, bars) in panels {
         let mut epochs: Vec<usize> = bars.iter().map(|b| b.1).collect();
@@ -139,13 +179,11 @@ pub fn fid_bars(title: &str, panels: &[(String, Vec<FidBar>)]) -> String {
         for e in epochs {
             let here: Vec<&FidBar> = bars.iter().filter(|b| b.1 == e).collect();
             let groups: Vec<(String, Vec<f64>)> = here.iter().map(|(c, _, v)| (c.clone(), v.clone())).collect();
-            let colors: Vec<usize> =
-                here.iter().map(|(c, _, _)| conditions.iter().position(|n| *n == c).unwrap_or(0)).collect();
             rendered.push(bar_panel(
                 &format!("{title}: {kind} dreams, epoch {e}"),
                 "FID (lower = more realistic)",
                 &groups,
-                |i| colors[i],
+                colors,
             ));
         }
     }
@@ -234,11 +272,61 @@ mod tests {
         assert_eq!(c, vec![(0.0, 2.0, 1.0), (1.0, 2.0, 0.0)]);
     }
 
+    /// The colour of each series of an SVG written by `render`, by name.
+    fn series_colors(svg: &str) -> Vec<(String, String)> {
+        svg.split(r#"<g class="series" data-name=""#)
+            .skip(1)
+            .map(|g| {
+                let name = g.split('"').next().unwrap().to_string();
+                let color = g.split('#').nth(1).unwrap()[..6].to_string();
+                (name, color)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_condition_has_one_colour_in_every_figure_and_untrained_is_grey() {
+        let colors = Colors::new(&["pad", "wo_rem", "wo_nrem"]);
+        assert_eq!(colors.of(UNTRAINED), "#7f7f7f");
+        assert_eq!(colors.of("pad"), "#1f77b4");
+        assert!(["pad", "wo_rem", "wo_nrem"].iter().all(|c| colors.of(c) != colors.of(UNTRAINED)));
+        // Curves listed in another order, and bars, keep each condition's colour.
+        let run = vec![vec![(0.0, 10.0), (1.0, 20.0)]];
+        let acc = accuracy_vs_epoch(
+            &[("t".into(), vec![(UNTRAINED.into(), vec![vec![(0.0, 10.0)]]), ("pad".into(), run.clone())])],
+            &colors,
+        );
+        let occ = accuracy_vs_occlusion(
+            &[(
+                "t".into(),
+                vec![("wo_nrem".into(), run.clone()), ("pad".into(), run.clone()), (UNTRAINED.into(), run)],
+            )],
+            &colors,
+        );
+        let d = DistanceRatios { intra_inter: 0.5, occluded_inter: 0.25 };
+        let bars = distance_ratio_bars(&[(UNTRAINED.into(), vec![d]), ("pad".into(), vec![d])], &colors);
+        for svg in [&acc, &occ, &bars] {
+            for (name, c) in series_colors(svg) {
+                assert_eq!(format!("#{c}"), colors.of(&name), "{name}");
+            }
+        }
+        // "untrained" is drawn with a legend entry wherever it is drawn.
+        for svg in [&acc, &occ, &bars] {
+            assert!(svg.contains(">untrained</text>"));
+        }
+        assert_eq!(colors.of("not told"), "#000000");
+    }
+
     #[test]
     fn figures_have_one_series_per_condition_or_column() {
         let runs = |k: f64| vec![vec![(1.0, 10.0 * k), (2.0, 20.0 * k)], vec![(1.0, 12.0 * k), (2.0, 21.0 * k)]];
         let conds: Vec<Runs> = (1..=3).map(|k| (format!("c{k}"), runs(k as f64))).collect();
-        assert_eq!(count_series(&accuracy_vs_epoch("t", &conds)), 3);
+        let colors = Colors::new(&["c1", "c2", "c3"]);
+        assert_eq!(count_series(&accuracy_vs_epoch(&[("t".into(), conds.clone())], &colors)), 3);
+        assert_eq!(
+            count_series(&accuracy_vs_occlusion(&[("a".into(), conds.clone()), ("b".into(), conds)], &colors)),
+            6
+        );
         let csv = "epoch,iterations,L_img,L_KL,L_real,L_NREM,L_fake,d_real,d_fake\n1,10,0.5,0.1,0.6,0.2,0.7,0.6,0.4\n2,10,0.4,0.1,0.5,0.2,0.6,0.7,0.3\n";
         assert_eq!(count_series(&losses_per_epoch(csv, Path::new("l.csv")).unwrap()), 7);
         assert!(losses_per_epoch("epoch,L_img\n1,x\n", Path::new("l.csv")).is_err());
@@ -247,13 +335,16 @@ mod tests {
             .to_string()
             .contains("l.csv"));
         let d = DistanceRatios { intra_inter: 0.5, occluded_inter: 0.25 };
-        assert_eq!(count_series(&distance_ratio_bars(&[("a".into(), vec![d]), ("b".into(), vec![d])])), 4);
+        assert_eq!(count_series(&distance_ratio_bars(&[("a".into(), vec![d]), ("b".into(), vec![d])], &colors)), 4);
         let fid = vec![
             ("pad".to_string(), 1, vec![80.0, 90.0]),
             ("pad".to_string(), 50, vec![40.0, 44.0]),
             ("wo_rem".to_string(), 50, vec![60.0]),
         ];
-        assert_eq!(count_series(&fid_bars("cifar10", &[("NREM".into(), fid.clone()), ("REM".into(), fid)])), 6);
+        assert_eq!(
+            count_series(&fid_bars("cifar10", &[("NREM".into(), fid.clone()), ("REM".into(), fid)], &colors)),
+            6
+        );
         let p = Projection {
             labels: &[0, 1],
             clean: &[[0.0, 1.0], [1.0, 0.0]],

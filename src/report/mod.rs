@@ -2,6 +2,7 @@
 //! SVG plotter and the paper's figures built on it). Knows nothing of how results were made.
 pub mod error;
 pub mod figures;
+pub mod grids;
 pub mod svg;
 pub mod tables;
 

@@ -109,10 +109,40 @@ pub fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
+/// Title font size, and the width of one of its characters as this file estimates it (Helvetica
+/// averages about 0.55 em; a little more keeps wide letters inside).
+const TITLE_PX: f64 = 14.0;
+const TITLE_CHAR_PX: f64 = 0.6 * TITLE_PX;
+/// Height of one title line.
+const TITLE_LINE: f64 = 17.0;
+
+/// The words of `text` in lines of at most `max` characters (a longer word gets a line of its own).
+pub fn wrap(text: &str, max: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for word in text.split_whitespace() {
+        match lines.last_mut() {
+            Some(l) if l.chars().count() + 1 + word.chars().count() <= max => {
+                l.push(' ');
+                l.push_str(word);
+            }
+            _ => lines.push(word.to_string()),
+        }
+    }
+    lines
+}
+
+/// A panel's title in lines that fit its width: a title wider than the panel would be cut at both
+/// edges of the figure.
+fn title_lines(title: &str) -> Vec<String> {
+    wrap(title, ((W - 16.0) / TITLE_CHAR_PX) as usize)
+}
+
 /// Pixel mapping of one panel's plot area.
 struct Frame<'a> {
     x: &'a Axis,
     y: &'a Axis,
+    /// Top of the plot area: below the title, however many lines it has.
+    top: f64,
 }
 
 impl Frame<'_> {
@@ -120,7 +150,7 @@ impl Frame<'_> {
         LEFT + (x - self.x.min) / (self.x.max - self.x.min) * (W - LEFT - RIGHT)
     }
     fn py(&self, y: f64) -> f64 {
-        H - BOTTOM - (y - self.y.min) / (self.y.max - self.y.min) * (H - TOP - BOTTOM)
+        H - BOTTOM - (y - self.y.min) / (self.y.max - self.y.min) * (H - self.top - BOTTOM)
     }
 }
 
@@ -141,8 +171,17 @@ pub fn render(panels: &[Panel]) -> String {
 }
 
 fn panel(s: &mut String, p: &Panel) {
-    let f = Frame { x: &p.x, y: &p.y };
-    let _ = write!(s, r#"<text x="{}" y="20" text-anchor="middle" font-size="14">{}</text>"#, W / 2.0, esc(&p.title));
+    let lines = title_lines(&p.title);
+    for (k, l) in lines.iter().enumerate() {
+        let _ = write!(
+            s,
+            r#"<text x="{}" y="{}" text-anchor="middle" font-size="{TITLE_PX}">{}</text>"#,
+            W / 2.0,
+            20.0 + TITLE_LINE * k as f64,
+            esc(l)
+        );
+    }
+    let f = Frame { x: &p.x, y: &p.y, top: TOP + TITLE_LINE * lines.len().saturating_sub(1) as f64 };
     y_axis(s, &f);
     let names: Vec<(String, String, bool)> = match &p.content {
         Content::Lines(lines) => {
@@ -157,7 +196,7 @@ fn panel(s: &mut String, p: &Panel) {
         }
         Content::Bars(bars) => self::bars(s, &f, bars),
     };
-    legend(s, &names);
+    legend(s, f.top, &names);
 }
 
 fn y_axis(s: &mut String, f: &Frame) {
@@ -172,11 +211,11 @@ fn y_axis(s: &mut String, f: &Frame) {
             tick_label(t)
         );
     }
-    let _ = write!(s, r##"<line x1="{x0}" y1="{TOP}" x2="{x0}" y2="{}" stroke="black"/>"##, H - BOTTOM);
+    let _ = write!(s, r##"<line x1="{x0}" y1="{}" x2="{x0}" y2="{}" stroke="black"/>"##, f.top, H - BOTTOM);
     let _ = write!(
         s,
         r#"<text transform="translate(16,{:.1}) rotate(-90)" text-anchor="middle">{}</text>"#,
-        (TOP + H - BOTTOM) / 2.0,
+        (f.top + H - BOTTOM) / 2.0,
         esc(&f.y.label)
     );
 }
@@ -237,9 +276,18 @@ fn line(s: &mut String, f: &Frame, l: &Line) {
         path(f, l.points.iter().copied()),
         l.color
     );
+    if let ([_], [(x, lo, hi)]) = (l.points.as_slice(), l.band.as_slice()) {
+        // A band at one x has no area: draw it as an error bar.
+        let (x, lo, hi) = (f.px(*x), f.py(*lo), f.py(*hi));
+        if lo.is_finite() && hi.is_finite() {
+            let _ = write!(s, r#"<path d="M{x:.1},{lo:.1} L{x:.1},{hi:.1}" stroke="{}" stroke-width="1.5"/>"#, l.color);
+        }
+    }
     if l.points.len() <= 25 {
+        // A lone point is a marker of its own: larger, so it is seen beside the lines.
+        let r = if l.points.len() == 1 { 4.5 } else { 2.5 };
         for &(x, y) in l.points.iter().filter(|(x, y)| x.is_finite() && y.is_finite()) {
-            let _ = write!(s, r#"<circle cx="{:.1}" cy="{:.1}" r="2.5" fill="{}"/>"#, f.px(x), f.py(y), l.color);
+            let _ = write!(s, r#"<circle cx="{:.1}" cy="{:.1}" r="{r}" fill="{}"/>"#, f.px(x), f.py(y), l.color);
         }
     }
     s.push_str("</g>");
@@ -305,10 +353,10 @@ fn bars(s: &mut String, f: &Frame, bars: &[Bar]) -> Vec<(String, String, bool)> 
     legend
 }
 
-fn legend(s: &mut String, items: &[(String, String, bool)]) {
+fn legend(s: &mut String, top: f64, items: &[(String, String, bool)]) {
     let x = W - RIGHT + 12.0;
     for (i, (name, color, hollow)) in items.iter().enumerate() {
-        let y = TOP + 8.0 + 18.0 * i as f64;
+        let y = top + 8.0 + 18.0 * i as f64;
         let mark = if *hollow {
             format!(r#"fill="none" stroke="{color}" stroke-width="1.5""#)
         } else {
@@ -386,6 +434,24 @@ mod tests {
         assert!(!under(&many, "rem_before_nrem3"), "long names would overlap");
         assert!(legend(&many, "rem_before_nrem3") && many.matches("<circle").count() == 10);
         assert_eq!(count_series(&many), 10);
+    }
+
+    #[test]
+    fn long_titles_wrap_inside_the_panel_and_push_the_plot_down() {
+        assert_eq!(wrap("a bb ccc dddd", 6), vec!["a bb", "ccc", "dddd"]);
+        assert_eq!(wrap("averyveryverylongword x", 5), vec!["averyveryverylongword", "x"]);
+        let long = "fashion-demo wake_only seed 0 epoch 4: clean (dots), 30% occluded (circles), and more words";
+        let mut p = lines(1);
+        p.title = long.into();
+        let svg = render(&[p]);
+        let titles: Vec<&str> =
+            svg.split(r#"font-size="14">"#).skip(1).map(|t| t.split("</text>").next().unwrap()).collect();
+        assert!(titles.len() >= 2, "{titles:?}");
+        assert_eq!(titles.join(" "), long);
+        // Each line, at the estimated width per character, fits the panel with its margins.
+        assert!(titles.iter().all(|t| t.chars().count() as f64 * TITLE_CHAR_PX <= W - 16.0), "{titles:?}");
+        // The y axis starts below the last title line.
+        assert!(svg.contains(&format!(r#"y1="{}" x2="{LEFT}""#, TOP + TITLE_LINE * (titles.len() - 1) as f64)));
     }
 
     #[test]

@@ -80,7 +80,7 @@ impl Unit for LatentDistances {
 }
 
 /// distances.csv, the ratio bars and the Fig. 6e,f section.
-fn report(_: &ReportCtx, items: &[Item]) -> Result<Contribution, PipelineError> {
+fn report(ctx: &ReportCtx, items: &[Item]) -> Result<Contribution, PipelineError> {
     let mut t = Table::new(&[
         "dataset",
         "condition",
@@ -112,8 +112,8 @@ fn report(_: &ReportCtx, items: &[Item]) -> Result<Contribution, PipelineError> 
     let mut out = Contribution::default();
     out.table("distances.csv", t);
     for (d, conds) in &dists {
-        out.files
-            .push((format!("figures/distances_{d}.svg"), figures::distance_ratio_bars(&ratios(conds)).into_bytes()));
+        let svg = figures::distance_ratio_bars(&ratios(conds), &ctx.colors());
+        out.files.push((format!("figures/distances_{d}.svg"), svg.into_bytes()));
     }
     if !dists.is_empty() {
         let cols: [report::Column<Distances>; 2] =

@@ -59,7 +59,10 @@ impl Unit for Dreams {
     }
 }
 
-/// The first seed's grids (rows: real, NREM, REM).
+/// The rows of a dream figure: the stage's file of each and its label.
+pub const ROWS: [(&str, &str); 3] = [("real.png", "real"), ("nrem.png", "NREM dream"), ("rem.png", "REM dream")];
+
+/// The first seed's grids, rows labelled (real, NREM dream, REM dream) and enlarged.
 fn report(ctx: &ReportCtx, items: &[Item]) -> Result<Contribution, PipelineError> {
     let mut out = Contribution::default();
     for it in items {
@@ -68,11 +71,20 @@ fn report(ctx: &ReportCtx, items: &[Item]) -> Result<Contribution, PipelineError
         if s != ctx.profile.seeds[0] {
             continue;
         }
-        let path = it.dir.join("dreams.png");
-        let png = std::fs::read(&path).at(&path)?;
-        let name =
-            format!("figures/dreams_{}_{}_seed{s}_epoch{}.png", at.dataset, at.condition_name(), at.epoch.unwrap_or(0));
-        out.files.push((name, png));
+        let (c, e) = (at.condition_name(), at.epoch.unwrap_or(0));
+        let pngs = ROWS
+            .iter()
+            .map(|(file, _)| {
+                let path = it.dir.join(file);
+                std::fs::read(&path).at(&path)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let rows: Vec<(&str, &[u8])> =
+            ROWS.iter().zip(&pngs).map(|((_, label), png)| (*label, png.as_slice())).collect();
+        let title = format!("{}, {c}, seed {s}, epoch {e}: real images and their dreams", at.dataset);
+        let svg = crate::report::grids::labelled_rows(&title, &rows)
+            .map_err(|e| PipelineError::Format { path: it.dir.clone(), msg: e.to_string() })?;
+        out.files.push((format!("figures/dreams_{}_{c}_seed{s}_epoch{e}.svg", at.dataset), svg.into_bytes()));
     }
     Ok(out)
 }

@@ -123,7 +123,7 @@ fn report(ctx: &ReportCtx, items: &[Item]) -> Result<Contribution, PipelineError
     out.table("fid.csv", t);
     for (d, kinds) in &fids {
         let panels: Vec<(String, Vec<figures::FidBar>)> = kinds.iter().map(|(k, b)| (k.clone(), b.clone())).collect();
-        out.files.push((format!("figures/fid_{d}.svg"), figures::fid_bars(d, &panels).into_bytes()));
+        out.files.push((format!("figures/fid_{d}.svg"), figures::fid_bars(d, &panels, &ctx.colors()).into_bytes()));
     }
     if !fids.is_empty() {
         let mut s = Table::new(&["dataset", "dreams", "condition", "epoch", "FID", "seeds"]);
@@ -144,7 +144,7 @@ fn report(ctx: &ReportCtx, items: &[Item]) -> Result<Contribution, PipelineError
         }
         let e = &ctx.profile.eval;
         out.summary = format!(
-            "## Realism of dreams (Fig. 3d)\n\nFID between {} real training images and {} dreams ({} Inception-v3 weights); fid.csv has the sample counts of every value. Bars: figures/fid_<dataset>.svg; dream grids: figures/dreams_*.png.\n\n{}\n",
+            "## Realism of dreams (Fig. 3d)\n\nFID between {} real training images and {} dreams ({} Inception-v3 weights); fid.csv has the sample counts of every value. Bars: figures/fid_<dataset>.svg; dream grids: figures/dreams_*.svg.\n\n{}\n",
             e.fid_samples,
             e.fid_samples,
             e.fid_layout,

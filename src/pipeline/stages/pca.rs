@@ -12,7 +12,8 @@ use std::path::Path;
 
 pub static KIND: Kind = Kind {
     name: "pca",
-    version: 1,
+    // 2: nalgebra's symmetric eigensolver instead of Jacobi rotations (last digits of the projections).
+    version: 2,
     about: "2-D PCA of z, clean and occluded (Fig. 6b-d)",
     resumable: false,
     plan,
@@ -85,7 +86,7 @@ fn report(ctx: &ReportCtx, items: &[Item]) -> Result<Contribution, PipelineError
         let view =
             figures::Projection { labels: &p.labels, clean: &p.clean, occluded: &p.occluded, explained: p.explained };
         let (d, c, e) = (&at.dataset, at.condition_name(), at.epoch.unwrap_or(0));
-        let title = format!("{d} {c} seed {s} epoch {e}: clean (dots), 30% occluded (circles)");
+        let title = format!("{d}, {c}, seed {s}, epoch {e}: clean codes (dots), 30% occluded (circles)");
         out.files.push((
             format!("figures/pca_{d}_{c}_seed{s}.svg"),
             figures::pca_scatter(&title, &view, &classes, 4).into_bytes(),
