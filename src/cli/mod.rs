@@ -10,6 +10,7 @@ mod eval;
 mod fid;
 mod inputs;
 mod pipeline;
+mod replay;
 pub mod threads;
 mod train;
 mod values;
@@ -70,6 +71,8 @@ pub enum Cmd {
     Stage(pipeline::StageArgs),
     #[command(about = bench::ABOUT, long_about = bench::LONG_ABOUT)]
     Bench(bench::BenchArgs),
+    #[command(about = replay::ABOUT, long_about = replay::LONG_ABOUT)]
+    Replay(replay::ReplayArgs),
 }
 
 impl Cmd {
@@ -78,6 +81,7 @@ impl Cmd {
         match self {
             Cmd::Fetch(a) => a.threads.threads,
             Cmd::Train(a) => a.threads.threads,
+            Cmd::Replay(a) => a.threads.threads,
             Cmd::Probe(a) => a.model.threads.threads,
             Cmd::Occlusion(a) => a.model.threads.threads,
             Cmd::Distances(a) => a.model.threads.threads,
@@ -111,6 +115,7 @@ impl Cmd {
             Cmd::Verify => pipeline::verify(),
             Cmd::Stage(a) => pipeline::stage(&a),
             Cmd::Bench(a) => bench::bench(&a),
+            Cmd::Replay(a) => replay::replay(&a),
         }
     }
 }
