@@ -66,6 +66,11 @@ fn bad_numbers_are_refused_naming_the_flag_before_any_work() {
         bad.iter().flat_map(|b| b.iter()).chain(extra).map(|s| s.to_string()).collect::<Vec<_>>()
     };
     let threads = with(&[HUGE, "1025"], &[COUNT]);
+    let replay = |extra: &[&str]| {
+        let mut v = vec!["replay".to_string(), "--data".into(), data.clone(), "--out".into(), p("rec")];
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
     let fid = vec![
         "fid".to_string(),
         data.clone(),
@@ -118,6 +123,14 @@ fn bad_numbers_are_refused_naming_the_flag_before_any_work() {
             with(&["1,0", "2,-1", "1,"], &[&threads.iter().map(String::as_str).collect::<Vec<_>>()]),
         ),
         (vec!["bench".into(), "--no-peer".into()], "--iters", with(&[HUGE], &[COUNT])),
+        (replay(&[]), "--epochs", with(&[HUGE, "101"], &[COUNT])),
+        (replay(&[]), "--batch", with(&["1", HUGE, "1025"], &[COUNT])),
+        (replay(&[]), "--limit", with(&[], &[COUNT])),
+        (replay(&[]), "--nf", with(&[HUGE, "1025"], &[COUNT])),
+        (replay(&[]), "--nz", with(&[HUGE, "1025"], &[COUNT])),
+        (replay(&[]), "--snapshot-at", with(&["1,0", "10,-1", "1,"], &[COUNT])),
+        (replay(&[]), "--seed", with(&[], &[SEED])),
+        (replay(&[]), "--threads", threads.clone()),
         (vec!["bench".into(), "--no-peer".into()], "--reps", with(&[HUGE], &[COUNT])),
     ];
     let before = contents(d);
@@ -149,6 +162,8 @@ fn values_that_only_the_data_can_refute_are_refused_before_training() {
     };
     let data = d.join("eight.safetensors");
     pad::data::write_artifact(&ds, &data).unwrap();
+    std::fs::create_dir(d.join("busy")).unwrap();
+    std::fs::write(d.join("busy/draws.safetensors"), b"an earlier record").unwrap();
     let before = contents(d);
     let train = |extra: &[&str]| {
         let mut v: Vec<String> = ["train", "--data", data.to_str().unwrap(), "--out", d.join("run").to_str().unwrap()]
@@ -160,6 +175,19 @@ fn values_that_only_the_data_can_refute_are_refused_before_training() {
     // 8 images make no batch of 64; --limit 3 leaves fewer than a batch of 4.
     assert_refused(d, &train(&[]), "--batch", &before);
     assert_refused(d, &train(&["--batch", "4", "--limit", "3"]), "--limit", &before);
+    // A replay of 8 images in batches of 4 for one epoch has iterations 1 and 2 only.
+    let replay = |extra: &[&str]| {
+        let mut v: Vec<String> = ["replay", "--data", data.to_str().unwrap(), "--out", d.join("rec").to_str().unwrap()]
+            .map(String::from)
+            .to_vec();
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    assert_refused(d, &replay(&["--batch", "4", "--snapshot-at", "1,3"]), "--snapshot-at", &before);
+    assert_refused(d, &replay(&[]), "--batch", &before);
+    let busy_dir = d.join("busy");
+    let busy = ["replay", "--data", data.to_str().unwrap(), "--batch", "4", "--out", busy_dir.to_str().unwrap()];
+    assert_refused(d, &busy.map(String::from), "--out", &before);
     // A bad thread count from the environment is named too.
     let o = Command::new(env!("CARGO_BIN_EXE_pad"))
         .args(["probe", "--untrained", "--data", data.to_str().unwrap()])

@@ -11,6 +11,7 @@ mod eval;
 mod fid;
 mod inputs;
 mod pipeline;
+mod replay;
 pub mod threads;
 mod train;
 mod values;
@@ -74,6 +75,8 @@ pub enum Cmd {
     Diff(diff::DiffArgs),
     #[command(about = bench::ABOUT, long_about = bench::LONG_ABOUT)]
     Bench(bench::BenchArgs),
+    #[command(about = replay::ABOUT, long_about = replay::LONG_ABOUT)]
+    Replay(replay::ReplayArgs),
 }
 
 impl Cmd {
@@ -82,6 +85,7 @@ impl Cmd {
         match self {
             Cmd::Fetch(a) => a.threads.threads,
             Cmd::Train(a) => a.threads.threads,
+            Cmd::Replay(a) => a.threads.threads,
             Cmd::Probe(a) => a.model.threads.threads,
             Cmd::Occlusion(a) => a.model.threads.threads,
             Cmd::Distances(a) => a.model.threads.threads,
@@ -128,6 +132,7 @@ impl Cmd {
             Cmd::Stage(a) => done(pipeline::stage(&a)),
             Cmd::Diff(a) => diff::diff(&a),
             Cmd::Bench(a) => done(bench::bench(&a)),
+            Cmd::Replay(a) => done(replay::replay(&a)),
         }
     }
 }

@@ -14,6 +14,10 @@ pub enum TrainError {
     Mismatch { path: PathBuf, key: String, found: String, expected: String },
     #[error("{images} images make no mini-batch of {batch}")]
     NoBatch { images: usize, batch: usize },
+    #[error("non-finite loss at epoch {epoch}, iteration {iteration} of the recorded run: {loss} = {value}")]
+    NonFiniteRecord { epoch: usize, iteration: usize, loss: &'static str, value: f32 },
+    #[error("snapshot at iteration {iteration}: the run has iterations 1 to {total}")]
+    SnapshotOutOfRange { iteration: usize, total: usize },
     #[error("unknown condition '{name}'; known: {known}")]
     UnknownCondition { name: String, known: String },
 }

@@ -18,11 +18,18 @@ pub fn tile_mask(h: usize, w: usize, drop: f64, tile: usize, rng: &mut Stream) -
     mask
 }
 
+/// One NREM occlusion: the drawn drop rate and tile size, and the mask they gave.
+pub struct NremOcclusion {
+    pub drop: f64,
+    pub tile: usize,
+    pub mask: Vec<f32>,
+}
+
 /// NREM's random occlusion: drop rate ~ U(0, 1), tile size uniform in 1..=8.
-pub fn nrem_mask(h: usize, w: usize, rng: &mut Stream) -> Vec<f32> {
+pub fn nrem_occlusion(h: usize, w: usize, rng: &mut Stream) -> NremOcclusion {
     let drop = rng.uniform();
     let tile = rng.int_inclusive(1, 8) as usize;
-    tile_mask(h, w, drop, tile, rng)
+    NremOcclusion { drop, tile, mask: tile_mask(h, w, drop, tile, rng) }
 }
 
 /// x[c, n, i, j] *= mask[i, j] for CNHW images.

@@ -12,10 +12,11 @@
 use super::batches::epoch_order;
 use super::conditions::Condition;
 use super::error::TrainError;
-use super::occlusion::nrem_mask;
+use super::occlusion::{nrem_occlusion, NremOcclusion};
 use super::phases::{IterationDraws, PadState, StepStats};
 use crate::data::{Images, SIDE};
 use crate::engine::rng::Stream;
+use crate::engine::Shape4;
 use crate::files::atomic::write_atomic;
 use crate::files::At;
 use crate::model::checkpoint::{put_adam, put_params, read_file, to_bytes};
@@ -39,7 +40,7 @@ pub struct RunSpec {
 
 impl RunSpec {
     /// The keys a resumed run must agree on, as stored in the checkpoint metadata.
-    fn identity(&self, channels: usize) -> BTreeMap<String, String> {
+    pub(super) fn identity(&self, channels: usize) -> BTreeMap<String, String> {
         [
             ("condition", self.condition.name.clone()),
             ("seed", self.seed.to_string()),
@@ -102,13 +103,57 @@ impl EpochDraws {
     /// The next iteration's draws (never ends: not an Iterator, whose Option would only be unwrapped).
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> IterationDraws {
+        self.next_with_occlusion().0
+    }
+
+    /// The next iteration's draws, with the drop rate and tile size its mask was made from.
+    pub fn next_with_occlusion(&mut self) -> (IterationDraws, OcclusionDraw) {
         let mut wake_noise = vec![0.0; self.batch * self.nz];
         self.noise.fill_normal(&mut wake_noise, 0.0, 1.0);
         let mut rem_noise = vec![0.0; self.batch * self.nz];
         self.noise.fill_normal(&mut rem_noise, 0.0, 1.0);
-        let mask = nrem_mask(SIDE, SIDE, &mut self.occlusion);
-        IterationDraws { wake_noise, rem_noise, mask }
+        let NremOcclusion { drop, tile, mask } = nrem_occlusion(SIDE, SIDE, &mut self.occlusion);
+        (IterationDraws { wake_noise, rem_noise, mask }, OcclusionDraw { drop, tile })
     }
+}
+
+/// The two numbers an NREM mask is drawn from (before its per-tile draws).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct OcclusionDraw {
+    pub drop: f64,
+    pub tile: usize,
+}
+
+/// One finished iteration, as an observer of the epoch loop sees it (see `EpochObserver`).
+pub struct IterationEvent<'a> {
+    pub epoch: usize,
+    /// Index of the iteration within its epoch (0-based).
+    pub index: usize,
+    /// The mini-batch, CNHW, as the networks saw it.
+    pub x: &'a [f32],
+    pub xs: Shape4,
+    pub draws: &'a IterationDraws,
+    pub occlusion: OcclusionDraw,
+    pub stats: &'a StepStats,
+    /// The state after the iteration's last optimizer step.
+    pub state: &'a PadState,
+}
+
+/// Watches the epoch loop without changing it: the replay recorder (train::record) logs every
+/// random draw and snapshots the parameters through it; plain training passes `Unobserved`.
+pub trait EpochObserver {
+    /// The epoch's order of examples, before its first iteration.
+    fn epoch_order(&mut self, epoch: usize, order: &[usize]);
+    /// After each iteration.
+    fn iteration(&mut self, event: &IterationEvent<'_>);
+}
+
+/// The observer of plain training: sees nothing.
+pub struct Unobserved;
+
+impl EpochObserver for Unobserved {
+    fn epoch_order(&mut self, _: usize, _: &[usize]) {}
+    fn iteration(&mut self, _: &IterationEvent<'_>) {}
 }
 
 /// Trains (or resumes) the run described by `spec` in `dir`, on a worker of the current rayon
@@ -138,9 +183,10 @@ fn train_here(spec: &RunSpec, images: Images, dir: &Path, progress: bool) -> Res
     while done < spec.epochs {
         let epoch = done + 1;
         let t0 = std::time::Instant::now();
-        let means = run_epoch(&mut state, spec, images, epoch, &bar).map_err(|(iteration, loss, value)| {
-            TrainError::NonFinite { epoch, iteration, loss, value, last_good: done, dir: dir.into() }
-        })?;
+        let means =
+            run_epoch(&mut state, spec, images, epoch, &bar, &mut Unobserved).map_err(|(iteration, loss, value)| {
+                TrainError::NonFinite { epoch, iteration, loss, value, last_good: done, dir: dir.into() }
+            })?;
         history.push(csv_row(epoch, iters, &means));
         write_weights(&epoch_file(dir, epoch), &state, &identity, epoch)?;
         write_state(&state_path, &state, &identity, epoch, &history)?;
@@ -161,21 +207,25 @@ fn train_here(spec: &RunSpec, images: Images, dir: &Path, progress: bool) -> Res
 }
 
 /// One epoch; returns the epoch means, or (iteration, loss name, value) of the first non-finite loss.
-fn run_epoch(
+pub(super) fn run_epoch(
     state: &mut PadState,
     spec: &RunSpec,
     images: Images,
     epoch: usize,
     bar: &ProgressBar,
+    observer: &mut dyn EpochObserver,
 ) -> Result<[f64; 7], (usize, &'static str, f32)> {
     let order = epoch_order(spec.seed, epoch, images.n);
+    observer.epoch_order(epoch, &order);
     let mut draws = EpochDraws::new(spec.seed, epoch, spec.batch, spec.nz);
     let iters = images.n / spec.batch;
     let mut sums = [0.0f64; 7];
     state.z_old = None;
     for it in 0..iters {
         let (x, xs) = images.batch(&order[it * spec.batch..(it + 1) * spec.batch]);
-        let st = state.step(&spec.condition, &x, xs, &draws.next(), it == 0);
+        let (d, occlusion) = draws.next_with_occlusion();
+        let st = state.step(&spec.condition, &x, xs, &d, it == 0);
+        observer.iteration(&IterationEvent { epoch, index: it, x: &x, xs, draws: &d, occlusion, stats: &st, state });
         for ((name, v), s) in StepStats::NAMES.iter().zip(st.values()).zip(sums.iter_mut()) {
             if !v.is_finite() {
                 return Err((it, name, v));
@@ -198,7 +248,7 @@ fn run_epoch(
     Ok(sums.map(|s| s / iters as f64))
 }
 
-fn progress_bar(show: bool, total: u64, spec: &RunSpec) -> ProgressBar {
+pub(super) fn progress_bar(show: bool, total: u64, spec: &RunSpec) -> ProgressBar {
     if !show {
         return ProgressBar::hidden();
     }
@@ -226,11 +276,11 @@ fn write_csv(path: &Path, rows: &[String]) -> Result<(), TrainError> {
     Ok(write_atomic(path, s.as_bytes())?)
 }
 
-fn all_params(s: &PadState) -> Vec<&Param> {
+pub(super) fn all_params(s: &PadState) -> Vec<&Param> {
     s.enc.params().into_iter().chain(s.gen.params()).collect()
 }
 
-fn write_weights(
+pub(super) fn write_weights(
     path: &Path,
     s: &PadState,
     identity: &BTreeMap<String, String>,
