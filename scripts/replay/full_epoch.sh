@@ -10,6 +10,7 @@
 #   needs: target/release/pad, data/cifar10-jpeg.safetensors (`pad fetch cifar10-jpeg --mirror ../shared/data`),
 #          the PyTorch venv of ../shared/bench/setup-torch.sh ($PY, default $HOME/.cache/pad-peer-torch/bin/python)
 # Steps whose output exists are skipped, so a stopped run continues. Runs one step at a time.
+# PAD (default target/release/pad), DATA (default data/cifar10-jpeg.safetensors) and PY can be set.
 set -euo pipefail
 cond=${1:?usage: full_epoch.sh CONDITION [OUT]}
 out=${2:-/tmp/replay/$cond}
@@ -24,7 +25,9 @@ replay() {  # NAME, then flags of replay_pad.py run
 }
 replay torch-f32-2t --threads 2
 replay torch-f32-1t --threads 1
-replay torch-f64-2t --threads 2 --dtype float64
+# float64 runs on PyTorch's native kernels (oneDNN has none), about 10 s an iteration here:
+# F64_ITERS=N stops it after N iterations (the comparison then ends there).
+replay torch-f64-2t --threads 2 --dtype float64 --stop-after "${F64_ITERS:-0}"
 $PY $script compare \
     --pair "pad vs PyTorch f32 2t" "$out/pad" "$out/torch-f32-2t" \
     --pair "PyTorch f32 1t vs 2t" "$out/torch-f32-1t" "$out/torch-f32-2t" \

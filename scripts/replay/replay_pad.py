@@ -11,7 +11,7 @@ batch of each epoch mixing 0.5 z + 0.5 noise. It writes the same files into OUT.
 
 Modes:
   run      REC --data ARTIFACT --out OUT [--threads N] [--dtype float32|float64] [--snapshot-at I,...]
-           [--flush-denormal] [--summed-wake-backward]
+           [--flush-denormal] [--summed-wake-backward] [--stop-after N]
   compare  --pair NAME DIR_A DIR_B [--pair ...]: per snapshot iteration, ||a - b|| / ||b|| of every
            parameter tensor (median and max over tensors, per network E / G, and over all
            parameters as one vector) and the losses' relative differences. B is the reference.
@@ -191,9 +191,12 @@ def cmd_run(a):
     t0 = time.time()
     t = 0
     old = None
+    last = min(epochs * ipe, a.stop_after or epochs * ipe)
     for epoch in range(1, epochs + 1):
         order = draws["order.%d" % epoch]
         for i in range(ipe):
+            if t == last:
+                break
             x32 = to_input(torch, images[order[i * B:(i + 1) * B]])
             if t == 0 and not np.array_equal(x32.numpy(), draws["x.first"]):
                 sys.exit("the first mini-batch differs from pad's (x.first): the input conversion is not the same")
@@ -392,6 +395,7 @@ def main():
     r.add_argument("--summed-wake-backward", action="store_true",
                    help="one Wake backward pass through the summed loss (as pad), not the authors' three")
     r.add_argument("--log-every", type=int, default=100)
+    r.add_argument("--stop-after", type=int, default=0, help="stop after this many iterations [default: all]")
     c = sub.add_parser("compare", help="divergence tables of pairs of runs")
     c.add_argument("--pair", nargs=3, action="append", required=True, metavar=("NAME", "DIR_A", "DIR_B"))
     o = sub.add_parser("readout", help="ridge read-out of a checkpoint's z")
