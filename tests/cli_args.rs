@@ -132,6 +132,8 @@ fn bad_numbers_are_refused_naming_the_flag_before_any_work() {
         (replay(&[]), "--seed", with(&[], &[SEED])),
         (replay(&[]), "--threads", threads.clone()),
         (vec!["bench".into(), "--no-peer".into()], "--reps", with(&[HUGE], &[COUNT])),
+        (vec!["bench".into(), "--encode".into()], "--encode-images", with(&[HUGE, "1000001"], &[COUNT])),
+        (vec!["bench".into(), "--encode".into()], "--ceiling-n", with(&["63", "8193"], &[COUNT])),
     ];
     let before = contents(d);
     let mut runs = 0;

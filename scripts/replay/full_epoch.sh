@@ -4,7 +4,8 @@
 # 2 threads, 1 thread (float32) and in float64; the divergence tables of
 #   pad vs PyTorch f32 2t,  PyTorch f32 1t vs 2t,  PyTorch f32 vs f64,  pad vs PyTorch f64
 # go to OUT/compare.md, and both end states (pad's, PyTorch f32 2t's) get the paper's probe
-# (`pad probe`, CSV in OUT/<run>/probe.csv) and a stable ridge read-out (OUT/<run>/readout.json).
+# (`pad probe`: CSV in OUT/<run>/probe.csv, its summary with pad's ridge accuracy in probe.log)
+# and PyTorch's own ridge read-out (OUT/<run>/readout.json).
 #
 #   usage (from the repository root): scripts/replay/full_epoch.sh CONDITION [OUT]
 #   needs: target/release/pad, data/cifar10-jpeg.safetensors (`pad fetch cifar10-jpeg --mirror ../shared/data`),
@@ -35,6 +36,6 @@ $PY $script compare \
     --pair "pad vs PyTorch f64" "$out/pad" "$out/torch-f64-2t" | tee "$out/compare.md"
 last=$(ls "$out/pad" | grep '^iter-' | sort | tail -1)
 for run in pad torch-f32-2t; do
-    [ -e "$out/$run/probe.csv" ] || $PAD probe --data "$data" --ckpt "$out/$run/$last" --threads 2 > "$out/$run/probe.csv"
+    [ -e "$out/$run/probe.csv" ] || $PAD probe --data "$data" --ckpt "$out/$run/$last" --threads 2 > "$out/$run/probe.csv" 2> "$out/$run/probe.log"
     [ -e "$out/$run/readout.json" ] || $PY $script readout --data "$data" --ckpt "$out/$run/$last" | tee "$out/$run/readout.json"
 done

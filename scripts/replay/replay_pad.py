@@ -301,6 +301,10 @@ def loss_diff(la, lb, it, names=("L_img", "L_KL", "L_NREM", "L_fake")):
     return at
 
 
+def read_losses_if_any(path):
+    return read_losses(path) if os.path.exists(path) else None
+
+
 def cmd_compare(a):
     pairs = [(name, da, db) for name, da, db in a.pair]
     summary = {}
@@ -308,7 +312,8 @@ def cmd_compare(a):
         its = sorted(set(snapshot_iterations(da)) & set(snapshot_iterations(db)))
         if not its:
             sys.exit("%s and %s have no snapshot iteration in common" % (da, db))
-        la, lb = read_losses(os.path.join(da, "losses.csv")), read_losses(os.path.join(db, "losses.csv"))
+        # A run stopped by hand (a long float64 one) has snapshots but no losses.csv: compare its parameters only.
+        la, lb = read_losses_if_any(os.path.join(da, "losses.csv")), read_losses_if_any(os.path.join(db, "losses.csv"))
         print("## %s\n   A = %s\n   B = %s (reference)\n" % (name, da, db))
         print("| iteration | all params | median tensor | max tensor | E median | G median | L_img | L_KL | L_NREM | L_fake |")
         print("|---|---|---|---|---|---|---|---|---|---|")
@@ -317,11 +322,14 @@ def cmd_compare(a):
             vals = np.array(list(per.values()))
             e = np.array([v for k, v in per.items() if network(k) == "E"])
             g = np.array([v for k, v in per.items() if network(k) == "G"])
-            ld = loss_diff(la, lb, it)
+            ld = loss_diff(la, lb, it) if la is not None and lb is not None else None
             print("| %d | %.2e | %.2e | %.2e (%s) | %.2e | %.2e | %s |" % (
                 it, whole, np.median(vals), vals.max(), max(per, key=per.get), np.median(e), np.median(g),
-                " | ".join("%.1e" % ld[n] for n in ("L_img", "L_KL", "L_NREM", "L_fake"))))
+                " | ".join("%.1e" % ld[n] if ld else "-" for n in ("L_img", "L_KL", "L_NREM", "L_fake"))))
             summary.setdefault(it, {})[name] = (whole, float(np.median(vals)), float(vals.max()))
+        if la is None or lb is None:
+            print("\n(no losses.csv on one side: parameters only)\n")
+            continue
         n = min(len(la), len(lb))
         mean_rel = [abs(la[:n, j].mean() - lb[:n, j].mean()) / max(abs(lb[:n, j].mean()), 1e-12)
                     for j in range(len(LOSS_NAMES))]

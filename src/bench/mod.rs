@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+pub mod encode;
 pub mod layers;
 
 /// Multiply-adds of one iteration per phase (Wake, NREM, REM), counted as the PyTorch peer counts

@@ -19,7 +19,12 @@ With --layers, the account of where the time goes: for each of the nine layers o
 batch 64, the forward pass, the input gradient (dx) and the weight gradient (dW), each as ms,
 GFLOP/s and percentage of a GEMM ceiling measured first in the same run with the same kernel
 (an --ceiling-n cube), and the GEMM tiles of each pass (fwd/dx/dW): the most cores that
-pass can keep busy. Activations, losses and Adam are outside the layers.";
+pass can keep busy. Activations, losses and Adam are outside the layers.
+
+With --encode, feature extraction: eval::encode (the encoder's forward pass to z, as every probe,
+occlusion sweep and distance stage runs it) over --encode-images random CIFAR-size images, as
+images/s, GFLOP/s and percentage of the GEMM ceiling measured first in the same run, and the
+time it implies for a CIFAR-10 probe's 60,000 images.";
 
 #[derive(Args, Debug, Clone)]
 pub struct BenchArgs {
@@ -51,10 +56,18 @@ pub struct BenchArgs {
     /// share of a GEMM ceiling measured in the same run with the same kernel (--reps calls per pass, medians).
     #[arg(long)]
     pub layers: bool,
-    /// With --layers: side of the square product that measures the GEMM ceiling.
+    /// With --layers or --encode: side of the square product that measures the GEMM ceiling.
     #[arg(long, default_value_t = 2048, value_name = "N", allow_negative_numbers = true,
           value_parser = whole(64, 8192, ""))]
     pub ceiling_n: usize,
+    /// Instead of the iteration: feature extraction (eval::encode) over --encode-images images, as images/s,
+    /// GFLOP/s and share of the GEMM ceiling measured in the same run (--reps calls, median).
+    #[arg(long, conflicts_with = "layers")]
+    pub encode: bool,
+    /// With --encode: images per timed call.
+    #[arg(long, default_value_t = 10_000, value_name = "N", allow_negative_numbers = true,
+          value_parser = whole(1, 1_000_000, ""))]
+    pub encode_images: usize,
 }
 
 fn default_peer_python() -> PathBuf {
@@ -66,6 +79,9 @@ pub fn bench(a: &BenchArgs) -> Result<(), super::Error> {
     let pools = a.threads.iter().map(|&n| super::threads::pool(n)).collect::<Result<Vec<_>, _>>()?;
     if a.layers {
         return layers(&pools, a);
+    }
+    if a.encode {
+        return encode(&pools, a);
     }
     let peer = (!a.no_peer).then(|| Peer { python: a.peer_python.clone(), script: a.peer_script.clone() });
     for c in pad::bench::compare(&pools, a.iters, a.reps, peer.as_ref()) {
@@ -118,6 +134,31 @@ fn layers(pools: &[rayon::ThreadPool], a: &BenchArgs) -> Result<(), super::Error
             println!("{}", serde_json::to_value(&t)?);
         } else {
             print_layer_table(&t);
+        }
+    }
+    Ok(())
+}
+
+fn encode(pools: &[rayon::ThreadPool], a: &BenchArgs) -> Result<(), super::Error> {
+    for pool in pools {
+        let t = pad::bench::encode::encode_rate(pool, a.encode_images, a.reps, a.ceiling_n);
+        if a.json {
+            println!("{}", serde_json::to_value(&t)?);
+        } else {
+            println!(
+                "threads {}  encode {} images: {:.0} ms, {:.0} img/s, {:.1} GFLOP/s = {:.0}% of the GEMM ceiling \
+                 ({n}x{n}x{n}: {:.1} GFLOP/s); {} images (a CIFAR-10 probe's features): {:.1} s",
+                t.threads,
+                t.images,
+                t.ms,
+                t.images_per_s,
+                t.gflops,
+                100.0 * t.gflops / t.ceiling_gflops,
+                t.ceiling_gflops,
+                pad::bench::encode::PROBE_IMAGES,
+                t.probe_features_s,
+                n = t.ceiling_n
+            );
         }
     }
     Ok(())

@@ -95,6 +95,25 @@ impl Encoder {
         EncoderPass { z, d, saved: [k1, k2, k3, k4], acts: [a1, a2, a3] }
     }
 
+    /// z alone ([nz, N]) for inference: the same arithmetic as `forward`'s z head, but each
+    /// layer's columns and activations are dropped as soon as the next layer has read them, so
+    /// feature extraction keeps one layer's buffers at a time instead of the whole pass's.
+    pub fn forward_z(&self, x: &[f32], xs: Shape4) -> Vec<f32> {
+        let layer = |x: &[f32], xs: Shape4, l: &ConvLayer, spec: ConvSpec, leaky: bool| {
+            let (mut y, ys, _columns_dropped) = conv2d_forward(x, xs, &l.weight.value, &l.bias.value, spec);
+            if leaky {
+                leaky_relu_forward(&mut y, SLOPE);
+            }
+            (y, ys)
+        };
+        let (a1, s1) = layer(x, xs, &self.conv1, TRUNK, true);
+        let (a2, s2) = layer(&a1, s1, &self.conv2, TRUNK, true);
+        drop(a1);
+        let (a3, s3) = layer(&a2, s2, &self.conv3, TRUNK, true);
+        drop(a2);
+        layer(&a3, s3, &self.conv4, HEAD, false).0
+    }
+
     /// Accumulates parameter gradients from dL/dz ([nz, N]) and dL/dd ([N], gradient with respect
     /// to the sigmoid output), and returns dL/dx if `want_dx`. A head whose gradient is None gets
     /// none (its parameters keep `has_grad` as they were, as in autograd).
