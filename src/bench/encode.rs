@@ -2,12 +2,11 @@
 //! every probe, occlusion sweep and distance stage runs over a whole dataset (eval::encode), as
 //! images/s, GFLOP/s and share of the GEMM ceiling measured in the same run.
 use super::layers::{gemm_ceiling, pad_layers};
-use super::{median, CHANNELS};
+use super::{random_images, time_ms, CHANNELS};
 use crate::data::Images;
 use crate::engine::rng::Stream;
 use crate::model::{encoder::NF, Encoder, Network, NZ};
 use serde::Serialize;
-use std::time::Instant;
 
 /// Images of a CIFAR-10 probe's feature extraction (50,000 train + 10,000 test).
 pub const PROBE_IMAGES: usize = 60_000;
@@ -36,20 +35,11 @@ pub fn encoder_macs_per_image() -> f64 {
 pub fn encode_rate(pool: &rayon::ThreadPool, images: usize, reps: usize, ceiling_n: usize) -> EncodeTime {
     pool.install(|| {
         let ceiling_gflops = gemm_ceiling(ceiling_n, reps);
-        let mut rng = Stream::derive(0, "bench-encode", 0);
-        let data: Vec<u8> = (0..images * CHANNELS * 1024).map(|_| (rng.next_u64() & 255) as u8).collect();
+        let data = random_images(images, "bench-encode");
         let set = Images::new(&data, CHANNELS).expect("whole images");
         let mut enc = Encoder::with_size(CHANNELS, NF, NZ);
         enc.init(&mut Stream::derive(0, "bench-encode-init", 0));
-        drop(crate::eval::encode(&enc, set, None));
-        let mut ms: Vec<f64> = (0..reps)
-            .map(|_| {
-                let t = Instant::now();
-                drop(crate::eval::encode(&enc, set, None));
-                1e3 * t.elapsed().as_secs_f64()
-            })
-            .collect();
-        let ms = median(&mut ms);
+        let ms = time_ms(reps, || drop(crate::eval::encode(&enc, set, None)));
         EncodeTime {
             threads: pool.current_num_threads(),
             images,

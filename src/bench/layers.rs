@@ -8,7 +8,7 @@
 //! conv); the weight gradient is its GEMM + bias sums, plus, for a transposed conv, the im2col of
 //! dy that the input gradient then reuses; the input gradient is its GEMM (+ col2im for a conv).
 //! Activations and losses are outside the layers and show up as the difference to the iteration.
-use super::median;
+use super::time_ms;
 use crate::engine::conv2d::{conv2d_backward_cols, conv2d_forward, conv2d_forward_reuse, conv2d_input_grad, ConvSpec};
 use crate::engine::conv_transpose2d::{conv_transpose2d_backward, conv_transpose2d_forward};
 use crate::engine::gemm::{gemm, gemm_new, tile_count, MatRef};
@@ -16,7 +16,6 @@ use crate::engine::im2col::im2col_new;
 use crate::engine::rng::Stream;
 use crate::engine::Shape4;
 use serde::Serialize;
-use std::time::Instant;
 
 /// One layer's geometry: input [cin, batch, hw, hw] -> output [cout, batch, ..].
 #[derive(Clone, Copy, Debug)]
@@ -140,19 +139,6 @@ fn noise(len: usize, stream: u64) -> Vec<f32> {
     let mut v = vec![0.0; len];
     Stream::derive(0, "bench-layers", stream).fill_normal(&mut v, 0.0, 0.1);
     v
-}
-
-/// Milliseconds of one call of `f`, median over `reps` after one warm-up call.
-fn time_ms(reps: usize, mut f: impl FnMut()) -> f64 {
-    f();
-    let mut ms: Vec<f64> = (0..reps)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            1e3 * t.elapsed().as_secs_f64()
-        })
-        .collect();
-    median(&mut ms)
 }
 
 /// GFLOP/s of engine::gemm on an n x n x n product: the ceiling the layers are compared with.

@@ -35,6 +35,25 @@ pub fn iteration_macs(batch: usize, c: usize, nf: usize, nz: usize) -> [f64; 3] 
     [wake * b, nrem * b, rem * b]
 }
 
+/// Milliseconds of one call of `f`, median over `reps` after one warm-up call.
+pub fn time_ms(reps: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    let mut ms: Vec<f64> = (0..reps)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            1e3 * t.elapsed().as_secs_f64()
+        })
+        .collect();
+    median(&mut ms)
+}
+
+/// `n` random CHANNELS x 32 x 32 u8 images from the bench stream `purpose`.
+pub fn random_images(n: usize, purpose: &str) -> Vec<u8> {
+    let mut rng = Stream::derive(0, purpose, 0);
+    (0..n * CHANNELS * 1024).map(|_| (rng.next_u64() & 255) as u8).collect()
+}
+
 /// Images per iteration: the paper's batch.
 pub const BATCH: usize = 64;
 /// Channels of the benchmark's images (CIFAR-10's).
@@ -57,8 +76,7 @@ pub struct Measurement {
 /// of the workers as every command does.
 pub fn time_pad(pool: &rayon::ThreadPool, batch: usize, iters: usize) -> (f64, [f64; 3]) {
     pool.install(|| {
-        let mut rng = Stream::derive(0, "bench", 0);
-        let data: Vec<u8> = (0..4 * batch * CHANNELS * 1024).map(|_| (rng.next_u64() & 255) as u8).collect();
+        let data = random_images(4 * batch, "bench");
         let images = Images::new(&data, CHANNELS).expect("whole images");
         let mut state = init_state(0, CHANNELS, NF, NZ);
         let mut draws = EpochDraws::new(0, 1, batch, NZ);

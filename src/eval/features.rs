@@ -29,7 +29,7 @@ pub fn encode_selected(
     crate::engine::workers::on_worker(|| encode_chunked(enc, images, idx, &mask_of, CHUNK))
 }
 
-/// Every chunk of rows (`chunk_ranges`) encoded on its own (in parallel), then stacked in row order.
+/// Every chunk of rows (`chunk_ranges`) encoded on its own, in parallel, into its rows of z.
 fn encode_chunked(
     enc: &Encoder,
     images: Images,
@@ -37,12 +37,16 @@ fn encode_chunked(
     mask_of: &(impl Fn(usize) -> Option<Vec<f32>> + Sync),
     chunk: usize,
 ) -> Array2<f32> {
-    let blocks: Vec<Vec<f32>> = chunk_ranges(idx.len(), chunk)
-        .into_par_iter()
-        .map(|r| encode_rows(enc, images, &idx[r.clone()], r.start, mask_of))
-        .collect();
-    let flat: Vec<f32> = blocks.concat();
-    Array2::from_shape_vec((idx.len(), enc.nz), flat).expect("one nz-row per image")
+    let mut z = vec![0.0f32; idx.len() * enc.nz];
+    let mut jobs = Vec::new();
+    let mut rest = &mut z[..];
+    for r in chunk_ranges(idx.len(), chunk) {
+        let (rows, tail) = rest.split_at_mut(r.len() * enc.nz);
+        jobs.push((r, rows));
+        rest = tail;
+    }
+    jobs.into_par_iter().for_each(|(r, out)| encode_rows(enc, images, &idx[r.clone()], r.start, mask_of, out));
+    Array2::from_shape_vec((idx.len(), enc.nz), z).expect("one nz-row per image")
 }
 
 /// Row ranges of `chunk` rows, except that a last chunk of a single row joins the one before:
@@ -57,14 +61,15 @@ fn chunk_ranges(len: usize, chunk: usize) -> Vec<std::ops::Range<usize>> {
     ranges
 }
 
-/// z of the images `rows` (result rows `start..start + rows.len()`), row-major [rows, nz].
+/// z of the images `rows` (result rows `start..start + rows.len()`) into `out`, row-major [rows, nz].
 fn encode_rows(
     enc: &Encoder,
     images: Images,
     rows: &[usize],
     start: usize,
     mask_of: &(impl Fn(usize) -> Option<Vec<f32>> + Sync),
-) -> Vec<f32> {
+    out: &mut [f32],
+) {
     let (mut x, xs) = images.batch(rows);
     let plane = xs.h * xs.w;
     for b in 0..rows.len() {
@@ -79,13 +84,11 @@ fn encode_rows(
     let z = enc.forward_z(&x, xs);
     // z is [nz, n]: transpose into rows.
     let n = rows.len();
-    let mut out = vec![0.0f32; n * enc.nz];
     for j in 0..enc.nz {
         for b in 0..n {
             out[b * enc.nz + j] = z[j * n + b];
         }
     }
-    out
 }
 
 #[cfg(test)]
