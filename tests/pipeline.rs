@@ -312,3 +312,28 @@ fn parallel_jobs_write_the_same_bytes_as_one_job_and_skip_only_what_a_failure_fe
     let msg = s.failed[0].to_string();
     assert!(msg.contains("train demo/pad/seed0") && msg.contains(&train.key), "{msg}");
 }
+
+#[test]
+fn parallel_dispatch_trains_every_condition_at_seed_0_before_any_seed_1() {
+    use pad::pipeline::jobs::{run_parallel, Event, Jobs};
+    use pad::pipeline::stage::Env;
+    let tmp = tempfile::tempdir().unwrap();
+    let p = plan(&config("", "[0, 1]"));
+    let all: Vec<usize> = (0..p.nodes.len()).collect();
+    let cache = Cache { root: tmp.path().to_path_buf() };
+    let started = std::sync::Mutex::new(Vec::new());
+    let jobs = Jobs { jobs: 1, threads_per_job: 1 };
+    run_parallel(&p, &cache, &all, jobs, &Env::default(), &|e| {
+        if let Event::Started { label, .. } = e {
+            started.lock().unwrap().push(label.to_string());
+        }
+    })
+    .unwrap();
+    // Plan order is condition-major (pad/seed0, pad/seed1, wo_rem/seed0, ...): a grid stopped
+    // halfway would then lack whole conditions.
+    let trains: Vec<String> = started.into_inner().unwrap().into_iter().filter(|l| l.starts_with("train ")).collect();
+    assert_eq!(
+        trains,
+        ["train demo/pad/seed0", "train demo/wo_rem/seed0", "train demo/pad/seed1", "train demo/wo_rem/seed1"]
+    );
+}

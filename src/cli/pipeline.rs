@@ -127,8 +127,13 @@ fn run_jobs(
         jobs: a.jobs,
         threads_per_job: a.threads_per_job.unwrap_or((threads / a.jobs).max(1)),
     };
-    let missing = nodes.iter().filter(|&&i| !cache.is_complete(plan.nodes[i].kind().name, &plan.nodes[i].key)).count();
-    eprintln!("{} stage(s) to compute: {} at once, {} thread(s) each", missing, jobs.jobs, jobs.threads_per_job);
+    let missing: Vec<&str> = nodes
+        .iter()
+        .map(|&i| &plan.nodes[i])
+        .filter(|n| !cache.is_complete(n.kind().name, &n.key))
+        .map(|n| n.label.as_str())
+        .collect();
+    eprintln!("{} stage(s) to compute: {} at once, {} thread(s) each", missing.len(), jobs.jobs, jobs.threads_per_job);
     let display = pad::pipeline::progress::Display::new(!a.quiet, missing);
     // Stages draw no bars of their own here: one display shows them all.
     let env = pad::pipeline::stage::Env { progress: false };

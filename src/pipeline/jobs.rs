@@ -5,7 +5,8 @@
 //!
 //! Dispatch follows the graph: a stage is ready when its inputs are complete, and among ready
 //! stages the one with the longest chain of dependants goes first, so trainings start early and
-//! evaluations fill the gaps. A failed stage's dependants are skipped; everything independent of
+//! evaluations fill the gaps. Among equals the lower seed goes first, so a grid stopped halfway
+//! has every condition at seed 0 rather than every seed of the first conditions. A failed stage's dependants are skipped; everything independent of
 //! it still runs (as `make -k`), and the failures are reported together at the end.
 use super::cache::Cache;
 use super::error::PipelineError;
@@ -50,9 +51,17 @@ pub fn chain_lengths(plan: &Plan, pending: &[bool]) -> Vec<usize> {
     len
 }
 
+/// Dispatch order of ready nodes, smallest first: longest chain, then lowest seed (stages
+/// without one count as seed 0), then plan order.
+type Priority = (std::cmp::Reverse<usize>, u64, usize);
+
+fn priority(plan: &Plan, chain: &[usize], i: usize) -> Priority {
+    (std::cmp::Reverse(chain[i]), plan.nodes[i].at.seed.unwrap_or(0), i)
+}
+
 struct Board {
     /// Nodes not yet started whose inputs are all complete.
-    ready: BTreeSet<(std::cmp::Reverse<usize>, usize)>,
+    ready: BTreeSet<Priority>,
     /// Per node: inputs still to complete (among the pending).
     waiting: Vec<usize>,
     running: Vec<usize>,
@@ -88,7 +97,7 @@ pub fn run_parallel(
     for i in (0..plan.nodes.len()).filter(|&i| pending[i]) {
         waiting[i] = plan.nodes[i].inputs.iter().filter(|&&j| pending[j]).count();
         if waiting[i] == 0 {
-            ready.insert((std::cmp::Reverse(chain[i]), i));
+            ready.insert(priority(plan, &chain, i));
         }
     }
     let left = pending.iter().filter(|&&p| p).count();
@@ -112,10 +121,10 @@ pub fn run_parallel(
                 let i = {
                     let mut b = board.lock().unwrap_or_else(|p| p.into_inner());
                     loop {
-                        if let Some(first) = b.ready.pop_first() {
-                            b.running.push(first.1);
-                            on_event(Event::Started { label: &plan.nodes[first.1].label, total });
-                            break Some(first.1);
+                        if let Some((.., first)) = b.ready.pop_first() {
+                            b.running.push(first);
+                            on_event(Event::Started { label: &plan.nodes[first].label, total });
+                            break Some(first);
                         }
                         if b.left == 0 {
                             break None;
@@ -155,7 +164,7 @@ pub fn run_parallel(
                         if b.waiting[j] != usize::MAX {
                             b.waiting[j] -= 1;
                             if b.waiting[j] == 0 {
-                                b.ready.insert((std::cmp::Reverse(chain[j]), j));
+                                b.ready.insert(priority(plan, &chain, j));
                             }
                         }
                     }
