@@ -13,7 +13,7 @@ INCEPTION     := data/pt_inception-2015-12-05.safetensors
 INCEPTION_PTH := data/pt_inception-2015-12-05-6726825d.pth
 INCEPTION_URL := https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth
 
-.PHONY: all build demo reproduce inception test bench data train probe occlusion distances pca dreams fid-real fid report status verify clean-cache
+.PHONY: all build demo cifar-jpeg reproduce inception test bench data train probe occlusion distances pca dreams fid-real fid report status verify clean-cache
 
 all: demo
 
@@ -23,6 +23,14 @@ build:
 # The embedded default: every stage end to end on data shipped in data/demo, no network.
 demo: build
 	$(PAD) run --config pipeline.toml --profile demo $(RUNFLAGS)
+
+# The natural-image study committed in results/cifar-jpeg: the CIFAR-10 JPEG stand-in from
+# $(SHARED_DATA), no network; about 2 hours on 2 cores with JOBS=2 THREADS_PER_JOB=1.
+SHARED_DATA     ?= ../shared/data
+THREADS_PER_JOB ?=
+cifar-jpeg: build
+	$(PAD) fetch cifar10-jpeg --mirror $(SHARED_DATA)
+	$(PAD) run --config pipeline.toml --profile cifar-jpeg $(RUNFLAGS) $(if $(THREADS_PER_JOB),--threads-per-job $(THREADS_PER_JOB))
 
 # The paper's grid (CIFAR-10 and SVHN; fetches the official archives; FID needs the Inception
 # weights below).

@@ -134,7 +134,11 @@ fn run_jobs(
         .map(|n| n.label.as_str())
         .collect();
     eprintln!("{} stage(s) to compute: {} at once, {} thread(s) each", missing.len(), jobs.jobs, jobs.threads_per_job);
-    let display = pad::pipeline::progress::Display::new(!a.quiet, missing);
+    // Stages computed before (their records say how long each took) time the kinds this run
+    // has not finished one of yet.
+    let costs = pad::pipeline::status::costs(plan, cache);
+    let before = plan.nodes.iter().zip(&costs.seconds).filter_map(|(n, s)| Some((n.label.as_str(), (*s)?)));
+    let display = pad::pipeline::progress::Display::new(!a.quiet, missing, before);
     // Stages draw no bars of their own here: one display shows them all.
     let env = pad::pipeline::stage::Env { progress: false };
     let s = pad::pipeline::jobs::run_parallel(plan, cache, nodes, jobs, &env, &|e| display.event(e))?;

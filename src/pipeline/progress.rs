@@ -3,8 +3,10 @@
 //! terminal (a run under nohup or in a batch job, its stderr in a log file) the bars would draw
 //! nothing, so each start and finish is a plain line instead, with the totals and an ETA.
 //!
-//! The ETA weighs what is left by the time stages of the same kind took so far: in a grid a
-//! training takes an hour and a probe seconds, so a count of stages alone would be off by hours.
+//! The ETA weighs what is left by the time stages of the same kind took so far (in this run, else
+//! as the cache's records of complete stages say): in a grid a training takes an hour and a probe
+//! seconds, so a count of stages alone would be off by hours. Kinds with no time yet are not
+//! guessed; the line says how many such stages are left.
 use super::jobs::Event;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::BTreeMap;
@@ -24,9 +26,14 @@ pub struct Display {
 }
 
 impl Display {
-    /// A display for the stages of these labels ("train demo/pad/seed0", ...).
-    pub fn new<'a>(show: bool, labels: impl IntoIterator<Item = &'a str>) -> Display {
-        let pace = Pace::new(labels);
+    /// A display for the stages of these labels ("train demo/pad/seed0", ...); `before` holds the
+    /// label and seconds of stages computed earlier (their records), to time kinds not yet seen.
+    pub fn new<'a>(
+        show: bool,
+        labels: impl IntoIterator<Item = &'a str>,
+        before: impl IntoIterator<Item = (&'a str, f64)>,
+    ) -> Display {
+        let pace = Pace::new(labels, before);
         let plain = show && !std::io::stderr().is_terminal();
         let target = if show && !plain { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
         let multi = MultiProgress::with_draw_target(target);
@@ -67,7 +74,8 @@ impl Display {
                 if self.plain {
                     let what = if ok { "done " } else { "FAILED" };
                     let elapsed = self.start.elapsed();
-                    let eta = pace.eta(elapsed).map(|t| format!(", ETA {}", clock(t))).unwrap_or_default();
+                    let eta = pace.eta(elapsed, &running(&lines)).map(|e| format!(", ETA {}", e.text()));
+                    let eta = eta.unwrap_or_default();
                     say(format!(
                         "{} {what} {label} in {}; elapsed {}{eta}",
                         self.counts(),
@@ -80,8 +88,8 @@ impl Display {
                 }
             }
         }
-        let eta = self.pace.lock().unwrap_or_else(|p| p.into_inner()).eta(self.start.elapsed());
-        let eta = eta.map(|t| format!(", ETA {} as of the last finish", clock(t))).unwrap_or_default();
+        let eta = self.pace.lock().unwrap_or_else(|p| p.into_inner()).eta(self.start.elapsed(), &running(&lines));
+        let eta = eta.map(|e| format!(", ETA {} as of the last finish", e.text())).unwrap_or_default();
         self.total.set_message(format!("{} running{eta}", lines.len()));
     }
 
@@ -102,14 +110,38 @@ impl Display {
 struct Pace {
     left: BTreeMap<String, usize>,
     spent: BTreeMap<String, (Duration, usize)>,
+    /// Mean seconds per kind in earlier runs.
+    before: BTreeMap<String, f64>,
+}
+
+/// Time left, and stages of kinds never timed (not in it).
+#[derive(Debug, PartialEq)]
+struct Eta {
+    left: Duration,
+    untimed: usize,
+}
+
+impl Eta {
+    fn text(&self) -> String {
+        match self.untimed {
+            0 => clock(self.left),
+            n => format!("{} + {n} stage(s) of kinds not timed yet", clock(self.left)),
+        }
+    }
 }
 
 impl Pace {
-    fn new<'a>(labels: impl IntoIterator<Item = &'a str>) -> Pace {
+    fn new<'a>(labels: impl IntoIterator<Item = &'a str>, before: impl IntoIterator<Item = (&'a str, f64)>) -> Pace {
         let mut pace = Pace::default();
         for l in labels {
             *pace.left.entry(kind_of(l).to_string()).or_default() += 1;
         }
+        let mut sums: BTreeMap<String, (f64, usize)> = BTreeMap::new();
+        for (l, s) in before {
+            let e = sums.entry(kind_of(l).to_string()).or_default();
+            *e = (e.0 + s, e.1 + 1);
+        }
+        pace.before = sums.into_iter().map(|(k, (s, n))| (k, s / n as f64)).collect();
         pace
     }
 
@@ -122,18 +154,34 @@ impl Pace {
         *e = (e.0 + took, e.1 + 1);
     }
 
-    /// Time left: `elapsed` scaled by the estimated work left over the work done, each stage
-    /// costing the mean of its kind so far (of all stages, for a kind not seen yet). None before
-    /// the first finish.
-    fn eta(&self, elapsed: Duration) -> Option<Duration> {
-        let (done, count) = self.spent.values().fold((0.0, 0), |(d, c), (t, n)| (d + t.as_secs_f64(), c + n));
-        if count == 0 || done <= 0.0 {
+    /// Time left: `elapsed` scaled by the estimated work left over the work done (so it holds
+    /// for any number of jobs), each stage costing the mean of its kind in this run, else in
+    /// earlier runs. The `running` stages (kind, time so far) count as done for the time they
+    /// have run and as left for the rest of their kind's mean. None before the first finish and
+    /// after the last.
+    fn eta(&self, elapsed: Duration, running: &[(&str, Duration)]) -> Option<Eta> {
+        let finished: f64 = self.spent.values().map(|(t, _)| t.as_secs_f64()).sum();
+        let done = finished + running.iter().map(|(_, d)| d.as_secs_f64()).sum::<f64>();
+        if self.spent.is_empty() || finished <= 0.0 || self.left.values().all(|&n| n == 0) {
             return None;
         }
-        let overall = done / count as f64;
-        let mean = |k: &str| self.spent.get(k).map_or(overall, |(t, n)| t.as_secs_f64() / *n as f64);
-        let left: f64 = self.left.iter().map(|(k, &n)| n as f64 * mean(k)).sum();
-        Some(elapsed.mul_f64(left / done))
+        let mean = |k: &str| match self.spent.get(k) {
+            Some((t, n)) => Some(t.as_secs_f64() / *n as f64),
+            None => self.before.get(k).copied(),
+        };
+        let (mut left, mut untimed) = (0.0, 0);
+        for (k, &n) in &self.left {
+            match mean(k) {
+                Some(m) => left += n as f64 * m,
+                None => untimed += n,
+            }
+        }
+        for (k, d) in running {
+            if let Some(m) = mean(k) {
+                left -= m.min(d.as_secs_f64());
+            }
+        }
+        Some(Eta { left: elapsed.mul_f64(left.max(0.0) / done), untimed })
     }
 }
 
@@ -141,6 +189,11 @@ impl Pace {
 fn say(line: String) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+/// The running stages' kinds and times so far.
+fn running(lines: &[(String, ProgressBar, Instant)]) -> Vec<(&str, Duration)> {
+    lines.iter().map(|(l, _, start)| (kind_of(l), start.elapsed())).collect()
 }
 
 /// "train" of "train demo/pad/seed0".
@@ -160,7 +213,7 @@ fn clock(d: Duration) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{clock, Pace};
+    use super::{clock, Eta, Pace};
     use std::time::Duration;
 
     #[test]
@@ -172,17 +225,47 @@ mod tests {
     #[test]
     fn eta_weighs_what_is_left_by_the_time_of_its_kind() {
         let labels = ["train a/pad/seed0", "train a/pad/seed1", "probe a/pad/seed0", "probe a/pad/seed1"];
-        let mut pace = Pace::new(labels);
-        assert_eq!(pace.eta(Duration::ZERO), None);
-        // One training of 100 s and one probe of 2 s are done, on one job: one of each is left,
-        // 102 s of work, as much as was done.
+        let mut pace = Pace::new(labels, []);
+        assert_eq!(pace.eta(Duration::ZERO, &[]), None);
+        let eta = |left, untimed| Some(Eta { left: Duration::from_secs(left), untimed });
+        // One training of 100 s is done, on one job: one training is left, and two probes nothing
+        // has timed yet (a guess from the training would say 200 s for them).
         pace.finished("train a/pad/seed0", Duration::from_secs(100));
+        assert_eq!(pace.eta(Duration::from_secs(100), &[]), eta(100, 2));
+        // With a probe of 2 s done, the rest is 102 s of work, as much as was done.
         pace.finished("probe a/pad/seed0", Duration::from_secs(2));
-        assert_eq!(pace.eta(Duration::from_secs(102)), Some(Duration::from_secs(102)));
+        assert_eq!(pace.eta(Duration::from_secs(102), &[]), eta(102, 0));
         // On two jobs the same work took half the wall time, and so will the rest.
-        assert_eq!(pace.eta(Duration::from_secs(51)), Some(Duration::from_secs(51)));
-        // A count of stages would say the same here; it differs once the trainings are done.
+        assert_eq!(pace.eta(Duration::from_secs(51), &[]), eta(51, 0));
+        // A count of stages (one of four left) would say a third of the elapsed time.
         pace.finished("train a/pad/seed1", Duration::from_secs(100));
-        assert_eq!(pace.eta(Duration::from_secs(202)), Some(Duration::from_secs(2)));
+        assert_eq!(pace.eta(Duration::from_secs(202), &[]), eta(2, 0));
+        pace.finished("probe a/pad/seed1", Duration::from_secs(2));
+        assert_eq!(pace.eta(Duration::from_secs(204), &[]), None);
+    }
+
+    #[test]
+    fn kinds_not_timed_in_this_run_take_their_time_from_earlier_runs() {
+        let pace = |before| {
+            let mut p = Pace::new(["train a/pad/seed1", "probe a/pad/seed1"], before);
+            p.finished("train a/pad/seed1", Duration::from_secs(100));
+            p.eta(Duration::from_secs(100), &[])
+        };
+        let secs = |s| Some(Eta { left: Duration::from_secs(s), untimed: 0 });
+        assert_eq!(pace(vec![("probe a/pad/seed0", 3.0), ("probe a/wo_rem/seed0", 5.0)]), secs(4));
+        // This run's own times win over earlier ones.
+        assert_eq!(pace(vec![("train a/pad/seed0", 900.0), ("probe a/pad/seed0", 4.0)]), secs(4));
+    }
+
+    #[test]
+    fn running_stages_count_as_done_for_the_time_they_have_run() {
+        // Two jobs: a 100 s training finished while another ran alongside it; one more waits.
+        let mut pace = Pace::new(["train a/0", "train a/1", "train a/2"], []);
+        pace.finished("train a/0", Duration::from_secs(100));
+        let at = |ran| pace.eta(Duration::from_secs(100), &[("train", Duration::from_secs(ran))]);
+        // 200 s of work done in 100 s; 100 s left for the waiting one and 0 for the running one.
+        assert_eq!(at(100), Some(Eta { left: Duration::from_secs(50), untimed: 0 }));
+        // A stage running longer than its kind's mean is not counted as negative work.
+        assert_eq!(at(150), Some(Eta { left: Duration::from_secs(40), untimed: 0 }));
     }
 }
