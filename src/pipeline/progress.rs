@@ -123,9 +123,10 @@ struct Eta {
 
 impl Eta {
     fn text(&self) -> String {
-        match self.untimed {
-            0 => clock(self.left),
-            n => format!("{} + {n} stage(s) of kinds not timed yet", clock(self.left)),
+        match (self.untimed, self.left.is_zero()) {
+            (0, _) => clock(self.left),
+            (n, true) => format!("not known until more kinds have run ({n} stage(s) of kinds not timed yet)"),
+            (n, false) => format!("{} + {n} stage(s) of kinds not timed yet", clock(self.left)),
         }
     }
 }
@@ -232,6 +233,8 @@ mod tests {
         // has timed yet (a guess from the training would say 200 s for them).
         pace.finished("train a/pad/seed0", Duration::from_secs(100));
         assert_eq!(pace.eta(Duration::from_secs(100), &[]), eta(100, 2));
+        let text = pace.eta(Duration::from_secs(100), &[]).unwrap().text();
+        assert_eq!(text, "1m 40s + 2 stage(s) of kinds not timed yet");
         // With a probe of 2 s done, the rest is 102 s of work, as much as was done.
         pace.finished("probe a/pad/seed0", Duration::from_secs(2));
         assert_eq!(pace.eta(Duration::from_secs(102), &[]), eta(102, 0));
@@ -267,5 +270,13 @@ mod tests {
         assert_eq!(at(100), Some(Eta { left: Duration::from_secs(50), untimed: 0 }));
         // A stage running longer than its kind's mean is not counted as negative work.
         assert_eq!(at(150), Some(Eta { left: Duration::from_secs(40), untimed: 0 }));
+    }
+
+    #[test]
+    fn an_eta_with_only_untimed_stages_left_says_it_is_not_known() {
+        let mut pace = Pace::new(["data d", "train d/pad/seed0"], []);
+        pace.finished("data d", Duration::from_millis(300));
+        let text = pace.eta(Duration::from_millis(300), &[]).unwrap().text();
+        assert_eq!(text, "not known until more kinds have run (1 stage(s) of kinds not timed yet)");
     }
 }
