@@ -127,17 +127,17 @@ fn run_jobs(
         jobs: a.jobs,
         threads_per_job: a.threads_per_job.unwrap_or((threads / a.jobs).max(1)),
     };
-    let missing: Vec<&str> = nodes
+    let missing: Vec<&'static str> = nodes
         .iter()
         .map(|&i| &plan.nodes[i])
         .filter(|n| !cache.is_complete(n.kind().name, &n.key))
-        .map(|n| n.label.as_str())
+        .map(|n| n.kind().name)
         .collect();
     eprintln!("{} stage(s) to compute: {} at once, {} thread(s) each", missing.len(), jobs.jobs, jobs.threads_per_job);
     // Stages computed before (their records say how long each took) time the kinds this run
     // has not finished one of yet.
     let costs = pad::pipeline::status::costs(plan, cache);
-    let before = plan.nodes.iter().zip(&costs.seconds).filter_map(|(n, s)| Some((n.label.as_str(), (*s)?)));
+    let before = plan.nodes.iter().zip(&costs.seconds).filter_map(|(n, s)| Some((n.kind().name, (*s)?)));
     let display = pad::pipeline::progress::Display::new(!a.quiet, missing, before);
     // Stages draw no bars of their own here: one display shows them all.
     let env = pad::pipeline::stage::Env { progress: false };

@@ -6,8 +6,9 @@
 //! Dispatch follows the graph: a stage is ready when its inputs are complete, and among ready
 //! stages the one with the longest chain of dependants goes first, so trainings start early and
 //! evaluations fill the gaps. Among equals the lower seed goes first, so a grid stopped halfway
-//! has every condition at seed 0 rather than every seed of the first conditions. A failed stage's dependants are skipped; everything independent of
-//! it still runs (as `make -k`), and the failures are reported together at the end.
+//! has every condition at seed 0 rather than every seed of the first conditions. A failed stage's
+//! dependants are skipped; everything independent of it still runs (as `make -k`), and the
+//! failures are reported together at the end.
 use super::cache::Cache;
 use super::error::PipelineError;
 use super::plan::Plan;
@@ -123,7 +124,11 @@ pub fn run_parallel(
                     loop {
                         if let Some((.., first)) = b.ready.pop_first() {
                             b.running.push(first);
-                            on_event(Event::Started { label: &plan.nodes[first].label, total });
+                            on_event(Event::Started {
+                                kind: plan.nodes[first].kind().name,
+                                label: &plan.nodes[first].label,
+                                total,
+                            });
                             break Some(first);
                         }
                         if b.left == 0 {
@@ -170,7 +175,7 @@ pub fn run_parallel(
                     }
                 }
                 let skipped = b.summary.skipped - skipped_before;
-                on_event(Event::Finished { label: &plan.nodes[i].label, ok, skipped });
+                on_event(Event::Finished { kind: plan.nodes[i].kind().name, label: &plan.nodes[i].label, ok, skipped });
                 wake.notify_all();
             });
         }
@@ -193,6 +198,6 @@ fn dependants(plan: &Plan, pending: &[bool]) -> Vec<Vec<usize>> {
 
 /// What the progress display is told.
 pub enum Event<'a> {
-    Started { label: &'a str, total: usize },
-    Finished { label: &'a str, ok: bool, skipped: usize },
+    Started { kind: &'static str, label: &'a str, total: usize },
+    Finished { kind: &'static str, label: &'a str, ok: bool, skipped: usize },
 }

@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 pub struct Display {
     multi: MultiProgress,
     total: ProgressBar,
-    /// Running stages: label, spinner, start.
-    lines: Mutex<Vec<(String, ProgressBar, Instant)>>,
+    /// Running stages: kind, label, spinner, start.
+    lines: Mutex<Vec<(&'static str, String, ProgressBar, Instant)>>,
     /// Plain lines for a log.
     plain: bool,
     start: Instant,
@@ -26,14 +26,14 @@ pub struct Display {
 }
 
 impl Display {
-    /// A display for the stages of these labels ("train demo/pad/seed0", ...); `before` holds the
-    /// label and seconds of stages computed earlier (their records), to time kinds not yet seen.
-    pub fn new<'a>(
+    /// A display for stages of these kinds (one entry per stage); `before` holds the kind and
+    /// seconds of stages computed earlier (their records), to time kinds not yet seen.
+    pub fn new(
         show: bool,
-        labels: impl IntoIterator<Item = &'a str>,
-        before: impl IntoIterator<Item = (&'a str, f64)>,
+        kinds: impl IntoIterator<Item = &'static str>,
+        before: impl IntoIterator<Item = (&'static str, f64)>,
     ) -> Display {
-        let pace = Pace::new(labels, before);
+        let pace = Pace::new(kinds, before);
         let plain = show && !std::io::stderr().is_terminal();
         let target = if show && !plain { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
         let multi = MultiProgress::with_draw_target(target);
@@ -48,29 +48,29 @@ impl Display {
     pub fn event(&self, e: Event) {
         let mut lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
         match e {
-            Event::Started { label, .. } => {
+            Event::Started { kind, label, .. } => {
                 let line = self.multi.add(ProgressBar::new_spinner());
                 line.set_style(
                     ProgressStyle::with_template("  {spinner} {elapsed:>4} {msg}").expect("a valid template"),
                 );
                 line.set_message(label.to_string());
                 line.enable_steady_tick(Duration::from_secs(1));
-                lines.push((label.to_string(), line, Instant::now()));
+                lines.push((kind, label.to_string(), line, Instant::now()));
                 if self.plain {
                     say(format!("{} start {label}", self.counts()));
                 }
             }
-            Event::Finished { label, ok, skipped } => {
+            Event::Finished { kind, label, ok, skipped } => {
                 let mut took = Duration::ZERO;
-                if let Some(k) = lines.iter().position(|(l, ..)| l == label) {
-                    let (_, line, start) = lines.remove(k);
+                if let Some(k) = lines.iter().position(|(_, l, ..)| l == label) {
+                    let (_, _, line, start) = lines.remove(k);
                     took = start.elapsed();
                     line.finish_and_clear();
                     self.multi.remove(&line);
                 }
                 self.total.inc(1 + skipped as u64);
                 let mut pace = self.pace.lock().unwrap_or_else(|p| p.into_inner());
-                pace.finished(label, took);
+                pace.finished(kind, took);
                 if self.plain {
                     let what = if ok { "done " } else { "FAILED" };
                     let elapsed = self.start.elapsed();
@@ -105,13 +105,13 @@ impl Display {
     }
 }
 
-/// Time spent per stage kind (a label's first word) and stages left of each.
+/// Time spent per stage kind and stages left of each.
 #[derive(Debug, Default)]
 struct Pace {
-    left: BTreeMap<String, usize>,
-    spent: BTreeMap<String, (Duration, usize)>,
+    left: BTreeMap<&'static str, usize>,
+    spent: BTreeMap<&'static str, (Duration, usize)>,
     /// Mean seconds per kind in earlier runs.
-    before: BTreeMap<String, f64>,
+    before: BTreeMap<&'static str, f64>,
 }
 
 /// Time left, and stages of kinds never timed (not in it).
@@ -132,26 +132,28 @@ impl Eta {
 }
 
 impl Pace {
-    fn new<'a>(labels: impl IntoIterator<Item = &'a str>, before: impl IntoIterator<Item = (&'a str, f64)>) -> Pace {
+    fn new(
+        kinds: impl IntoIterator<Item = &'static str>,
+        before: impl IntoIterator<Item = (&'static str, f64)>,
+    ) -> Pace {
         let mut pace = Pace::default();
-        for l in labels {
-            *pace.left.entry(kind_of(l).to_string()).or_default() += 1;
+        for k in kinds {
+            *pace.left.entry(k).or_default() += 1;
         }
-        let mut sums: BTreeMap<String, (f64, usize)> = BTreeMap::new();
-        for (l, s) in before {
-            let e = sums.entry(kind_of(l).to_string()).or_default();
+        let mut sums: BTreeMap<&'static str, (f64, usize)> = BTreeMap::new();
+        for (k, s) in before {
+            let e = sums.entry(k).or_default();
             *e = (e.0 + s, e.1 + 1);
         }
         pace.before = sums.into_iter().map(|(k, (s, n))| (k, s / n as f64)).collect();
         pace
     }
 
-    fn finished(&mut self, label: &str, took: Duration) {
-        let kind = kind_of(label);
+    fn finished(&mut self, kind: &'static str, took: Duration) {
         if let Some(n) = self.left.get_mut(kind) {
             *n = n.saturating_sub(1);
         }
-        let e = self.spent.entry(kind.to_string()).or_default();
+        let e = self.spent.entry(kind).or_default();
         *e = (e.0 + took, e.1 + 1);
     }
 
@@ -160,7 +162,7 @@ impl Pace {
     /// earlier runs. The `running` stages (kind, time so far) count as done for the time they
     /// have run and as left for the rest of their kind's mean. None before the first finish and
     /// after the last.
-    fn eta(&self, elapsed: Duration, running: &[(&str, Duration)]) -> Option<Eta> {
+    fn eta(&self, elapsed: Duration, running: &[(&'static str, Duration)]) -> Option<Eta> {
         let finished: f64 = self.spent.values().map(|(t, _)| t.as_secs_f64()).sum();
         let done = finished + running.iter().map(|(_, d)| d.as_secs_f64()).sum::<f64>();
         if self.spent.is_empty() || finished <= 0.0 || self.left.values().all(|&n| n == 0) {
@@ -193,13 +195,8 @@ fn say(line: String) {
 }
 
 /// The running stages' kinds and times so far.
-fn running(lines: &[(String, ProgressBar, Instant)]) -> Vec<(&str, Duration)> {
-    lines.iter().map(|(l, _, start)| (kind_of(l), start.elapsed())).collect()
-}
-
-/// "train" of "train demo/pad/seed0".
-fn kind_of(label: &str) -> &str {
-    label.split_whitespace().next().unwrap_or(label)
+fn running(lines: &[(&'static str, String, ProgressBar, Instant)]) -> Vec<(&'static str, Duration)> {
+    lines.iter().map(|(kind, _, _, start)| (*kind, start.elapsed())).collect()
 }
 
 /// 75 s -> "1m 15s", 3725 s -> "1h 02m", 9 s -> "9s".
@@ -225,46 +222,46 @@ mod tests {
 
     #[test]
     fn eta_weighs_what_is_left_by_the_time_of_its_kind() {
-        let labels = ["train a/pad/seed0", "train a/pad/seed1", "probe a/pad/seed0", "probe a/pad/seed1"];
-        let mut pace = Pace::new(labels, []);
+        let kinds = ["train", "train", "probe", "probe"];
+        let mut pace = Pace::new(kinds, []);
         assert_eq!(pace.eta(Duration::ZERO, &[]), None);
         let eta = |left, untimed| Some(Eta { left: Duration::from_secs(left), untimed });
         // One training of 100 s is done, on one job: one training is left, and two probes nothing
         // has timed yet (a guess from the training would say 200 s for them).
-        pace.finished("train a/pad/seed0", Duration::from_secs(100));
+        pace.finished("train", Duration::from_secs(100));
         assert_eq!(pace.eta(Duration::from_secs(100), &[]), eta(100, 2));
         let text = pace.eta(Duration::from_secs(100), &[]).unwrap().text();
         assert_eq!(text, "1m 40s + 2 stage(s) of kinds not timed yet");
         // With a probe of 2 s done, the rest is 102 s of work, as much as was done.
-        pace.finished("probe a/pad/seed0", Duration::from_secs(2));
+        pace.finished("probe", Duration::from_secs(2));
         assert_eq!(pace.eta(Duration::from_secs(102), &[]), eta(102, 0));
         // On two jobs the same work took half the wall time, and so will the rest.
         assert_eq!(pace.eta(Duration::from_secs(51), &[]), eta(51, 0));
         // A count of stages (one of four left) would say a third of the elapsed time.
-        pace.finished("train a/pad/seed1", Duration::from_secs(100));
+        pace.finished("train", Duration::from_secs(100));
         assert_eq!(pace.eta(Duration::from_secs(202), &[]), eta(2, 0));
-        pace.finished("probe a/pad/seed1", Duration::from_secs(2));
+        pace.finished("probe", Duration::from_secs(2));
         assert_eq!(pace.eta(Duration::from_secs(204), &[]), None);
     }
 
     #[test]
     fn kinds_not_timed_in_this_run_take_their_time_from_earlier_runs() {
         let pace = |before| {
-            let mut p = Pace::new(["train a/pad/seed1", "probe a/pad/seed1"], before);
-            p.finished("train a/pad/seed1", Duration::from_secs(100));
+            let mut p = Pace::new(["train", "probe"], before);
+            p.finished("train", Duration::from_secs(100));
             p.eta(Duration::from_secs(100), &[])
         };
         let secs = |s| Some(Eta { left: Duration::from_secs(s), untimed: 0 });
-        assert_eq!(pace(vec![("probe a/pad/seed0", 3.0), ("probe a/wo_rem/seed0", 5.0)]), secs(4));
+        assert_eq!(pace(vec![("probe", 3.0), ("probe", 5.0)]), secs(4));
         // This run's own times win over earlier ones.
-        assert_eq!(pace(vec![("train a/pad/seed0", 900.0), ("probe a/pad/seed0", 4.0)]), secs(4));
+        assert_eq!(pace(vec![("train", 900.0), ("probe", 4.0)]), secs(4));
     }
 
     #[test]
     fn running_stages_count_as_done_for_the_time_they_have_run() {
         // Two jobs: a 100 s training finished while another ran alongside it; one more waits.
-        let mut pace = Pace::new(["train a/0", "train a/1", "train a/2"], []);
-        pace.finished("train a/0", Duration::from_secs(100));
+        let mut pace = Pace::new(["train", "train", "train"], []);
+        pace.finished("train", Duration::from_secs(100));
         let at = |ran| pace.eta(Duration::from_secs(100), &[("train", Duration::from_secs(ran))]);
         // 200 s of work done in 100 s; 100 s left for the waiting one and 0 for the running one.
         assert_eq!(at(100), Some(Eta { left: Duration::from_secs(50), untimed: 0 }));
@@ -274,8 +271,8 @@ mod tests {
 
     #[test]
     fn an_eta_with_only_untimed_stages_left_says_it_is_not_known() {
-        let mut pace = Pace::new(["data d", "train d/pad/seed0"], []);
-        pace.finished("data d", Duration::from_millis(300));
+        let mut pace = Pace::new(["data", "train"], []);
+        pace.finished("data", Duration::from_millis(300));
         let text = pace.eta(Duration::from_millis(300), &[]).unwrap().text();
         assert_eq!(text, "not known until more kinds have run (1 stage(s) of kinds not timed yet)");
     }
