@@ -366,6 +366,50 @@ mod tests {
         }
     }
 
+    /// col2im's bytes are fixed by its order: each pixel gets its value, then its contributions
+    /// in (kh, kw) order. It matches a plain f32 loop in that order bit for bit, on values whose
+    /// sums round, for PAD's geometries and others; a faster col2im must keep this order.
+    #[test]
+    fn col2im_adds_in_kernel_order_bit_for_bit() {
+        for &(c, n, h, w, k, s, p) in &[
+            (2, 3, 16, 16, 4, 2, 1),
+            (2, 2, 8, 8, 4, 2, 1),
+            (1, 2, 32, 32, 4, 2, 1),
+            (2, 2, 9, 7, 3, 2, 1),
+            (1, 2, 11, 10, 5, 3, 2),
+            (2, 2, 7, 7, 3, 1, 1),
+            (1, 1, 4, 4, 4, 2, 0),
+        ] {
+            let g = Patches::new(c, n, h, w, k, s, p);
+            let cols: Vec<f32> = (0..g.rows() * g.cols()).map(|i| ((i * 7919 % 1009) as f32).sqrt() - 15.0).collect();
+            let start: Vec<f32> = (0..g.image_len()).map(|i| ((i * 104729 % 997) as f32).ln_1p()).collect();
+            let mut want = start.clone();
+            for ci in 0..c {
+                for kh in 0..k {
+                    for kw in 0..k {
+                        for b in 0..n {
+                            for oh in 0..g.oh {
+                                for ow in 0..g.ow {
+                                    let (ih, iw) =
+                                        ((oh * s + kh) as isize - p as isize, (ow * s + kw) as isize - p as isize);
+                                    if ih < 0 || iw < 0 || ih >= h as isize || iw >= w as isize {
+                                        continue;
+                                    }
+                                    let col = ((ci * k + kh) * k + kw) * g.cols() + (b * g.oh + oh) * g.ow + ow;
+                                    want[((ci * n + b) * h + ih as usize) * w + iw as usize] += cols[col];
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            let mut got = start;
+            col2im(&g, &cols, &mut got);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&got), bits(&want), "c{c} n{n} {h}x{w} k{k} s{s} p{p}");
+        }
+    }
+
     #[test]
     fn output_size_follows_the_conv_formula() {
         let g = Patches::new(3, 1, 32, 32, 4, 2, 1);

@@ -4,7 +4,7 @@
 //! that has ever had a gradient, by momentum alone when it got none in this phase.
 use super::conditions::{Condition, Mix, NremSource, PhaseOrder};
 use super::occlusion::apply_mask;
-use crate::engine::adam::{adam_update, AdamConfig, AdamSlot};
+use crate::engine::adam::{AdamConfig, AdamSlot, AdamStep};
 use crate::engine::loss::{bce_backward, bce_forward, kl_backward, kl_forward, mse_backward, mse_forward};
 use crate::engine::{swap_leading_axes, Shape4};
 use crate::model::{Encoder, Generator, Heads, Network};
@@ -227,13 +227,22 @@ impl PadState {
     }
 }
 
-/// One optimizer step over the parameters that have gradients (see the module doc).
+/// One optimizer step over the parameters that have gradients (see the module doc). The tensors
+/// are cut into pieces of a fixed size, updated in parallel: parallel over whole tensors, two
+/// of them (conv4's and tconv1's weights, 1M each) held a core each while the rest waited.
 fn adam_step(cfg: &AdamConfig, params: Vec<&mut crate::model::Param>, slots: &mut [AdamSlot]) {
-    params.into_par_iter().zip(slots.par_iter_mut()).for_each(|(p, s)| {
-        if p.has_grad {
-            adam_update(cfg, &mut p.value, &p.grad, s);
+    const PIECE: usize = 1 << 15;
+    let mut pieces = Vec::new();
+    for (p, s) in params.into_iter().zip(slots.iter_mut()) {
+        if !p.has_grad {
+            continue;
         }
-    });
+        let step = AdamStep::next(cfg, s);
+        let parts =
+            p.value.chunks_mut(PIECE).zip(p.grad.chunks(PIECE)).zip(s.m.chunks_mut(PIECE)).zip(s.v.chunks_mut(PIECE));
+        pieces.extend(parts.map(|(((p, g), m), v)| (step, p, g, m, v)));
+    }
+    pieces.into_par_iter().for_each(|(step, p, g, m, v)| step.apply(p, g, m, v));
 }
 
 /// a z + b z_old + c noise (z_old ignored when its weight is 0).
