@@ -9,6 +9,7 @@
 //! convolution it is the output (conv_transpose2d is the adjoint of conv2d with the same geometry).
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
+use std::ops::Range;
 
 /// Kernel kh x kw, strides (sh, sw) and zero padding (ph, pw) on both sides of each axis.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,6 +56,14 @@ impl Patches {
     pub fn cols(&self) -> usize {
         self.n * self.oh * self.ow
     }
+    /// Column positions per image: oh * ow.
+    pub fn per(&self) -> usize {
+        self.oh * self.ow
+    }
+    /// Kernel positions per channel: kh * kw (the rows of the column matrix per channel).
+    pub fn kk(&self) -> usize {
+        self.k.kh * self.k.kw
+    }
     /// Length of the image-side tensor: c * n * h * w.
     pub fn image_len(&self) -> usize {
         self.c * self.n * self.h * self.w
@@ -89,42 +98,63 @@ fn im2col_uninit(g: &Patches, image: &[f32], cols: &mut [MaybeUninit<f32>]) {
     let kk = g.k.kh * g.k.kw;
     let plane = g.h * g.w;
     let ncols = g.cols();
+    cols.par_chunks_mut(kk * ncols).enumerate().for_each(|(ci, rows)| {
+        im2col_channel(g, &image[ci * g.n * plane..(ci + 1) * g.n * plane], 0..g.n, rows, ncols);
+    });
+}
+
+/// A block of the column matrix: the rows of channels `chans` and the columns of images `imgs`,
+/// row-major [chans.len() * kh * kw, imgs.len() * oh * ow] in `out`. The same values as the
+/// corresponding block of `im2col`, made where a GEMM tile needs them (engine::implicit_gemm).
+pub fn im2col_block(g: &Patches, image: &[f32], chans: Range<usize>, imgs: Range<usize>, out: &mut [MaybeUninit<f32>]) {
+    assert_eq!(image.len(), g.image_len());
+    let kk = g.k.kh * g.k.kw;
+    let width = imgs.len() * g.per();
+    assert_eq!(out.len(), chans.len() * kk * width);
+    let plane = g.h * g.w;
+    for (ci, rows) in chans.zip(out.chunks_exact_mut(kk * width)) {
+        im2col_channel(g, &image[ci * g.n * plane..(ci + 1) * g.n * plane], imgs.clone(), rows, width);
+    }
+}
+
+/// One channel's kh*kw rows of the column matrix, for images `imgs` (column (n - imgs.start) *
+/// oh * ow onwards of each row of `rows`, which are `width` long). `img` is the channel's N planes.
+fn im2col_channel(g: &Patches, img: &[f32], imgs: Range<usize>, rows: &mut [MaybeUninit<f32>], width: usize) {
+    let plane = g.h * g.w;
+    let per = g.per();
     let (hp, wp) = (g.h + 2 * g.k.ph, g.w + 2 * g.k.pw);
     let padded = g.k.ph > 0 || g.k.pw > 0;
-    cols.par_chunks_mut(kk * ncols).enumerate().for_each(|(ci, rows)| {
-        let img = &image[ci * g.n * plane..(ci + 1) * g.n * plane];
-        if g.oh == 1 && g.ow == 1 && !padded {
-            // One output position (the latent layer on its 4x4 map): row (kh, kw) gathers that
-            // pixel of every plane.
-            for (kpos, dst) in rows.chunks_exact_mut(ncols).enumerate() {
-                let at = (kpos / g.k.kw) * g.w + kpos % g.k.kw;
-                dst.iter_mut().zip(img.iter().skip(at).step_by(plane)).for_each(|(d, v)| {
-                    d.write(*v);
-                });
-            }
-            return;
+    let first = imgs.start;
+    if g.oh == 1 && g.ow == 1 && !padded {
+        // One output position (the latent layer on its 4x4 map): row (kh, kw) gathers that pixel
+        // of every plane.
+        for (kpos, dst) in rows.chunks_exact_mut(width).enumerate() {
+            let at = first * plane + (kpos / g.k.kw) * g.w + kpos % g.k.kw;
+            dst.iter_mut().zip(img.iter().skip(at).step_by(plane)).for_each(|(d, v)| {
+                d.write(*v);
+            });
         }
-        let mut buf = if padded { vec![0.0f32; hp * wp] } else { Vec::new() };
-        for n in 0..g.n {
-            let src_plane = &img[n * plane..(n + 1) * plane];
-            let (src, ld) = if padded {
-                for ih in 0..g.h {
-                    let at = (ih + g.k.ph) * wp + g.k.pw;
-                    buf[at..at + g.w].copy_from_slice(&src_plane[ih * g.w..(ih + 1) * g.w]);
-                }
-                (&buf[..], wp)
-            } else {
-                (src_plane, g.w)
-            };
-            for kh in 0..g.k.kh {
-                for kw in 0..g.k.kw {
-                    let row = (kh * g.k.kw + kw) * ncols + n * g.oh * g.ow;
-                    let dst = &mut rows[row..row + g.oh * g.ow];
-                    patch_rows(dst, &src[kh * ld + kw..], g, ld);
-                }
+        return;
+    }
+    let mut buf = if padded { vec![0.0f32; hp * wp] } else { Vec::new() };
+    for n in imgs {
+        let src_plane = &img[n * plane..(n + 1) * plane];
+        let (src, ld) = if padded {
+            for ih in 0..g.h {
+                let at = (ih + g.k.ph) * wp + g.k.pw;
+                buf[at..at + g.w].copy_from_slice(&src_plane[ih * g.w..(ih + 1) * g.w]);
+            }
+            (&buf[..], wp)
+        } else {
+            (src_plane, g.w)
+        };
+        for kh in 0..g.k.kh {
+            for kw in 0..g.k.kw {
+                let row = (kh * g.k.kw + kw) * width + (n - first) * per;
+                patch_rows(&mut rows[row..row + per], &src[kh * ld + kw..], g, ld);
             }
         }
-    });
+    }
 }
 
 /// dst[oh * ow + j] = src[oh * sh * ld + j * sw] for every output position of one kernel offset.

@@ -13,6 +13,7 @@ pub mod conv_transpose2d;
 pub mod fpmode;
 pub mod gemm;
 pub mod im2col;
+pub mod implicit_gemm;
 pub mod loss;
 pub mod pool;
 pub mod reduce;

@@ -7,8 +7,8 @@
 use super::param::{ConvLayer, Network};
 use crate::engine::activation::{leaky_relu_backward, leaky_relu_forward, sigmoid_backward, sigmoid_forward};
 use crate::engine::conv2d::{
-    conv2d_backward, conv2d_backward_cols, conv2d_forward, conv2d_forward_reuse, conv2d_input_grad, Conv2dSaved,
-    ConvSpec,
+    conv2d_backward, conv2d_backward_cols, conv2d_forward, conv2d_forward_reuse, conv2d_infer, conv2d_input_grad,
+    Conv2dSaved, ConvSpec,
 };
 use crate::engine::Shape4;
 
@@ -95,12 +95,13 @@ impl Encoder {
         EncoderPass { z, d, saved: [k1, k2, k3, k4], acts: [a1, a2, a3] }
     }
 
-    /// z alone ([nz, N]) for inference: the same arithmetic as `forward`'s z head, but each
-    /// layer's columns and activations are dropped as soon as the next layer has read them, so
-    /// feature extraction keeps one layer's buffers at a time instead of the whole pass's.
+    /// z alone ([nz, N]) for inference: the same arithmetic (and bytes) as `forward`'s z head, but
+    /// no layer keeps its columns (the GEMM reads each tile's block where it is made,
+    /// engine::implicit_gemm) and each activation is dropped as soon as the next layer has read
+    /// it, so feature extraction keeps one layer's buffers at a time.
     pub fn forward_z(&self, x: &[f32], xs: Shape4) -> Vec<f32> {
         let layer = |x: &[f32], xs: Shape4, l: &ConvLayer, spec: ConvSpec, leaky: bool| {
-            let (mut y, ys, _columns_dropped) = conv2d_forward(x, xs, &l.weight.value, &l.bias.value, spec);
+            let (mut y, ys) = conv2d_infer(x, xs, &l.weight.value, &l.bias.value, spec.into());
             if leaky {
                 leaky_relu_forward(&mut y, SLOPE);
             }

@@ -6,6 +6,7 @@
 use super::gemm::{gemm, gemm_new, MatRef};
 pub use super::im2col::RectSpec;
 use super::im2col::{col2im, im2col_new, Patches};
+use super::implicit_gemm::conv_forward_gemm;
 use super::reduce::add_row_sums;
 use super::Shape4;
 
@@ -34,7 +35,7 @@ impl RectSpec {
 }
 
 /// Forward-only y = conv2d(x, weight) + bias with a rectangular kernel; nothing is kept for a
-/// backward pass. A pointwise convolution multiplies the CNHW input directly, which already is
+/// backward pass, so the GEMM reads its columns where each tile makes them (engine::implicit_gemm). A pointwise convolution multiplies the CNHW input directly, which already is
 /// its own column matrix [C_in, N*H*W], so most of Inception's convolutions skip im2col.
 pub fn conv2d_infer(x: &[f32], xs: Shape4, weight: &[f32], bias: &[f32], spec: RectSpec) -> (Vec<f32>, Shape4) {
     let geom = spec.geometry(xs);
@@ -45,8 +46,9 @@ pub fn conv2d_infer(x: &[f32], xs: Shape4, weight: &[f32], bias: &[f32], spec: R
     let mut y = if spec.is_pointwise() {
         gemm_new(w, MatRef::rm(x, geom.rows(), geom.cols()))
     } else {
-        let cols = im2col_new(&geom, x);
-        gemm_new(w, MatRef::rm(&cols, geom.rows(), geom.cols()))
+        // Nothing keeps the columns, so the kernel can read each tile's block where it is made.
+        conv_forward_gemm(w, &geom, x)
+            .unwrap_or_else(|| gemm_new(w, MatRef::rm(&im2col_new(&geom, x), geom.rows(), geom.cols())))
     };
     add_bias(&mut y, bias);
     (y, Shape4 { c: cout, n: xs.n, h: geom.oh, w: geom.ow })
