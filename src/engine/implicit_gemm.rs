@@ -214,4 +214,27 @@ mod tests {
             }
         }
     }
+    /// Inception's kernels (1x7 with padding, 3x3 stride 2) on products small enough for one
+    /// tile: the path is taken, with runs of 64 across image boundaries, and the bytes hold.
+    #[test]
+    fn rectangular_and_strided_kernels_give_the_same_bytes() {
+        use crate::engine::im2col::RectSpec;
+        let geometries = [
+            Patches::rect(16, 3, 12, 12, RectSpec { kh: 1, kw: 7, sh: 1, sw: 1, ph: 0, pw: 3 }),
+            Patches::rect(16, 3, 12, 12, RectSpec { kh: 7, kw: 1, sh: 1, sw: 1, ph: 3, pw: 0 }),
+            Patches::new(8, 2, 15, 15, 3, 2, 0),
+        ];
+        for g in geometries {
+            let x = filled(g.image_len(), 3);
+            let w = filled(24 * g.rows(), 4).iter().map(|v| v * 0.01).collect::<Vec<f32>>();
+            let wm = MatRef::rm(&w, 24, g.rows());
+            let want = gemm_new(wm, MatRef::rm(&im2col_new(&g, &x), g.rows(), g.cols()));
+            let got = conv_forward_gemm(wm, &g, &x);
+            assert!(!avx512() || got.is_some(), "{g:?}: path not taken");
+            if let Some(got) = got {
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&got), bits(&want), "{g:?}");
+            }
+        }
+    }
 }
