@@ -78,16 +78,16 @@ impl AdamStep {
     }
 }
 
-/// One Adam update of `param` with gradient `grad`.
-pub fn adam_update(cfg: &AdamConfig, param: &mut [f32], grad: &[f32], slot: &mut AdamSlot) {
-    assert!(param.len() == grad.len() && grad.len() == slot.m.len());
-    let step = AdamStep::next(cfg, slot);
-    step.apply(param, grad, &mut slot.m, &mut slot.v);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One Adam update of a whole tensor, as training applies it piece by piece.
+    fn adam_update(cfg: &AdamConfig, param: &mut [f32], grad: &[f32], slot: &mut AdamSlot) {
+        assert!(param.len() == grad.len() && grad.len() == slot.m.len());
+        let step = AdamStep::next(cfg, slot);
+        step.apply(param, grad, &mut slot.m, &mut slot.v);
+    }
 
     #[test]
     fn first_step_moves_each_weight_by_lr_against_the_gradient_sign() {

@@ -39,8 +39,9 @@ const MIN_TILE_MACS: usize = 1 << 21;
 /// Upper bound on tiles per GEMM: enough to balance 2..16 cores, few enough to keep packing cheap.
 const MAX_TILES: usize = 16;
 
-/// Tile sizes (mt, nt) for an m x n x k product; a pure function of the shape.
-fn tile_shape(m: usize, n: usize, k: usize) -> (usize, usize) {
+/// Tile sizes (mt, nt) for an m x n x k product; a pure function of the shape. engine::implicit_gemm
+/// cuts its products the same way, so that each element is computed as here.
+pub(crate) fn tile_shape(m: usize, n: usize, k: usize) -> (usize, usize) {
     let macs = m * n * k.max(1);
     let want = (macs / MIN_TILE_MACS).clamp(1, MAX_TILES);
     // Split the longer side first, in halves, keeping tiles multiples of 16 (whole micro-kernels).
@@ -68,75 +69,9 @@ pub fn tile_count(m: usize, n: usize, k: usize) -> usize {
 
 /// A raw pointer that parallel tiles share to write disjoint parts of one buffer.
 #[derive(Clone, Copy)]
-pub(crate) struct SyncPtr(pub(crate) *mut f32);
-unsafe impl Send for SyncPtr {}
-unsafe impl Sync for SyncPtr {}
-
-/// One tile of a product: rows i0..i0 + mi and columns j0..j0 + nj of C.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Tile {
-    i0: usize,
-    mi: usize,
-    j0: usize,
-    nj: usize,
-}
-
-/// The tile size (mt, nt) of an m x n x k product; edge tiles are smaller. engine::implicit_gemm
-/// cuts its products the same way, so that each element is computed as here.
-pub fn tile_size(m: usize, n: usize, k: usize) -> (usize, usize) {
-    tile_shape(m, n, k)
-}
-
-/// Runs `f` on every tile of an m x n x k product, in parallel.
-fn par_tiles(m: usize, n: usize, k: usize, f: impl Fn(Tile) + Sync) {
-    if m == 0 || n == 0 {
-        return;
-    }
-    let (mt, nt) = tile_shape(m, n, k);
-    let tiles_n = n.div_ceil(nt);
-    let ntiles = m.div_ceil(mt) * tiles_n;
-    let tile = |t: usize| {
-        let (i0, j0) = ((t / tiles_n) * mt, (t % tiles_n) * nt);
-        Tile { i0, mi: mt.min(m - i0), j0, nj: nt.min(n - j0) }
-    };
-    if ntiles == 1 {
-        f(tile(0));
-    } else {
-        (0..ntiles).into_par_iter().for_each(|t| f(tile(t)));
-    }
-}
-
-/// C = A·B (or C += A·B) as one single-threaded product over the whole of k: what `gemm` does for
-/// each of its tiles. Caller guarantees that `c` points to at least (m - 1) * ldc + n writable
-/// floats (initialised if `accumulate`), and that m, n, k > 0.
-unsafe fn gemm_tile(a: MatRef, b: MatRef, c: *mut f32, ldc: usize, accumulate: bool) {
-    debug_assert_eq!(a.cols, b.rows);
-    // SAFETY: the caller's bounds on c; gemm_raw checks the extents of A and B (check_extent).
-    // gemm computes dst = alpha*dst + beta*lhs*rhs and reads dst only when told to.
-    unsafe {
-        gemm::gemm(
-            a.rows,
-            b.cols,
-            a.cols,
-            c,
-            1,
-            ldc as isize,
-            accumulate,
-            a.data.as_ptr(),
-            a.cs as isize,
-            a.rs as isize,
-            b.data.as_ptr(),
-            b.cs as isize,
-            b.rs as isize,
-            if accumulate { 1.0 } else { 0.0 },
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
-    }
-}
+pub(crate) struct SendPtr(pub(crate) *mut f32);
+unsafe impl Send for SendPtr {}
+unsafe impl Sync for SendPtr {}
 
 /// C = A·B (accumulate = false) or C += A·B (accumulate = true). C is row-major with leading dim `ldc`.
 pub fn gemm(a: MatRef, b: MatRef, c: &mut [f32], ldc: usize, accumulate: bool) {
@@ -174,39 +109,55 @@ pub fn gemm_new(a: MatRef, b: MatRef) -> Vec<f32> {
     c
 }
 
-impl<'a> MatRef<'a> {
-    /// Rows r0..r0 + rows and columns c0..c0 + cols of this view.
-    pub fn block(self, r0: usize, rows: usize, c0: usize, cols: usize) -> Self {
-        debug_assert!(r0 + rows <= self.rows && c0 + cols <= self.cols);
-        let off = r0 * self.rs + c0 * self.cs;
-        let data = if rows == 0 || cols == 0 { &self.data[..0] } else { &self.data[off..] };
-        MatRef { data, rows, cols, rs: self.rs, cs: self.cs }
-    }
-}
-
 /// The tiled product into raw memory. Caller guarantees that `c` points to at least
 /// (m - 1) * ldc + n writable floats (initialised if `accumulate`), and that m, n, k > 0.
 unsafe fn gemm_raw(a: MatRef, b: MatRef, c: *mut f32, ldc: usize, accumulate: bool) {
-    let k = a.cols;
+    let (m, k, n) = (a.rows, a.cols, b.cols);
     assert_eq!(b.rows, k, "gemm: inner dimensions differ");
     check_extent(&a);
     check_extent(&b);
-    let cp = SyncPtr(c);
-    par_tiles(a.rows, b.cols, k, |t| {
-        // Rebound so the closure captures the whole SyncPtr, not its raw (non-Send) field.
+    let (mt, nt) = tile_shape(m, n, k);
+    let tiles_n = n.div_ceil(nt);
+    let ntiles = m.div_ceil(mt) * tiles_n;
+    let cp = SendPtr(c);
+    let run = |t: usize| {
+        // Rebound so the closure captures the whole SendPtr, not its raw (non-Send) field.
         #[allow(clippy::redundant_locals)]
         let cp = cp;
-        // SAFETY: tiles are disjoint rectangles of C, inside the caller's bounds.
+        let (i0, j0) = ((t / tiles_n) * mt, (t % tiles_n) * nt);
+        let (mi, nj) = (mt.min(m - i0), nt.min(n - j0));
+        // SAFETY: tiles are disjoint rectangles of C, inside the caller's bounds; A and B extents
+        // were checked by `check_extent`. gemm computes dst = alpha*dst + beta*lhs*rhs and reads
+        // dst only when told to (accumulate).
         unsafe {
-            gemm_tile(
-                a.block(t.i0, t.mi, 0, k),
-                b.block(0, k, t.j0, t.nj),
-                cp.0.add(t.i0 * ldc + t.j0),
-                ldc,
+            gemm::gemm(
+                mi,
+                nj,
+                k,
+                cp.0.add(i0 * ldc + j0),
+                1,
+                ldc as isize,
                 accumulate,
-            )
+                a.data.as_ptr().add(i0 * a.rs),
+                a.cs as isize,
+                a.rs as isize,
+                b.data.as_ptr().add(j0 * b.cs),
+                b.cs as isize,
+                b.rs as isize,
+                if accumulate { 1.0 } else { 0.0 },
+                1.0,
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
+            );
         }
-    });
+    };
+    if ntiles == 1 {
+        run(0);
+    } else {
+        (0..ntiles).into_par_iter().for_each(run);
+    }
 }
 
 fn check_extent(x: &MatRef) {

@@ -60,10 +60,6 @@ impl Patches {
     pub fn per(&self) -> usize {
         self.oh * self.ow
     }
-    /// Kernel positions per channel: kh * kw (the rows of the column matrix per channel).
-    pub fn kk(&self) -> usize {
-        self.k.kh * self.k.kw
-    }
     /// Length of the image-side tensor: c * n * h * w.
     pub fn image_len(&self) -> usize {
         self.c * self.n * self.h * self.w
@@ -103,16 +99,16 @@ fn im2col_uninit(g: &Patches, image: &[f32], cols: &mut [MaybeUninit<f32>]) {
     });
 }
 
-/// A block of the column matrix: the rows of channels `chans` and the columns of images `imgs`,
-/// row-major [chans.len() * kh * kw, imgs.len() * oh * ow] in `out`. The same values as the
-/// corresponding block of `im2col`, made where a GEMM tile needs them (engine::implicit_gemm).
-pub fn im2col_block(g: &Patches, image: &[f32], chans: Range<usize>, imgs: Range<usize>, out: &mut [MaybeUninit<f32>]) {
+/// The columns of images `imgs`, all rows: row-major [c * kh * kw, imgs.len() * oh * ow] in
+/// `out`. The same values as that block of `im2col`, made where a GEMM tile needs them
+/// (engine::implicit_gemm).
+pub fn im2col_images(g: &Patches, image: &[f32], imgs: Range<usize>, out: &mut [MaybeUninit<f32>]) {
     assert_eq!(image.len(), g.image_len());
     let kk = g.k.kh * g.k.kw;
     let width = imgs.len() * g.per();
-    assert_eq!(out.len(), chans.len() * kk * width);
+    assert_eq!(out.len(), g.c * kk * width);
     let plane = g.h * g.w;
-    for (ci, rows) in chans.zip(out.chunks_exact_mut(kk * width)) {
+    for (ci, rows) in out.chunks_exact_mut(kk * width).enumerate() {
         im2col_channel(g, &image[ci * g.n * plane..(ci + 1) * g.n * plane], imgs.clone(), rows, width);
     }
 }

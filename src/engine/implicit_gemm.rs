@@ -17,8 +17,8 @@
 //! reduction in order, whichever loop visits it first. Anything else (no AVX-512, tiles that cut
 //! images apart, degenerate sizes the crate sends down other paths) returns None and the caller
 //! takes the ordinary path.
-use super::gemm::{tile_size, MatRef, SyncPtr};
-use super::im2col::{im2col_block, Patches};
+use super::gemm::{tile_shape, MatRef, SendPtr};
+use super::im2col::{im2col_images, Patches};
 use rayon::prelude::*;
 
 /// The crate's AVX-512 micro-tile: 64 rows (4 vectors of 16) by 6 columns.
@@ -54,22 +54,21 @@ pub fn conv_forward_gemm(w: MatRef, g: &Patches, x: &[f32]) -> Option<Vec<f32>> 
     assert_eq!(w.cols, k, "conv_forward_gemm: weight columns are not the kernel rows");
     assert_eq!(x.len(), g.image_len(), "conv_forward_gemm: input shape");
     assert!(w.cs == 1 && w.rs == k && w.data.len() >= m * k, "conv_forward_gemm: weights must be row-major");
-    let nt = tile_size(m, n, k).1;
+    let (mt, nt) = tile_shape(m, n, k);
     // The crate takes other paths for k <= 2 and for one-wide sides; tiles must hold whole images.
     let whole_images = nt >= n || (nt.is_multiple_of(g.per()) && n % nt != 1);
     if !avx512() || m < 2 || n < 2 || k <= 2 || !whole_images {
         return None;
     }
-    let (mt, nt) = tile_size(m, n, k);
     let mut c: Vec<f32> = Vec::with_capacity(m * n);
-    let cp = SyncPtr(c.as_mut_ptr());
+    let cp = SendPtr(c.as_mut_ptr());
     let col_blocks = n.div_ceil(nt);
     (0..col_blocks).into_par_iter().for_each(|b| {
         let (j0, nj) = (b * nt, nt.min(n - b * nt));
         let panels = Panels::new(g, x, j0, nj);
         // The tiles of this column block share its panels.
         (0..m.div_ceil(mt)).into_par_iter().for_each(|r| {
-            // Rebound so the closure captures the whole SyncPtr, not its raw (non-Send) field.
+            // Rebound so the closure captures the whole SendPtr, not its raw (non-Send) field.
             #[allow(clippy::redundant_locals)]
             let cp = cp;
             let (i0, mi) = (r * mt, mt.min(m - r * mt));
@@ -103,7 +102,7 @@ impl Panels {
         let spare = &mut data.spare_capacity_mut()[..k * nj];
         for (p, out) in spare.chunks_mut(k * stride).enumerate() {
             let (c0, width) = (j0 + p * stride, out.len() / k);
-            im2col_block(g, x, 0..g.c, c0 / per..(c0 + width) / per, out);
+            im2col_images(g, x, c0 / per..(c0 + width) / per, out);
         }
         // SAFETY: the blocks above wrote all k * nj elements.
         unsafe { data.set_len(k * nj) };
