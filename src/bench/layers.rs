@@ -11,7 +11,7 @@
 use super::time_ms;
 use crate::engine::conv2d::{conv2d_backward_cols, conv2d_forward, conv2d_forward_reuse, conv2d_input_grad, ConvSpec};
 use crate::engine::conv_transpose2d::{conv_transpose2d_backward, conv_transpose2d_forward};
-use crate::engine::gemm::{gemm, gemm_new, tile_count, MatRef};
+use crate::engine::gemm::{gemm, gemm_new, gemm_new_ld, tile_count, MatRef};
 use crate::engine::im2col::im2col_new;
 use crate::engine::rng::Stream;
 use crate::engine::Shape4;
@@ -165,10 +165,10 @@ fn time_conv(l: &LayerShape, batch: usize, reps: usize) -> (f64, f64, f64) {
     let wt = MatRef::rm(&w, l.cout, g.rows()).t();
     let igrad = if l.reuses_columns {
         // Its column gradient is added to the other head's, which pays the one col2im.
-        let mut dcols = vec![0.0; g.rows() * g.cols()];
-        time_ms(reps, || gemm(wt, MatRef::rm(&dy, l.cout, g.cols()), &mut dcols, g.cols(), true))
+        let mut dcols = vec![0.0; g.col_len()];
+        time_ms(reps, || gemm(wt, MatRef::rm(&dy, l.cout, g.cols()), &mut dcols, g.ld(), true))
     } else {
-        time_ms(reps, || drop(conv2d_input_grad(&saved, &gemm_new(wt, MatRef::rm(&dy, l.cout, g.cols())))))
+        time_ms(reps, || drop(conv2d_input_grad(&saved, &gemm_new_ld(wt, MatRef::rm(&dy, l.cout, g.cols()), g.ld()))))
     };
     (fwd, igrad, wgrad)
 }
@@ -183,8 +183,7 @@ fn time_tconv(l: &LayerShape, batch: usize, reps: usize) -> (f64, f64, f64) {
     let wgrad = time_ms(reps, || drop(conv_transpose2d_backward(&saved, &x, &w, &dy, &mut dw, &mut db, false)));
     let g = &saved.geom;
     let dcols = im2col_new(g, &dy);
-    let igrad =
-        time_ms(reps, || drop(gemm_new(MatRef::rm(&w, l.cin, g.rows()), MatRef::rm(&dcols, g.rows(), g.cols()))));
+    let igrad = time_ms(reps, || drop(gemm_new(MatRef::rm(&w, l.cin, g.rows()), g.col_matrix(&dcols))));
     (fwd, igrad, wgrad)
 }
 

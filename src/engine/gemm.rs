@@ -109,6 +109,31 @@ pub fn gemm_new(a: MatRef, b: MatRef) -> Vec<f32> {
     c
 }
 
+/// A·B in a new buffer of m rows `ld` floats apart (ld >= n), as a column matrix with padded rows
+/// (im2col::Patches::ld). The padding is zero; the product itself is written without zero-filling
+/// first, as in `gemm_new`.
+pub fn gemm_new_ld(a: MatRef, b: MatRef, ld: usize) -> Vec<f32> {
+    let (m, n) = (a.rows, b.cols);
+    assert!(ld >= n, "gemm_new_ld: leading dimension shorter than a row");
+    if a.cols == 0 || m == 0 || n == 0 {
+        return vec![0.0; m * ld];
+    }
+    let mut c: Vec<f32> = Vec::with_capacity(m * ld);
+    let spare = &mut c.spare_capacity_mut()[..m * ld];
+    for row in spare.chunks_exact_mut(ld) {
+        row[n..].iter_mut().for_each(|v| {
+            v.write(0.0);
+        });
+    }
+    // SAFETY: the capacity holds m*ld floats; the padding was written above and gemm_raw writes
+    // (never reads) each element of the m x n block once when accumulate is false.
+    unsafe {
+        gemm_raw(a, b, c.as_mut_ptr(), ld, false);
+        c.set_len(m * ld);
+    }
+    c
+}
+
 /// The tiled product into raw memory. Caller guarantees that `c` points to at least
 /// (m - 1) * ldc + n writable floats (initialised if `accumulate`), and that m, n, k > 0.
 unsafe fn gemm_raw(a: MatRef, b: MatRef, c: *mut f32, ldc: usize, accumulate: bool) {

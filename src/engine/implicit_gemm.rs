@@ -204,7 +204,7 @@ mod tests {
             let x = filled(g.image_len(), 1);
             let w = filled(o * g.rows(), 2).iter().map(|v| v * 0.01).collect::<Vec<f32>>();
             let wm = MatRef::rm(&w, o, g.rows());
-            let want = gemm_new(wm, MatRef::rm(&im2col_new(&g, &x), g.rows(), g.cols()));
+            let want = gemm_new(wm, g.col_matrix(&im2col_new(&g, &x)));
             let got = conv_forward_gemm(wm, &g, &x);
             assert!(!must || !avx512() || got.is_some(), "{c}x{h}x{h} batch {n}: path not taken");
             if let Some(got) = got {
@@ -227,7 +227,7 @@ mod tests {
             let x = filled(g.image_len(), 3);
             let w = filled(24 * g.rows(), 4).iter().map(|v| v * 0.01).collect::<Vec<f32>>();
             let wm = MatRef::rm(&w, 24, g.rows());
-            let want = gemm_new(wm, MatRef::rm(&im2col_new(&g, &x), g.rows(), g.cols()));
+            let want = gemm_new(wm, g.col_matrix(&im2col_new(&g, &x)));
             let got = conv_forward_gemm(wm, &g, &x);
             assert!(!avx512() || got.is_some(), "{g:?}: path not taken");
             if let Some(got) = got {

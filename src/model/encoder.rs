@@ -127,7 +127,7 @@ impl Encoder {
     ) -> Option<Vec<f32>> {
         let [k1, k2, k3, k4] = &pass.saved;
         let [a1, a2, a3] = &pass.acts;
-        let mut dcols = vec![0.0; k4.cols.len()];
+        let mut dcols = vec![0.0; k4.geom.col_len()];
         if let Some(dz) = dz {
             let (w, dw, db) = self.conv4.for_backward();
             conv2d_backward_cols(k4, w, dz, dw, db, Some(&mut dcols));

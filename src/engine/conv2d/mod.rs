@@ -3,7 +3,7 @@
 //!
 //! Shapes: x [C_in, N, H, W], weight [C_out, C_in, k, k] (PyTorch layout), bias [C_out],
 //! y [C_out, N, OH, OW].
-use super::gemm::{gemm, gemm_new, MatRef};
+use super::gemm::{gemm, gemm_new, gemm_new_ld, MatRef};
 pub use super::im2col::RectSpec;
 use super::im2col::{col2im, im2col_new, Patches};
 use super::implicit_gemm::conv_forward_gemm;
@@ -47,8 +47,7 @@ pub fn conv2d_infer(x: &[f32], xs: Shape4, weight: &[f32], bias: &[f32], spec: R
         gemm_new(w, MatRef::rm(x, geom.rows(), geom.cols()))
     } else {
         // Nothing keeps the columns, so the kernel can read each tile's block where it is made.
-        conv_forward_gemm(w, &geom, x)
-            .unwrap_or_else(|| gemm_new(w, MatRef::rm(&im2col_new(&geom, x), geom.rows(), geom.cols())))
+        conv_forward_gemm(w, &geom, x).unwrap_or_else(|| gemm_new(w, geom.col_matrix(&im2col_new(&geom, x))))
     };
     add_bias(&mut y, bias);
     (y, Shape4 { c: cout, n: xs.n, h: geom.oh, w: geom.ow })
@@ -57,7 +56,7 @@ pub fn conv2d_infer(x: &[f32], xs: Shape4, weight: &[f32], bias: &[f32], spec: R
 /// What the backward pass needs from the forward pass.
 pub struct Conv2dSaved {
     pub geom: Patches,
-    /// im2col of the input, [C_in*k*k, N*OH*OW].
+    /// im2col of the input, [C_in*k*k, N*OH*OW] with rows `geom.ld()` apart.
     pub cols: Vec<f32>,
 }
 
@@ -73,7 +72,7 @@ pub fn conv2d_forward(
     let cout = bias.len();
     assert_eq!(weight.len(), cout * geom.rows(), "conv2d: weight shape");
     let cols = im2col_new(&geom, x);
-    let mut y = gemm_new(MatRef::rm(weight, cout, geom.rows()), MatRef::rm(&cols, geom.rows(), geom.cols()));
+    let mut y = gemm_new(MatRef::rm(weight, cout, geom.rows()), geom.col_matrix(&cols));
     add_bias(&mut y, bias);
     let ys = Shape4 { c: cout, n: xs.n, h: geom.oh, w: geom.ow };
     (y, ys, Conv2dSaved { geom, cols })
@@ -85,13 +84,14 @@ pub fn conv2d_forward_reuse(saved: &Conv2dSaved, weight: &[f32], bias: &[f32]) -
     let g = &saved.geom;
     let cout = bias.len();
     assert_eq!(weight.len(), cout * g.rows(), "conv2d: weight shape");
-    let mut y = gemm_new(MatRef::rm(weight, cout, g.rows()), MatRef::rm(&saved.cols, g.rows(), g.cols()));
+    let mut y = gemm_new(MatRef::rm(weight, cout, g.rows()), g.col_matrix(&saved.cols));
     add_bias(&mut y, bias);
     y
 }
 
 /// Accumulates dL/dweight and dL/dbias (+=, like autograd). If `dcols` is given, also
-/// accumulates W^T·dy into it (the input gradient in column form; see `conv2d_input_grad`).
+/// accumulates W^T·dy into it (the input gradient in column form, `geom.col_len()` long; see
+/// `conv2d_input_grad`).
 pub fn conv2d_backward_cols(
     saved: &Conv2dSaved,
     weight: &[f32],
@@ -104,10 +104,11 @@ pub fn conv2d_backward_cols(
     let cout = dbias.len();
     assert_eq!(dy.len(), cout * g.cols(), "conv2d backward: dy shape");
     // dW[co, r] += sum_j dy[co, j] * cols[r, j]
-    gemm(MatRef::rm(dy, cout, g.cols()), MatRef::rm(&saved.cols, g.rows(), g.cols()).t(), dweight, g.rows(), true);
+    gemm(MatRef::rm(dy, cout, g.cols()), g.col_matrix(&saved.cols).t(), dweight, g.rows(), true);
     add_row_sums(dy, g.cols(), dbias);
     if let Some(dcols) = dcols {
-        gemm(MatRef::rm(weight, cout, g.rows()).t(), MatRef::rm(dy, cout, g.cols()), dcols, g.cols(), true);
+        assert_eq!(dcols.len(), g.col_len(), "conv2d backward: column gradient length");
+        gemm(MatRef::rm(weight, cout, g.rows()).t(), MatRef::rm(dy, cout, g.cols()), dcols, g.ld(), true);
     }
 }
 
@@ -130,7 +131,8 @@ pub fn conv2d_backward(
     if want_dx {
         conv2d_backward_cols(saved, weight, dy, dweight, dbias, None);
         let g = &saved.geom;
-        let dcols = gemm_new(MatRef::rm(weight, dbias.len(), g.rows()).t(), MatRef::rm(dy, dbias.len(), g.cols()));
+        let wt = MatRef::rm(weight, dbias.len(), g.rows()).t();
+        let dcols = gemm_new_ld(wt, MatRef::rm(dy, dbias.len(), g.cols()), g.ld());
         Some(conv2d_input_grad(saved, &dcols))
     } else {
         conv2d_backward_cols(saved, weight, dy, dweight, dbias, None);

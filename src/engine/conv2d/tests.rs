@@ -104,3 +104,41 @@ fn inference_conv_with_rectangular_kernels_and_pointwise_shortcut() {
     let b = randn_like(4, 82);
     assert_eq!(conv2d_infer(&x, xs, &w, &b, spec.into()).0, conv2d_forward(&x, xs, &w, &b, spec).0);
 }
+
+/// A batch whose column count is a multiple of 256 gets padded column rows (Patches::ld); the
+/// gradients still match the definition.
+#[test]
+fn padded_column_rows_k4_s2_p1() {
+    let xs = Shape4 { c: 1, n: 4, h: 16, w: 16 };
+    let geom = Patches::new(1, 4, 16, 16, 4, 2, 1);
+    assert!(geom.ld() > geom.cols(), "this geometry must exercise the padding");
+    case(xs, 2, ConvSpec { k: 4, stride: 2, pad: 1 }, 90);
+}
+
+/// The padding only moves where rows start: the forward, weight-gradient and column-gradient
+/// products give the bytes of the same products on unpadded rows (conv2's geometry at batch 8).
+#[test]
+fn padded_rows_give_the_bytes_of_unpadded_ones() {
+    let xs = Shape4 { c: 64, n: 8, h: 16, w: 16 };
+    let (spec, cout) = (ConvSpec { k: 4, stride: 2, pad: 1 }, 128);
+    let x = randn_like(xs.len(), 100);
+    let w = randn_like(cout * xs.c * 16, 101);
+    let (y, ys, saved) = conv2d_forward(&x, xs, &w, &vec![0.0; cout], spec);
+    let g = saved.geom;
+    assert!(g.ld() > g.cols());
+    let plain: Vec<f32> = saved.cols.chunks(g.ld()).flat_map(|r| r[..g.cols()].to_vec()).collect();
+    let plain = MatRef::rm(&plain, g.rows(), g.cols());
+    let wm = MatRef::rm(&w, cout, g.rows());
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&y), bits(&gemm_new(wm, plain)), "forward");
+    let dy = randn_like(ys.len(), 102);
+    let dym = MatRef::rm(&dy, cout, g.cols());
+    let (mut dw, mut db, mut dcols) = (vec![0.0; w.len()], vec![0.0; cout], vec![0.0; g.col_len()]);
+    conv2d_backward_cols(&saved, &w, &dy, &mut dw, &mut db, Some(&mut dcols));
+    let mut want_dw = vec![0.0; w.len()];
+    gemm(dym, plain.t(), &mut want_dw, g.rows(), true);
+    assert_eq!(bits(&dw), bits(&want_dw), "weight gradient");
+    let want_dcols = gemm_new(wm.t(), dym);
+    let got: Vec<f32> = dcols.chunks(g.ld()).flat_map(|r| r[..g.cols()].to_vec()).collect();
+    assert_eq!(bits(&got), bits(&want_dcols), "column gradient");
+}

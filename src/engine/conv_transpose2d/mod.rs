@@ -4,7 +4,7 @@
 //! Shapes: x [C_in, N, H, W], weight [C_in, C_out, k, k] (PyTorch layout), bias [C_out],
 //! y [C_out, N, OH, OW] with OH = (H - 1) * stride - 2 * pad + k.
 use super::conv2d::{add_bias, ConvSpec};
-use super::gemm::{gemm, gemm_new, MatRef};
+use super::gemm::{gemm, gemm_new, gemm_new_ld, MatRef};
 use super::im2col::{col2im, im2col_new, Patches};
 use super::reduce::add_row_sums;
 use super::Shape4;
@@ -35,7 +35,7 @@ pub fn conv_transpose2d_forward(
     assert_eq!((geom.oh, geom.ow), (xs.h, xs.w), "conv_transpose2d: geometry does not invert");
     assert_eq!(weight.len(), xs.c * geom.rows(), "conv_transpose2d: weight shape");
     // cols[(co, kh, kw), j] = sum_ci W[ci, (co, kh, kw)] * x[ci, j]
-    let cols = gemm_new(MatRef::rm(weight, xs.c, geom.rows()).t(), MatRef::rm(x, xs.c, geom.cols()));
+    let cols = gemm_new_ld(MatRef::rm(weight, xs.c, geom.rows()).t(), MatRef::rm(x, xs.c, geom.cols()), geom.ld());
     let mut y = vec![0.0; geom.image_len()];
     col2im(&geom, &cols, &mut y);
     add_bias(&mut y, bias);
@@ -58,9 +58,9 @@ pub fn conv_transpose2d_backward(
     assert_eq!(dy.len(), g.image_len(), "conv_transpose2d backward: dy shape");
     let dcols = im2col_new(g, dy);
     // dW[ci, r] += sum_j x[ci, j] * dcols[r, j]
-    gemm(MatRef::rm(x, saved.cin, g.cols()), MatRef::rm(&dcols, g.rows(), g.cols()).t(), dweight, g.rows(), true);
+    gemm(MatRef::rm(x, saved.cin, g.cols()), g.col_matrix(&dcols).t(), dweight, g.rows(), true);
     add_row_sums(dy, dy.len() / cout, dbias);
-    want_dx.then(|| gemm_new(MatRef::rm(weight, saved.cin, g.rows()), MatRef::rm(&dcols, g.rows(), g.cols())))
+    want_dx.then(|| gemm_new(MatRef::rm(weight, saved.cin, g.rows()), g.col_matrix(&dcols)))
 }
 
 #[cfg(test)]

@@ -38,3 +38,11 @@ fn generator_upsampling_k4_s2_p1() {
 fn odd_geometry_k3_s2_p1() {
     case(Shape4 { c: 2, n: 2, h: 3, w: 5 }, 2, ConvSpec { k: 3, stride: 2, pad: 1 }, 70);
 }
+
+/// 256 input positions: the column matrix has padded rows (Patches::ld).
+#[test]
+fn padded_column_rows_k4_s2_p1() {
+    let spec = ConvSpec { k: 4, stride: 2, pad: 1 };
+    assert!(Patches::new(1, 4, 16, 16, 4, 2, 1).ld() > 256);
+    case(Shape4 { c: 2, n: 4, h: 8, w: 8 }, 1, spec, 80);
+}
