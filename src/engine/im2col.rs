@@ -279,9 +279,29 @@ fn scatter_add(dst: &mut [f32], src: &[f32], stride: usize) {
 /// accumulated in a zero-bordered copy (so no add needs an edge test) and its interior copied
 /// back; every pixel receives its contributions in (kh, kw) order, one per kernel offset, on top
 /// of its value in `image`, so the sums are deterministic and the same whatever the loop blocking.
-/// `image` is accumulated into: pass zeros to get the plain adjoint. `cols` has rows `g.ld()`
-/// apart, like im2col's.
+/// `image` is accumulated into (`col2im_new` starts from zeros). `cols` has rows `g.ld()` apart,
+/// like im2col's.
 pub fn col2im(g: &Patches, cols: &[f32], image: &mut [f32]) {
+    // SAFETY: viewing initialised floats as MaybeUninit is sound; only valid floats are written.
+    let image = unsafe { std::slice::from_raw_parts_mut(image.as_mut_ptr() as *mut MaybeUninit<f32>, image.len()) };
+    col2im_into(g, cols, image, false);
+}
+
+/// col2im onto a zero image, in a new buffer. The same bytes as `col2im` onto `vec![0.0; ..]`
+/// (each pixel's sum starts from the same +0.0), without first zero-filling the whole image
+/// (a memset of up to 16 MB per call, 1.5% of an iteration).
+pub fn col2im_new(g: &Patches, cols: &[f32]) -> Vec<f32> {
+    let len = g.image_len();
+    let mut image = Vec::with_capacity(len);
+    col2im_into(g, cols, &mut image.spare_capacity_mut()[..len], true);
+    // SAFETY: col2im_into with `fresh` wrote every one of the `len` elements.
+    unsafe { image.set_len(len) };
+    image
+}
+
+/// col2im onto `image`: its values if `fresh` is false (then it must be initialised), zeros if
+/// true (then it is only written).
+fn col2im_into(g: &Patches, cols: &[f32], image: &mut [MaybeUninit<f32>], fresh: bool) {
     assert_eq!(image.len(), g.image_len());
     assert_eq!(cols.len(), g.col_len());
     let kk = g.k.kh * g.k.kw;
@@ -292,6 +312,13 @@ pub fn col2im(g: &Patches, cols: &[f32], image: &mut [f32]) {
     image.par_chunks_mut(g.n * plane).enumerate().for_each(|(ci, img)| {
         let rows = &cols[ci * kk * ld..(ci + 1) * kk * ld];
         if per == 1 && g.k.ph == 0 && g.k.pw == 0 {
+            if fresh {
+                img.iter_mut().for_each(|v| {
+                    v.write(0.0);
+                });
+            }
+            // SAFETY: every element is initialised now (by the caller, or just above).
+            let img = unsafe { &mut *(img as *mut [MaybeUninit<f32>] as *mut [f32]) };
             // One output position: row (kh, kw) adds onto that pixel of every plane.
             for (kpos, src) in rows.chunks_exact(ld).map(|r| &r[..ncols]).enumerate() {
                 let at = (kpos / g.k.kw) * g.w + kpos % g.k.kw;
@@ -304,7 +331,15 @@ pub fn col2im(g: &Patches, cols: &[f32], image: &mut [f32]) {
             let dst_plane = &mut img[n * plane..(n + 1) * plane];
             for ih in 0..g.h {
                 let at = (ih + g.k.ph) * wp + g.k.pw;
-                buf[at..at + g.w].copy_from_slice(&dst_plane[ih * g.w..(ih + 1) * g.w]);
+                let interior = &mut buf[at..at + g.w];
+                if fresh {
+                    interior.fill(0.0);
+                } else {
+                    for (b, d) in interior.iter_mut().zip(&dst_plane[ih * g.w..(ih + 1) * g.w]) {
+                        // SAFETY: without `fresh` the caller's image is initialised.
+                        *b = unsafe { d.assume_init_read() };
+                    }
+                }
             }
             for kh in 0..g.k.kh {
                 for kw in 0..g.k.kw {
@@ -314,7 +349,9 @@ pub fn col2im(g: &Patches, cols: &[f32], image: &mut [f32]) {
             }
             for ih in 0..g.h {
                 let at = (ih + g.k.ph) * wp + g.k.pw;
-                dst_plane[ih * g.w..(ih + 1) * g.w].copy_from_slice(&buf[at..at + g.w]);
+                for (d, b) in dst_plane[ih * g.w..(ih + 1) * g.w].iter_mut().zip(&buf[at..at + g.w]) {
+                    d.write(*b);
+                }
             }
         }
     });
@@ -469,6 +506,24 @@ mod tests {
             col2im(&g, &cols, &mut got);
             let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&got), bits(&want), "c{c} n{n} {h}x{w} k{k} s{s} p{p}");
+        }
+    }
+
+    /// col2im_new is col2im onto zeros, bit for bit, also where every contribution is -0.0 (a
+    /// sum that starts from +0.0 ends +0.0), on the padded, unpadded and one-position paths.
+    #[test]
+    fn col2im_new_is_col2im_onto_zeros() {
+        for &(c, n, h, k, s, p) in &[(2, 3, 16, 4, 2, 1), (1, 4, 16, 4, 2, 1), (3, 5, 4, 4, 2, 0), (2, 2, 7, 3, 1, 1)] {
+            let g = Patches::new(c, n, h, h, k, s, p);
+            for negative_zeros in [false, true] {
+                let cols: Vec<f32> = (0..g.col_len())
+                    .map(|i| if negative_zeros { -0.0 } else { ((i * 7919 % 1009) as f32).sqrt() - 15.0 })
+                    .collect();
+                let mut want = vec![0.0; g.image_len()];
+                col2im(&g, &cols, &mut want);
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&col2im_new(&g, &cols)), bits(&want), "c{c} n{n} {h} k{k} s{s} p{p}");
+            }
         }
     }
 

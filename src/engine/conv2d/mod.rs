@@ -5,7 +5,7 @@
 //! y [C_out, N, OH, OW].
 use super::gemm::{gemm, gemm_new, gemm_new_ld, MatRef};
 pub use super::im2col::RectSpec;
-use super::im2col::{col2im, im2col_new, Patches};
+use super::im2col::{col2im_new, im2col_new, Patches};
 use super::implicit_gemm::conv_forward_gemm;
 use super::reduce::add_row_sums;
 use super::Shape4;
@@ -114,9 +114,7 @@ pub fn conv2d_backward_cols(
 
 /// dL/dx from the column-form gradient: scatter the columns back onto the input image.
 pub fn conv2d_input_grad(saved: &Conv2dSaved, dcols: &[f32]) -> Vec<f32> {
-    let mut dx = vec![0.0; saved.geom.image_len()];
-    col2im(&saved.geom, dcols, &mut dx);
-    dx
+    col2im_new(&saved.geom, dcols)
 }
 
 /// Accumulates dL/dweight and dL/dbias and returns dL/dx if asked for.

@@ -5,7 +5,7 @@
 //! y [C_out, N, OH, OW] with OH = (H - 1) * stride - 2 * pad + k.
 use super::conv2d::{add_bias, ConvSpec};
 use super::gemm::{gemm, gemm_new, gemm_new_ld, MatRef};
-use super::im2col::{col2im, im2col_new, Patches};
+use super::im2col::{col2im_new, im2col_new, Patches};
 use super::reduce::add_row_sums;
 use super::Shape4;
 
@@ -36,8 +36,7 @@ pub fn conv_transpose2d_forward(
     assert_eq!(weight.len(), xs.c * geom.rows(), "conv_transpose2d: weight shape");
     // cols[(co, kh, kw), j] = sum_ci W[ci, (co, kh, kw)] * x[ci, j]
     let cols = gemm_new_ld(MatRef::rm(weight, xs.c, geom.rows()).t(), MatRef::rm(x, xs.c, geom.cols()), geom.ld());
-    let mut y = vec![0.0; geom.image_len()];
-    col2im(&geom, &cols, &mut y);
+    let mut y = col2im_new(&geom, &cols);
     add_bias(&mut y, bias);
     let ys = Shape4 { c: cout, n: xs.n, h: oh, w: ow };
     (y, ys, ConvT2dSaved { geom, cin: xs.c })
