@@ -17,6 +17,11 @@ pub struct Diff {
     pub tables: Vec<TableDiff>,
 }
 
+/// Tables that restate another table's numbers, with the table they restate: summary.csv holds
+/// linear_probe.csv's last-epoch means over seeds (pipeline::stages::probe). A changed probe value
+/// shows in both; the totals count it once.
+pub const RESTATED: &[(&str, &str)] = &[("summary.csv", "linear_probe.csv")];
+
 impl Diff {
     /// Judged changes (means over seeds, rows of mean ± SEM tables) beyond noise.
     pub fn beyond_noise(&self) -> usize {
@@ -25,11 +30,22 @@ impl Diff {
 
     /// Changed values, per seed and per row (means not counted twice).
     pub fn changed_values(&self) -> usize {
-        self.tables.iter().flat_map(|t| &t.lines).filter(|l| matches!(l.what, What::Seed | What::Row)).count()
+        self.counted_lines().filter(|l| matches!(l.what, What::Seed | What::Row)).count()
+    }
+
+    /// The tables left out of the totals: those whose source table is in the comparison too.
+    pub fn restatements(&self) -> Vec<(&str, &'static str)> {
+        let present = |name: &str| self.tables.iter().any(|t| t.table == name);
+        RESTATED.iter().filter(|(t, of)| present(t) && present(of)).map(|(t, of)| (*t, *of)).collect()
+    }
+
+    fn counted_lines(&self) -> impl Iterator<Item = &Line> {
+        let skip = self.restatements();
+        self.tables.iter().filter(move |t| !skip.iter().any(|(name, _)| *name == t.table)).flat_map(|t| &t.lines)
     }
 
     fn judged(&self) -> impl Iterator<Item = &Line> {
-        self.tables.iter().flat_map(|t| &t.lines).filter(|l| matches!(l.what, What::Mean | What::Row))
+        self.counted_lines().filter(|l| matches!(l.what, What::Mean | What::Row))
     }
 }
 

@@ -276,6 +276,36 @@ mod tests {
         );
     }
 
+    /// A probe value that moved shows in linear_probe.csv and again in summary.csv, which restates
+    /// its means; the totals count it once, unless summary.csv is compared alone.
+    #[test]
+    fn a_restated_table_is_listed_but_not_counted_twice() {
+        use super::super::changes::{Diff, Section};
+        let probe_b = A.replace("50.00", "60.00").replace("52.00", "62.00").replace("54.00", "64.00");
+        let (sa, sb) = (
+            "dataset,condition,epoch,seeds,acc_mean,acc_sem\nd,pad,4,3,52.00,1.15\n",
+            "dataset,condition,epoch,seeds,acc_mean,acc_sem\nd,pad,4,3,62.00,1.15\n",
+        );
+        let parsed = |text: &str| parse(text.as_bytes(), "x").unwrap();
+        let probe = table("linear_probe.csv", Some(&parsed(A)), Some(&parsed(&probe_b)));
+        let summary = || table("summary.csv", Some(&parsed(sa)), Some(&parsed(sb)));
+        let of = |tables| Diff {
+            a: "a".into(),
+            b: "b".into(),
+            profile: "demo".into(),
+            config: Section::default(),
+            stages: Section::default(),
+            tables,
+        };
+        let both = of(vec![probe, summary()]);
+        assert_eq!(both.tables[1].lines.len(), 1, "summary.csv's change is still listed");
+        assert_eq!((both.changed_values(), both.beyond_noise()), (3, 1));
+        assert_eq!(both.restatements(), [("summary.csv", "linear_probe.csv")]);
+        let alone = of(vec![summary()]);
+        assert_eq!((alone.changed_values(), alone.beyond_noise()), (1, 1));
+        assert!(alone.restatements().is_empty());
+    }
+
     #[test]
     fn different_key_columns_are_reported_not_matched() {
         let b = "dataset,condition,epoch,readout,acc\nd,pad,4,ridge,1.0\n";

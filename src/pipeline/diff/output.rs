@@ -28,11 +28,15 @@ pub fn render(d: &Diff, format: Format) -> String {
 pub fn headline(d: &Diff) -> String {
     let changed = d.tables.iter().filter(|t| !t.is_unchanged()).count();
     let beyond = d.beyond_noise();
-    format!(
+    let mut line = format!(
         "{} value(s) changed in {changed} of {} table(s); {beyond} change(s) beyond noise (a mean moved by more than 2 SE of the seeds)",
         d.changed_values(),
         d.tables.len()
-    )
+    );
+    for (table, of) in d.restatements() {
+        line.push_str(&format!("; {table} restates {of}'s means and is not counted again"));
+    }
+    line
 }
 
 fn num(x: Option<f64>, decimals: usize, signed: bool) -> String {
