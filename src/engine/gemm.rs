@@ -11,6 +11,7 @@
 //! so every element of C is computed by the same instructions in the same order whatever
 //! RAYON_NUM_THREADS is; rayon only decides which core runs which tile.
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// A read-only matrix view: element (i, j) is `data[i * rs + j * cs]`.
 #[derive(Clone, Copy)]
@@ -95,18 +96,7 @@ pub fn gemm(a: MatRef, b: MatRef, c: &mut [f32], ldc: usize, accumulate: bool) {
 /// A·B in a new row-major buffer. The buffer is never zero-filled: with `accumulate = false` the
 /// kernels write every element without reading it, so memory goes from allocation to result.
 pub fn gemm_new(a: MatRef, b: MatRef) -> Vec<f32> {
-    let (m, n) = (a.rows, b.cols);
-    if a.cols == 0 || m == 0 || n == 0 {
-        return vec![0.0; m * n];
-    }
-    let mut c: Vec<f32> = Vec::with_capacity(m * n);
-    // SAFETY: the capacity holds m*n floats; gemm_raw writes (never reads) each of them once when
-    // accumulate is false, so they are all initialised before set_len.
-    unsafe {
-        gemm_raw(a, b, c.as_mut_ptr(), n, false);
-        c.set_len(m * n);
-    }
-    c
+    gemm_new_ld(a, b, b.cols)
 }
 
 /// A·B in a new buffer of m rows `ld` floats apart (ld >= n), as a column matrix with padded rows
@@ -119,12 +109,7 @@ pub fn gemm_new_ld(a: MatRef, b: MatRef, ld: usize) -> Vec<f32> {
         return vec![0.0; m * ld];
     }
     let mut c: Vec<f32> = Vec::with_capacity(m * ld);
-    let spare = &mut c.spare_capacity_mut()[..m * ld];
-    for row in spare.chunks_exact_mut(ld) {
-        row[n..].iter_mut().for_each(|v| {
-            v.write(0.0);
-        });
-    }
+    zero_row_tails(&mut c.spare_capacity_mut()[..m * ld], ld, n);
     // SAFETY: the capacity holds m*ld floats; the padding was written above and gemm_raw writes
     // (never reads) each element of the m x n block once when accumulate is false.
     unsafe {
@@ -132,6 +117,19 @@ pub fn gemm_new_ld(a: MatRef, b: MatRef, ld: usize) -> Vec<f32> {
         c.set_len(m * ld);
     }
     c
+}
+
+/// Writes zeros after the first `n` floats of every `ld`-float row of `buf` (the padding of a
+/// matrix with padded rows).
+pub(crate) fn zero_row_tails(buf: &mut [MaybeUninit<f32>], ld: usize, n: usize) {
+    if ld == n {
+        return;
+    }
+    for row in buf.chunks_exact_mut(ld) {
+        row[n..].iter_mut().for_each(|v| {
+            v.write(0.0);
+        });
+    }
 }
 
 /// The tiled product into raw memory. Caller guarantees that `c` points to at least

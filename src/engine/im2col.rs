@@ -7,7 +7,7 @@
 //! A `Patches` describes the two sides of a convolution: the "image" side (C channels, H x W) and
 //! the "column" side (OH x OW positions). For conv2d the image side is the input; for a transposed
 //! convolution it is the output (conv_transpose2d is the adjoint of conv2d with the same geometry).
-use super::gemm::MatRef;
+use super::gemm::{zero_row_tails, MatRef};
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
 use std::ops::Range;
@@ -68,10 +68,17 @@ impl Patches {
     /// Distance between rows of the column matrix. PAD's column counts are powers of two (1,024
     /// to 16,384 floats), so unpadded rows would start a multiple of 4 KB apart and all fall into
     /// the same L1 sets; the GEMM's packing reads down 64 such rows at once (the weight gradient
-    /// transposes them) and kept evicting its own lines. One cache line of padding spreads them:
-    /// the weight-gradient products ran 12-18% faster (README, Performance), with the same bytes.
+    /// transposes them) and kept evicting its own lines. One cache line of padding (where the
+    /// count is a multiple of 256 floats, 1 KB, so that every 4th row or more would share L1
+    /// sets) spreads them: the weight-gradient products ran 10-17% faster (README, Performance),
+    /// with the same bytes.
     pub fn ld(&self) -> usize {
-        padded_ld(self.cols())
+        let n = self.cols();
+        if n.is_multiple_of(256) {
+            n + 16
+        } else {
+            n
+        }
     }
     /// Length of a column matrix buffer: rows * ld.
     pub fn col_len(&self) -> usize {
@@ -81,16 +88,6 @@ impl Patches {
     pub fn col_matrix<'a>(&self, cols: &'a [f32]) -> MatRef<'a> {
         assert_eq!(cols.len(), self.col_len(), "column matrix length");
         MatRef { data: cols, rows: self.rows(), cols: self.cols(), rs: self.ld(), cs: 1 }
-    }
-}
-
-/// The row distance for a matrix of `n`-float rows: n, or one cache line more when n is a multiple
-/// of 256 floats (1 KB), where every 4th row or more would share L1 sets (`Patches::ld`).
-fn padded_ld(n: usize) -> usize {
-    if n.is_multiple_of(256) {
-        n + 16
-    } else {
-        n
     }
 }
 
@@ -126,11 +123,7 @@ fn im2col_uninit(g: &Patches, image: &[f32], cols: &mut [MaybeUninit<f32>]) {
     let (ncols, ld) = (g.cols(), g.ld());
     cols.par_chunks_mut(kk * ld).enumerate().for_each(|(ci, rows)| {
         im2col_channel(g, &image[ci * g.n * plane..(ci + 1) * g.n * plane], 0..g.n, rows, ld);
-        for row in rows.chunks_exact_mut(ld) {
-            row[ncols..].iter_mut().for_each(|v| {
-                v.write(0.0);
-            });
-        }
+        zero_row_tails(rows, ld, ncols);
     });
 }
 

@@ -1,6 +1,7 @@
 //! What `pad diff` found, as plain data: every output format prints this.
 use super::noise::Verdict;
 use super::table::Num;
+use crate::pipeline::stages::probe::{PROBE_TABLE, SUMMARY_TABLE};
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
@@ -20,7 +21,7 @@ pub struct Diff {
 /// Tables that restate another table's numbers, with the table they restate: summary.csv holds
 /// linear_probe.csv's last-epoch means over seeds (pipeline::stages::probe). A changed probe value
 /// shows in both; the totals count it once.
-pub const RESTATED: &[(&str, &str)] = &[("summary.csv", "linear_probe.csv")];
+pub const RESTATED: &[(&str, &str)] = &[(SUMMARY_TABLE, PROBE_TABLE)];
 
 impl Diff {
     /// Judged changes (means over seeds, rows of mean ± SEM tables) beyond noise.

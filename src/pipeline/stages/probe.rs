@@ -16,6 +16,11 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
+/// The probe's table of every run and epoch, and its summary: the last epoch's means over
+/// seeds (which `pad diff` therefore counts once, pipeline::diff::changes::RESTATED).
+pub const PROBE_TABLE: &str = "linear_probe.csv";
+pub const SUMMARY_TABLE: &str = "summary.csv";
+
 /// The read-out a probe stage trains (weight [classes, nz], bias [classes]).
 pub const CLASSIFIER: &str = "classifier.safetensors";
 /// The ridge read-out it fits (eval::Ridge's file), and its accuracies (lambda,train_acc,test_acc).
@@ -188,7 +193,7 @@ fn report(ctx: &ReportCtx, items: &[Item]) -> Result<Contribution, PipelineError
         }
     }
     let mut out = Contribution::default();
-    out.table("linear_probe.csv", t);
+    out.table(PROBE_TABLE, t);
     let names = readout_names(p);
     let order: Vec<String> = p.conditions.iter().map(|c| c.name.clone()).collect();
     let datasets: std::collections::BTreeSet<&String> = curves.iter().flat_map(|c| c.keys()).collect();
@@ -235,7 +240,7 @@ fn report(ctx: &ReportCtx, items: &[Item]) -> Result<Contribution, PipelineError
             ]);
         }
     }
-    out.tables.push(("summary.csv".into(), csv));
+    out.tables.push((SUMMARY_TABLE.into(), csv));
     let cols: [report::Column<Accuracy>; 2] =
         [("paper probe (SGD), test %", |a| a.probe, 2), ("ridge read-out, test %", |a| a.ridge, 2)];
     out.summary = format!(
