@@ -93,9 +93,10 @@ impl LayerShape {
         }
     }
 
-    /// Tiles of each pass's GEMM: how many cores each can use (engine::gemm caps it at 16).
-    pub fn tiles(&self, batch: usize) -> [usize; 3] {
-        self.gemm_shapes(batch).map(|(m, n, k)| tile_count(m, n, k))
+    /// Tiles of each pass's GEMM on `threads` threads: how many cores each can use (engine::gemm
+    /// cuts at most two a thread and 16 in all).
+    pub fn tiles(&self, batch: usize, threads: usize) -> [usize; 3] {
+        self.gemm_shapes(batch).map(|(m, n, k)| tile_count(m, n, k, threads))
     }
 
     /// Multiply-adds of the forward pass (each gradient costs as many).
@@ -202,7 +203,7 @@ pub fn layer_table(pool: &rayon::ThreadPool, batch: usize, reps: usize, ceiling_
                     forward_ms,
                     input_grad_ms,
                     weight_grad_ms,
-                    tiles: l.tiles(batch),
+                    tiles: l.tiles(batch, rayon::current_num_threads()),
                 }
             })
             .collect();

@@ -6,10 +6,15 @@
 //! C (m x n, row-major, leading dimension `ldc`) = A (m x k) · B (k x n) [+ C if `accumulate`].
 //! A and B are given by element strides, so transposed operands cost nothing.
 //!
-//! Determinism: C is cut into tiles whose size depends only on (m, n, k), never on the number of
-//! threads. Each tile is one single-threaded GEMM call over the *whole* reduction dimension k,
-//! so every element of C is computed by the same instructions in the same order whatever
-//! RAYON_NUM_THREADS is; rayon only decides which core runs which tile.
+//! Determinism: C is cut into tiles, each one single-threaded GEMM call over the *whole*
+//! reduction dimension k. Inside the crate every element of C is then one chain of FMAs over k,
+//! cut into blocks of `kc` that are added in order, and kc depends only on k and the CPU's L1
+//! cache, not on the tile's size, as long as the crate takes the same path for every tile (its
+//! micro-kernels, not its small-product dot kernels or gemv). So the tiles may be cut as suits the
+//! thread count: `run_tile_shape` uses few large tiles on few threads (less repacking of the
+//! shared operand) and falls back to the reference cut (`tile_shape`) wherever a coarser one
+//! would send a tile down another path. Every element is computed by the same instructions in the
+//! same order whatever RAYON_NUM_THREADS is; rayon only decides which core runs which tile.
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
@@ -39,12 +44,67 @@ impl<'a> MatRef<'a> {
 const MIN_TILE_MACS: usize = 1 << 21;
 /// Upper bound on tiles per GEMM: enough to balance 2..16 cores, few enough to keep packing cheap.
 const MAX_TILES: usize = 16;
+/// Tiles per thread when the thread count chooses the cut: two, so that rayon can still even out
+/// a core that is slowed down, while each tile repacks the shared operand as rarely as possible.
+const TILES_PER_THREAD: usize = 2;
 
-/// Tile sizes (mt, nt) for an m x n x k product; a pure function of the shape. engine::implicit_gemm
-/// cuts its products the same way, so that each element is computed as here.
+/// The reference tile sizes (mt, nt) for an m x n x k product, a pure function of the shape: up
+/// to 16 tiles. engine::implicit_gemm cuts its products this way.
 pub(crate) fn tile_shape(m: usize, n: usize, k: usize) -> (usize, usize) {
+    tile_shape_capped(m, n, k, MAX_TILES)
+}
+
+/// The tile sizes engine::gemm runs an m x n x k product with on `threads` threads: at most two
+/// tiles a thread, where that cut gives every element the same arithmetic as the reference cut.
+pub(crate) fn run_tile_shape(m: usize, n: usize, k: usize, threads: usize) -> (usize, usize) {
+    let reference = tile_shape(m, n, k);
+    let coarse = tile_shape_capped(m, n, k, (TILES_PER_THREAD * threads).clamp(1, MAX_TILES));
+    if coarse == reference {
+        return reference;
+    }
+    match (crate_path(m, n, k, reference), crate_path(m, n, k, coarse)) {
+        (Some(a), Some(b)) if a == b => coarse,
+        _ => reference,
+    }
+}
+
+/// The path the crate takes for every tile of a cut, if it is the same for all of them: its
+/// micro-kernels with reduction block kc (Some(kc)). None if any tile would be computed otherwise
+/// (dot kernels for products of at most 16 x 16, gemv for one-wide sides, gevv for k <= 2).
+fn crate_path(m: usize, n: usize, k: usize, (mt, nt): (usize, usize)) -> Option<usize> {
+    let sides = |len: usize, t: usize| [t.min(len), len % t];
+    let mut kc = None;
+    for mi in sides(m, mt).into_iter().filter(|&s| s > 0) {
+        for nj in sides(n, nt).into_iter().filter(|&s| s > 0) {
+            if k <= 2 || mi <= 1 || nj <= 1 || mi * nj <= 16 * 16 {
+                return None;
+            }
+            // The crate sees the product turned around (nj x mi).
+            let this = crate_kc(nj, mi, k);
+            if kc.is_some_and(|kc| kc != this) {
+                return None;
+            }
+            kc = Some(this);
+        }
+    }
+    kc
+}
+
+/// The reduction block `gemm` uses for a product it sees as m x n x k with its AVX-512 micro-tile
+/// of 64 x 6 (gemm_common::gemm::gemm_basic_generic): small products take min(k, 512), others
+/// the cache rule. Every element sums its blocks in order, so this is all the bytes depend on.
+pub(crate) fn crate_kc(m: usize, n: usize, k: usize) -> usize {
+    if m <= 64 && n <= 64 {
+        k.min(512)
+    } else {
+        gemm_common::cache::kernel_params(m, n, k, 64, 6, std::mem::size_of::<f32>()).kc
+    }
+}
+
+/// Tile sizes with at most `max_tiles` tiles.
+fn tile_shape_capped(m: usize, n: usize, k: usize, max_tiles: usize) -> (usize, usize) {
     let macs = m * n * k.max(1);
-    let want = (macs / MIN_TILE_MACS).clamp(1, MAX_TILES);
+    let want = (macs / MIN_TILE_MACS).clamp(1, max_tiles);
     // Split the longer side first, in halves, keeping tiles multiples of 16 (whole micro-kernels).
     let (mut mt, mut nt) = (m, n);
     let mut tiles = 1;
@@ -61,10 +121,10 @@ pub(crate) fn tile_shape(m: usize, n: usize, k: usize) -> (usize, usize) {
     (mt, nt)
 }
 
-/// How many tiles (independent single-threaded products) an m x n x k GEMM is cut into: the most
-/// cores it can keep busy.
-pub fn tile_count(m: usize, n: usize, k: usize) -> usize {
-    let (mt, nt) = tile_shape(m, n, k);
+/// How many tiles (independent single-threaded products) an m x n x k GEMM is cut into on
+/// `threads` threads: the most cores it can keep busy.
+pub fn tile_count(m: usize, n: usize, k: usize, threads: usize) -> usize {
+    let (mt, nt) = run_tile_shape(m, n, k, threads);
     m.div_ceil(mt) * n.div_ceil(nt)
 }
 
@@ -139,7 +199,7 @@ unsafe fn gemm_raw(a: MatRef, b: MatRef, c: *mut f32, ldc: usize, accumulate: bo
     assert_eq!(b.rows, k, "gemm: inner dimensions differ");
     check_extent(&a);
     check_extent(&b);
-    let (mt, nt) = tile_shape(m, n, k);
+    let (mt, nt) = run_tile_shape(m, n, k, rayon::current_num_threads());
     let tiles_n = n.div_ceil(nt);
     let ntiles = m.div_ceil(mt) * tiles_n;
     let cp = SendPtr(c);
@@ -234,6 +294,49 @@ mod tests {
                 assert!((x - 2.0 * y).abs() <= 1e-4 * (1.0 + y.abs()));
             }
         }
+    }
+
+    /// Every PAD product and some odd ones give the same bytes on 1, 2, 3, 4 and 8 threads (cut
+    /// into 2 to 16 tiles, or the reference cut where a coarser one would change the crate's
+    /// path); and where the thread count does change the cut, it is taken (so this test compares
+    /// different cuts, not one cut with itself).
+    #[test]
+    fn every_thread_count_gives_the_bytes_of_the_reference_cut() {
+        // (m, k, n): the encoder's and generator's fwd / dx / dW products at batch 64, and odd ones
+        let shapes = [
+            (64, 48, 16384),
+            (48, 64, 16384),
+            (64, 16384, 48),
+            (128, 1024, 4096),
+            (1024, 128, 4096),
+            (128, 4096, 1024),
+            (256, 2048, 1024),
+            (256, 4096, 64),
+            (4096, 256, 64),
+            (256, 64, 4096),
+            (1, 4096, 64),
+            (100, 700, 300),
+            (20, 3000, 17),
+        ];
+        let mut coarser = 0;
+        for (m, k, n) in shapes {
+            let a = filled(m * k, 3);
+            let b = filled(k * n, 4);
+            let (am, bm) = (MatRef::rm(&a, m, k), MatRef::rm(&b, k, n));
+            let run = |threads: usize| {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                let mut c = filled(m * n, 5);
+                pool.install(|| gemm(am, bm, &mut c, n, true));
+                c.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+            };
+            let want = run(8);
+            for threads in [1, 2, 3, 4] {
+                coarser += usize::from(run_tile_shape(m, n, k, threads) != tile_shape(m, n, k));
+                let first_diff = run(threads).iter().zip(&want).position(|(a, b)| a != b);
+                assert_eq!(first_diff, None, "{m}x{k}x{n} on {threads} threads: first differing element");
+            }
+        }
+        assert!(coarser >= 10, "the thread count changed the cut only {coarser} times");
     }
 
     #[test]

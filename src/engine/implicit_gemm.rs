@@ -17,24 +17,13 @@
 //! reduction in order, whichever loop visits it first. Anything else (no AVX-512, tiles that cut
 //! images apart, degenerate sizes the crate sends down other paths) returns None and the caller
 //! takes the ordinary path.
-use super::gemm::{tile_shape, MatRef, SendPtr};
+use super::gemm::{crate_kc, tile_shape, MatRef, SendPtr};
 use super::im2col::{im2col_images, Patches};
 use rayon::prelude::*;
 
 /// The crate's AVX-512 micro-tile: 64 rows (4 vectors of 16) by 6 columns.
 const MR: usize = 64;
 const NR: usize = 6;
-
-/// The reduction block `gemm` uses for a product it sees as m x n x k
-/// (gemm_common::gemm::gemm_basic_generic): small products take min(k, 512), others the cache
-/// rule. Every element sums its blocks in order, so this is all the bytes depend on.
-fn crate_kc(m: usize, n: usize, k: usize) -> usize {
-    if m <= 64 && n <= 64 {
-        k.min(512)
-    } else {
-        gemm_common::cache::kernel_params(m, n, k, MR, NR, std::mem::size_of::<f32>()).kc
-    }
-}
 
 fn avx512() -> bool {
     #[cfg(target_arch = "x86_64")]
