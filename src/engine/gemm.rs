@@ -44,6 +44,9 @@ impl<'a> MatRef<'a> {
 const MIN_TILE_MACS: usize = 1 << 21;
 /// Upper bound on tiles per GEMM: enough to balance 2..16 cores, few enough to keep packing cheap.
 const MAX_TILES: usize = 16;
+/// The crate's AVX-512 micro-tile: 64 rows (4 vectors of 16) by 6 columns.
+pub(crate) const MR: usize = 64;
+pub(crate) const NR: usize = 6;
 /// Tiles per thread when the thread count chooses the cut: two, so that rayon can still even out
 /// a core that is slowed down, while each tile repacks the shared operand as rarely as possible.
 const TILES_PER_THREAD: usize = 2;
@@ -91,13 +94,13 @@ fn crate_path(m: usize, n: usize, k: usize, (mt, nt): (usize, usize)) -> Option<
 }
 
 /// The reduction block `gemm` uses for a product it sees as m x n x k with its AVX-512 micro-tile
-/// of 64 x 6 (gemm_common::gemm::gemm_basic_generic): small products take min(k, 512), others
+/// (MR x NR; gemm_common::gemm::gemm_basic_generic): small products take min(k, 512), others
 /// the cache rule. Every element sums its blocks in order, so this is all the bytes depend on.
 pub(crate) fn crate_kc(m: usize, n: usize, k: usize) -> usize {
     if m <= 64 && n <= 64 {
         k.min(512)
     } else {
-        gemm_common::cache::kernel_params(m, n, k, 64, 6, std::mem::size_of::<f32>()).kc
+        gemm_common::cache::kernel_params(m, n, k, MR, NR, std::mem::size_of::<f32>()).kc
     }
 }
 

@@ -17,13 +17,9 @@
 //! reduction in order, whichever loop visits it first. Anything else (no AVX-512, tiles that cut
 //! images apart, degenerate sizes the crate sends down other paths) returns None and the caller
 //! takes the ordinary path.
-use super::gemm::{crate_kc, tile_shape, MatRef, SendPtr};
+use super::gemm::{crate_kc, tile_shape, MatRef, SendPtr, MR, NR};
 use super::im2col::{im2col_images, Patches};
 use rayon::prelude::*;
-
-/// The crate's AVX-512 micro-tile: 64 rows (4 vectors of 16) by 6 columns.
-const MR: usize = 64;
-const NR: usize = 6;
 
 fn avx512() -> bool {
     #[cfg(target_arch = "x86_64")]

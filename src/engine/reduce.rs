@@ -55,14 +55,13 @@ mod tests {
     fn interleaved_row_sums_are_each_rows_own_sum() {
         for rows in [1, 3, 8, 13, 64] {
             let row_len = 1001;
-            let m: Vec<f32> = (0..rows * row_len)
+            let mut m: Vec<f32> = (0..rows * row_len)
                 .map(|i| {
                     let e = ((i * 7919) % 40) as i32 - 20;
                     let sign = if i % 3 == 0 { -1.0 } else { 1.0 };
                     sign * 2f32.powi(e) * (1.0 + (i % 97) as f32 / 97.0)
                 })
                 .collect();
-            let mut m = m;
             m[..row_len].fill(-0.0);
             let start: Vec<f32> = (0..rows).map(|r| if r == 0 { -0.0 } else { r as f32 * 0.25 }).collect();
             let mut got = start.clone();
