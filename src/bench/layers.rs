@@ -8,9 +8,14 @@
 //! conv); the weight gradient is its GEMM + bias sums, plus, for a transposed conv, the im2col of
 //! dy that the input gradient then reuses; the input gradient is its GEMM (+ col2im for a conv).
 //! Activations and losses are outside the layers and show up as the difference to the iteration.
+//! The layers the networks run on engine::direct (conv2, conv3, tconv2, tconv3 at the paper's
+//! sizes) are timed on it: each pass is its kernel plus the weight packing it does (and, for
+//! dW, the gradient's unpacking and the bias sums); the layout changes at the first and last
+//! such layer of each network are outside the table, with the activations.
 use super::time_ms;
 use crate::engine::conv2d::{conv2d_backward_cols, conv2d_forward, conv2d_forward_reuse, conv2d_input_grad, ConvSpec};
 use crate::engine::conv_transpose2d::{conv_transpose2d_backward, conv_transpose2d_forward};
+use crate::engine::direct::{self, Blocked};
 use crate::engine::gemm::{gemm, gemm_new, gemm_new_ld, tile_count, MatRef};
 use crate::engine::im2col::im2col_new;
 use crate::engine::rng::Stream;
@@ -94,9 +99,19 @@ impl LayerShape {
     }
 
     /// Tiles of each pass's GEMM on `threads` threads: how many cores each can use (engine::gemm
-    /// cuts at most two a thread and 16 in all).
+    /// cuts at most two a thread and 16 in all). A direct layer's passes split over images
+    /// (forward, dx) and over pairs of output blocks by input blocks (dW).
     pub fn tiles(&self, batch: usize, threads: usize) -> [usize; 3] {
+        if self.is_direct() {
+            let (o, i) = if self.transposed { (self.cin, self.cout) } else { (self.cout, self.cin) };
+            return [batch, batch, (o / 32) * (i / 16)];
+        }
         self.gemm_shapes(batch).map(|(m, n, k)| tile_count(m, n, k, threads))
+    }
+
+    /// Whether the networks run this layer on engine::direct (model::param::ConvLayer::is_direct).
+    pub fn is_direct(&self) -> bool {
+        self.spec == TRUNK && self.cin.is_multiple_of(16) && self.cout.is_multiple_of(16)
     }
 
     /// Multiply-adds of the forward pass (each gradient costs as many).
@@ -174,6 +189,34 @@ fn time_conv(l: &LayerShape, batch: usize, reps: usize) -> (f64, f64, f64) {
     (fwd, igrad, wgrad)
 }
 
+/// A layer on engine::direct, its input and output blocked with the borders the networks give
+/// them (1 where a kernel reads the tensor as its padded input).
+fn time_direct(l: &LayerShape, batch: usize, reps: usize) -> (f64, f64, f64) {
+    let xs = l.input(batch);
+    let ys = Shape4 { c: l.cout, n: batch, h: l.hw_out(), w: l.hw_out() };
+    let k2 = l.spec.k * l.spec.k;
+    let (x, w, b) = (noise(xs.len(), 3), noise(l.cin * l.cout * k2, 4), vec![0.0; l.cout]);
+    let xb = Blocked::from_cnhw(&x, xs, 1);
+    let dyb = Blocked::from_cnhw(&noise(ys.len(), 5), ys, 1);
+    let (mut dw, mut db) = (vec![0.0; w.len()], vec![0.0; l.cout]);
+    if l.transposed {
+        let fwd = time_ms(reps, || drop(direct::layers::conv_transpose2d_forward(&xb, &w, &b, 1)));
+        let igrad = time_ms(reps, || {
+            drop(direct::conv_forward(&dyb, &direct::pack_out_major(&w, l.cin, l.cout), None, l.cin, 1))
+        });
+        let wgrad =
+            time_ms(reps, || drop(direct::layers::conv_transpose2d_backward(&xb, &w, &dyb, &mut dw, &mut db, None)));
+        (fwd, igrad, wgrad)
+    } else {
+        let fwd = time_ms(reps, || drop(direct::layers::conv2d_forward(&xb, &w, &b, 1)));
+        let igrad = time_ms(reps, || {
+            drop(direct::conv_transpose_forward(&dyb, &direct::pack_in_major(&w, l.cout, l.cin), None, l.cin, 1))
+        });
+        let wgrad = time_ms(reps, || drop(direct::layers::conv2d_backward(&xb, &w, &dyb, &mut dw, &mut db, None)));
+        (fwd, igrad, wgrad)
+    }
+}
+
 fn time_tconv(l: &LayerShape, batch: usize, reps: usize) -> (f64, f64, f64) {
     let xs = l.input(batch);
     let (x, w, b) = (noise(xs.len(), 3), noise(l.cin * l.cout * l.spec.k * l.spec.k, 4), vec![0.0; l.cout]);
@@ -195,8 +238,13 @@ pub fn layer_table(pool: &rayon::ThreadPool, batch: usize, reps: usize, ceiling_
         let layers = pad_layers(super::CHANNELS, crate::model::encoder::NF, crate::model::NZ)
             .iter()
             .map(|l| {
-                let (forward_ms, input_grad_ms, weight_grad_ms) =
-                    if l.transposed { time_tconv(l, batch, reps) } else { time_conv(l, batch, reps) };
+                let (forward_ms, input_grad_ms, weight_grad_ms) = if l.is_direct() {
+                    time_direct(l, batch, reps)
+                } else if l.transposed {
+                    time_tconv(l, batch, reps)
+                } else {
+                    time_conv(l, batch, reps)
+                };
                 LayerTime {
                     layer: l.name,
                     gflop: 2.0 * l.macs(batch) / 1e9,

@@ -10,6 +10,7 @@ pub mod adam;
 pub mod alloc;
 pub mod conv2d;
 pub mod conv_transpose2d;
+pub mod direct;
 pub mod fpmode;
 pub mod gemm;
 pub mod im2col;

@@ -4,12 +4,17 @@
 //!
 //!   x [C,32,32] -conv1-> 64x16x16 -conv2-> 128x8x8 -conv3-> 256x4x4 -conv4-> z 256 ; -dis-> d 1
 //!   (k4 s2 p1 with LeakyReLU(0.2) in the trunk; heads k4 s2 p0)
+//!
+//! conv2 and conv3 run on engine::direct's blocked images wherever their channel counts allow
+//! (the paper's networks): the first layer's output is blocked once, the third's unblocked once
+//! for the heads. Smaller networks (the golden tests') run the whole trunk by im2col + GEMM.
 use super::param::{ConvLayer, Network};
 use crate::engine::activation::{leaky_relu_backward, leaky_relu_forward, sigmoid_backward, sigmoid_forward};
 use crate::engine::conv2d::{
     conv2d_backward, conv2d_backward_cols, conv2d_forward, conv2d_forward_reuse, conv2d_infer, conv2d_input_grad,
     Conv2dSaved, ConvSpec,
 };
+use crate::engine::direct::{self, Blocked};
 use crate::engine::Shape4;
 
 /// The paper's latent size and filter count (the authors' --nz and --nf).
@@ -28,6 +33,9 @@ pub struct Encoder {
     pub conv3: ConvLayer,
     pub conv4: ConvLayer,
     pub dis: ConvLayer,
+    /// Runs conv2 and conv3 by im2col + GEMM even where engine::direct could (tests compare the
+    /// two paths); false in every network the program builds.
+    pub gemm_middle: bool,
 }
 
 /// Which heads a forward pass computes (NREM needs only z, REM only d).
@@ -43,8 +51,21 @@ pub struct EncoderPass {
     pub z: Vec<f32>,
     /// d = sigmoid(dis(.)), [N].
     pub d: Vec<f32>,
-    saved: [Conv2dSaved; 4],
-    acts: [Vec<f32>; 3],
+    k1: Conv2dSaved,
+    k4: Conv2dSaved,
+    /// conv1's output and the trunk's (after LeakyReLU), CNHW.
+    a1: Vec<f32>,
+    a3: Vec<f32>,
+    a3_shape: Shape4,
+    middle: Middle,
+}
+
+/// What conv2 and conv3 keep for their backward pass.
+enum Middle {
+    /// im2col + GEMM on CNHW: both layers' columns and conv2's output.
+    Gemm { k2: Conv2dSaved, k3: Conv2dSaved, a2: Vec<f32> },
+    /// engine::direct: both layers' inputs, blocked with a border of 1.
+    Direct { a1: Blocked, a2: Blocked },
 }
 
 impl Encoder {
@@ -63,6 +84,7 @@ impl Encoder {
             conv3: ConvLayer::conv("conv3", nf * 2, nf * 4, TRUNK),
             conv4: ConvLayer::conv("conv4", nf * 4, nz, HEAD),
             dis: ConvLayer::conv("dis", nf * 4, 1, HEAD),
+            gemm_middle: false,
         }
     }
 
@@ -70,10 +92,16 @@ impl Encoder {
     pub fn forward(&self, x: &[f32], xs: Shape4, heads: Heads) -> EncoderPass {
         let (mut a1, s1, k1) = conv2d_forward(x, xs, &self.conv1.weight.value, &self.conv1.bias.value, TRUNK);
         leaky_relu_forward(&mut a1, SLOPE);
-        let (mut a2, s2, k2) = conv2d_forward(&a1, s1, &self.conv2.weight.value, &self.conv2.bias.value, TRUNK);
-        leaky_relu_forward(&mut a2, SLOPE);
-        let (mut a3, s3, k3) = conv2d_forward(&a2, s2, &self.conv3.weight.value, &self.conv3.bias.value, TRUNK);
-        leaky_relu_forward(&mut a3, SLOPE);
+        let (a3, s3, middle) = if self.middle_is_direct() {
+            let (a3, s3, [a1b, a2b]) = self.middle_direct(&a1, s1);
+            (a3, s3, Middle::Direct { a1: a1b, a2: a2b })
+        } else {
+            let (mut a2, s2, k2) = conv2d_forward(&a1, s1, &self.conv2.weight.value, &self.conv2.bias.value, TRUNK);
+            leaky_relu_forward(&mut a2, SLOPE);
+            let (mut a3, s3, k3) = conv2d_forward(&a2, s2, &self.conv3.weight.value, &self.conv3.bias.value, TRUNK);
+            leaky_relu_forward(&mut a3, SLOPE);
+            (a3, s3, Middle::Gemm { k2, k3, a2 })
+        };
         // Both heads read the same 4x4 map with the same geometry: one im2col serves both.
         let (z, _, k4) = if heads.z {
             conv2d_forward(&a3, s3, &self.conv4.weight.value, &self.conv4.bias.value, HEAD)
@@ -92,7 +120,24 @@ impl Encoder {
             Vec::new()
         };
         let z = if heads.z { z } else { Vec::new() };
-        EncoderPass { z, d, saved: [k1, k2, k3, k4], acts: [a1, a2, a3] }
+        EncoderPass { z, d, k1, k4, a1, a3, a3_shape: s3, middle }
+    }
+
+    /// Whether conv2 and conv3 run on engine::direct (the paper's sizes do).
+    fn middle_is_direct(&self) -> bool {
+        !self.gemm_middle && self.conv2.is_direct() && self.conv3.is_direct()
+    }
+
+    /// conv2 and conv3 with their LeakyReLUs on engine::direct, from conv1's activated output
+    /// (CNHW): conv3's activated output in CNHW, and the two layers' blocked inputs.
+    fn middle_direct(&self, a1: &[f32], s1: Shape4) -> (Vec<f32>, Shape4, [Blocked; 2]) {
+        let a1b = Blocked::from_cnhw(a1, s1, 1);
+        let mut a2b = direct::layers::conv2d_forward(&a1b, &self.conv2.weight.value, &self.conv2.bias.value, 1);
+        leaky_relu_forward(&mut a2b.data, SLOPE);
+        let mut a3b = direct::layers::conv2d_forward(&a2b, &self.conv3.weight.value, &self.conv3.bias.value, 0);
+        leaky_relu_forward(&mut a3b.data, SLOPE);
+        let s3 = Shape4 { c: a3b.c, n: a3b.n, h: a3b.h, w: a3b.w };
+        (a3b.to_cnhw(), s3, [a1b, a2b])
     }
 
     /// z alone ([nz, N]) for inference: the same arithmetic (and bytes) as `forward`'s z head, but
@@ -108,10 +153,14 @@ impl Encoder {
             (y, ys)
         };
         let (a1, s1) = layer(x, xs, &self.conv1, TRUNK, true);
-        let (a2, s2) = layer(&a1, s1, &self.conv2, TRUNK, true);
-        drop(a1);
-        let (a3, s3) = layer(&a2, s2, &self.conv3, TRUNK, true);
-        drop(a2);
+        let (a3, s3) = if self.middle_is_direct() {
+            let (a3, s3, _) = self.middle_direct(&a1, s1);
+            (a3, s3)
+        } else {
+            let (a2, s2) = layer(&a1, s1, &self.conv2, TRUNK, true);
+            drop(a1);
+            layer(&a2, s2, &self.conv3, TRUNK, true)
+        };
         layer(&a3, s3, &self.conv4, HEAD, false).0
     }
 
@@ -125,8 +174,7 @@ impl Encoder {
         dd: Option<&[f32]>,
         want_dx: bool,
     ) -> Option<Vec<f32>> {
-        let [k1, k2, k3, k4] = &pass.saved;
-        let [a1, a2, a3] = &pass.acts;
+        let k4 = &pass.k4;
         let mut dcols = vec![0.0; k4.geom.col_len()];
         if let Some(dz) = dz {
             let (w, dw, db) = self.conv4.for_backward();
@@ -139,12 +187,24 @@ impl Encoder {
             conv2d_backward_cols(k4, w, &dlogit, dw, db, Some(&mut dcols));
         }
         let mut g3 = conv2d_input_grad(k4, &dcols);
-        leaky_relu_backward(&mut g3, a3, SLOPE);
-        let mut g2 = trunk_backward(&mut self.conv3, k3, &g3, true).unwrap();
-        leaky_relu_backward(&mut g2, a2, SLOPE);
-        let mut g1 = trunk_backward(&mut self.conv2, k2, &g2, true).unwrap();
-        leaky_relu_backward(&mut g1, a1, SLOPE);
-        trunk_backward(&mut self.conv1, k1, &g1, want_dx)
+        leaky_relu_backward(&mut g3, &pass.a3, SLOPE);
+        let mut g1 = match &pass.middle {
+            Middle::Gemm { k2, k3, a2 } => {
+                let mut g2 = trunk_backward(&mut self.conv3, k3, &g3, true).unwrap();
+                leaky_relu_backward(&mut g2, a2, SLOPE);
+                trunk_backward(&mut self.conv2, k2, &g2, true).unwrap()
+            }
+            Middle::Direct { a1, a2 } => {
+                let g3b = Blocked::from_cnhw(&g3, pass.a3_shape, 1);
+                let (w, dw, db) = self.conv3.for_backward();
+                let mut g2b = direct::layers::conv2d_backward(a2, w, &g3b, dw, db, Some(1)).unwrap();
+                leaky_relu_backward(&mut g2b.data, &a2.data, SLOPE);
+                let (w, dw, db) = self.conv2.for_backward();
+                direct::layers::conv2d_backward(a1, w, &g2b, dw, db, Some(0)).unwrap().to_cnhw()
+            }
+        };
+        leaky_relu_backward(&mut g1, &pass.a1, SLOPE);
+        trunk_backward(&mut self.conv1, &pass.k1, &g1, want_dx)
     }
 }
 

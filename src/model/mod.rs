@@ -10,3 +10,5 @@ pub use encoder::{Encoder, Heads, NF, NZ};
 pub use error::ModelError;
 pub use generator::Generator;
 pub use param::{ConvLayer, Network, Param};
+#[cfg(test)]
+mod tests;

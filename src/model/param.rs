@@ -69,6 +69,14 @@ impl ConvLayer {
             *b = ((rng.uniform() * 2.0 - 1.0) * bound) as f32;
         }
     }
+    /// Whether engine::direct computes this layer: k4 s2 p1 with both channel counts multiples of
+    /// its 16-channel blocks (the paper's middle layers; the small networks of the tests are not).
+    pub fn is_direct(&self) -> bool {
+        let s = &self.weight.shape;
+        self.spec == crate::engine::conv2d::ConvSpec { k: 4, stride: 2, pad: 1 }
+            && s[0].is_multiple_of(crate::engine::direct::layout::LANES)
+            && s[1].is_multiple_of(crate::engine::direct::layout::LANES)
+    }
     /// (weight, dweight, dbias) for a backward pass; marks both parameters as having gradients.
     pub fn for_backward(&mut self) -> (&[f32], &mut [f32], &mut [f32]) {
         self.weight.has_grad = true;

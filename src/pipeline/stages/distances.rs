@@ -14,7 +14,8 @@ use std::path::Path;
 
 pub static KIND: Kind = Kind {
     name: "distances",
-    version: 1,
+    // 2: engine::direct computes the networks' middle layers (new summation order).
+    version: 2,
     about: "intra/inter-class and clean/occluded latent distances (Fig. 6e,f)",
     resumable: false,
     plan,

@@ -11,7 +11,8 @@ use std::path::Path;
 
 pub static KIND: Kind = Kind {
     name: "dreams",
-    version: 1,
+    // 2: engine::direct computes the networks' middle layers (new summation order).
+    version: 2,
     about: "grids of real images, NREM and REM dreams at the early and last epoch (Fig. 3)",
     resumable: false,
     plan,

@@ -17,7 +17,8 @@ use std::path::Path;
 
 pub static KIND: Kind = Kind {
     name: "fid",
-    version: 1,
+    // 2: engine::direct computes the networks' middle layers (new summation order).
+    version: 2,
     about: "FID of NREM and REM dreams at the early and last epoch (Fig. 3d)",
     resumable: false,
     plan,

@@ -17,7 +17,8 @@ pub static KIND: Kind = Kind {
     name: "occlusion",
     // 2: the evaluation batch (of the reference-style accuracy) is a parameter.
     // 3: the ridge read-out's accuracy too (column ridge_acc).
-    version: 3,
+    // 4: engine::direct computes the networks' middle layers (new summation order).
+    version: 4,
     about: "read-out accuracy on occluded test images, p = 0 .. 1 (Fig. 5)",
     resumable: false,
     plan,

@@ -13,7 +13,8 @@ use std::path::Path;
 pub static KIND: Kind = Kind {
     name: "pca",
     // 2: nalgebra's symmetric eigensolver instead of Jacobi rotations (last digits of the projections).
-    version: 2,
+    // 3: engine::direct computes the networks' middle layers (new summation order).
+    version: 3,
     about: "2-D PCA of z, clean and occluded (Fig. 6b-d)",
     resumable: false,
     plan,

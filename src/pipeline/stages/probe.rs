@@ -31,7 +31,8 @@ pub static KIND: Kind = Kind {
     name: "probe",
     // 2: also writes the trained read-out (classifier.safetensors).
     // 3: also fits the ridge read-out (ridge.safetensors, ridge.csv).
-    version: 3,
+    // 4: engine::direct computes the networks' middle layers (new summation order).
+    version: 4,
     about: "linear read-out of z per probed epoch and for the untrained networks (Fig. 4)",
     resumable: false,
     plan,

@@ -13,7 +13,8 @@ use std::path::Path;
 
 pub static KIND: Kind = Kind {
     name: "train",
-    version: 1,
+    // 2: engine::direct computes the networks' middle layers (new summation order).
+    version: 2,
     about: "train one condition x seed (a checkpoint per epoch, losses.csv); resumes exactly",
     resumable: true,
     plan,

@@ -1,0 +1,250 @@
+//! The forward passes: a k4 s2 p1 convolution (which is also a transposed convolution's input
+//! gradient) and a k4 s2 p1 transposed convolution (also a convolution's input gradient), on
+//! blocked images, straight from image to image.
+//!
+//! Work split: each thread takes a fixed run of images; within it, for each pair of output
+//! blocks, the input blocks in order (so a pair's 32 KB of weights per input block stays in L1
+//! across the images), then the output pixels in groups of eight. Every output value's chain
+//! runs through the input blocks in order whatever the split, so the bytes do not depend on the
+//! thread count.
+use super::layout::{Blocked, SendPtr, K, LANES};
+use super::tiles::{ConvTile, TransposeTile};
+use super::Isa;
+use rayon::prelude::*;
+
+/// Output pixels that share one tile kind: their input offsets (of the tap the tile counts
+/// from) and output offsets within a plane, and, for a transposed convolution, their parity.
+struct Group {
+    py: usize,
+    px: usize,
+    xoff: Vec<usize>,
+    yoff: Vec<usize>,
+}
+
+/// y = conv2d(x, w) + bias, k4 s2 p1. x: blocked with a border of at least 1, even H and W;
+/// w: packed [cout/16][x.c][4][4][16] (layout::pack_out_major of a Conv2d's weight). The result
+/// has a zero border of `out_border`.
+pub fn conv_forward(x: &Blocked, w: &[f32], bias: Option<&[f32]>, cout: usize, out_border: usize) -> Blocked {
+    conv_forward_on(Isa::detect(), x, w, bias, cout, out_border)
+}
+
+pub(super) fn conv_forward_on(
+    isa: Isa,
+    x: &Blocked,
+    w: &[f32],
+    bias: Option<&[f32]>,
+    cout: usize,
+    out_border: usize,
+) -> Blocked {
+    check_input(x, w, bias, cout);
+    assert!(x.h.is_multiple_of(2) && x.w.is_multiple_of(2), "direct conv: odd input size {}x{}", x.h, x.w);
+    let skew = skew(x);
+    let fill = |y: &Blocked, out: *mut f32| {
+        let (xoff, yoff) = (0..y.h * y.w)
+            .map(|p| {
+                let (oy, ox) = (p / y.w, p % y.w);
+                (skew + (2 * oy * x.wp() + 2 * ox) * LANES, y.pixel(oy, ox))
+            })
+            .unzip();
+        run(isa, false, x, w, bias, y, SendPtr(out), &[Group { py: 0, px: 0, xoff, yoff }]);
+    };
+    // SAFETY: `run` writes every interior pixel of every output block (the first input block's
+    // tiles store without loading).
+    unsafe { Blocked::build(cout, x.n, x.h / 2, x.w / 2, out_border, fill) }
+}
+
+/// y = conv_transpose2d(x, w) + bias, k4 s2 p1 (output 2H x 2W). x: blocked with a border of at
+/// least 1; w: packed [cout/16][x.c][4][4][16] (layout::pack_in_major of a ConvTranspose2d's
+/// weight, or of a Conv2d's for that convolution's input gradient).
+pub fn conv_transpose_forward(x: &Blocked, w: &[f32], bias: Option<&[f32]>, cout: usize, out_border: usize) -> Blocked {
+    conv_transpose_forward_on(Isa::detect(), x, w, bias, cout, out_border)
+}
+
+pub(super) fn conv_transpose_forward_on(
+    isa: Isa,
+    x: &Blocked,
+    w: &[f32],
+    bias: Option<&[f32]>,
+    cout: usize,
+    out_border: usize,
+) -> Blocked {
+    check_input(x, w, bias, cout);
+    let skew = skew(x);
+    let fill = |y: &Blocked, out: *mut f32| {
+        // Output (2cy + py, 2cx + px) takes its first tap (a = b = 0) from input
+        // (cy + py, cx + px), which sits at padded (cy + py + 1, cx + px + 1).
+        let groups: Vec<Group> = [(0, 0), (0, 1), (1, 0), (1, 1)]
+            .iter()
+            .map(|&(py, px)| {
+                let (xoff, yoff) = (0..x.h * x.w)
+                    .map(|c| {
+                        let (cy, cx) = (c / x.w, c % x.w);
+                        let xo = skew + ((cy + py + 1) * x.wp() + cx + px + 1) * LANES;
+                        (xo, y.pixel(2 * cy + py, 2 * cx + px))
+                    })
+                    .unzip();
+                Group { py, px, xoff, yoff }
+            })
+            .collect();
+        run(isa, true, x, w, bias, y, SendPtr(out), &groups);
+    };
+    // SAFETY: the four parity classes cover every output pixel, each written by the first input
+    // block's tiles without loading.
+    unsafe { Blocked::build(cout, x.n, 2 * x.h, 2 * x.w, out_border, fill) }
+}
+
+fn check_input(x: &Blocked, w: &[f32], bias: Option<&[f32]>, cout: usize) {
+    assert!(x.border >= 1, "direct conv: the input needs a zero border of 1");
+    assert_eq!(w.len(), cout * x.c * K * K, "direct conv: packed weight length");
+    assert!(cout.is_multiple_of(LANES), "direct conv: {cout} output channels");
+    if let Some(b) = bias {
+        assert_eq!(b.len(), cout, "direct conv: bias length");
+    }
+}
+
+/// Where a border of 1 would start, for an input with a wider one.
+fn skew(x: &Blocked) -> usize {
+    ((x.border - 1) * x.wp() + x.border - 1) * LANES
+}
+
+/// Pixels per tile: 8 x 2 blocks of accumulators fill half the vector registers and leave room
+/// for the weights.
+const NP: usize = 8;
+
+/// Runs the tiles of every image into `out`, the data of `y` (geometry only).
+#[allow(clippy::too_many_arguments)]
+fn run(
+    isa: Isa,
+    transpose: bool,
+    x: &Blocked,
+    w: &[f32],
+    bias: Option<&[f32]>,
+    y: &Blocked,
+    out: SendPtr,
+    groups: &[Group],
+) {
+    let (cb, ob) = (x.blocks(), y.blocks());
+    let (img_in, plane_in, img_out, plane_out) = (x.image_len(), x.plane_len(), y.image_len(), y.plane_len());
+    let per_thread = x.n.div_ceil(rayon::current_num_threads()).max(1);
+    let w_at = |o: usize, b: usize| (o * x.c + b * LANES) * K * K * LANES;
+    // Input blocks per tile: a transposed convolution's tile has only 4 taps per channel, so it
+    // runs through up to eight blocks before storing its sums (measured at 1 and 2 threads on
+    // tconv2 and tconv3: 79-87% of the GEMM ceiling with one block, 88-94% with eight).
+    let nb_max = if transpose { TRANSPOSE_BLOCKS } else { 1 };
+    (0..x.n.div_ceil(per_thread)).into_par_iter().for_each(|chunk| {
+        let first = chunk * per_thread;
+        let images = per_thread.min(x.n - first);
+        for og in (0..ob).step_by(2) {
+            let obn = (ob - og).min(2);
+            for b in (0..cb).step_by(nb_max) {
+                let nb = nb_max.min(cb - b);
+                let bias_now = bias.filter(|_| b + nb == cb);
+                for g in groups {
+                    for k in 0..images {
+                        let xp = x.data[(first + k) * img_in + b * plane_in..].as_ptr();
+                        // SAFETY: inside the output; each task writes only its own images.
+                        let yp = unsafe { out.at((first + k) * img_out + og * plane_out) };
+                        for (xo, yo) in g.xoff.chunks(NP).zip(g.yoff.chunks(NP)) {
+                            let part = Part {
+                                isa,
+                                transpose,
+                                g,
+                                x: xp,
+                                wp: x.wp(),
+                                nb,
+                                xb: plane_in,
+                                y: yp,
+                                plane_out,
+                                load: b > 0,
+                            };
+                            let wps = |o: usize| w[w_at(og + o, b)..].as_ptr();
+                            let bps = |o: usize| bias_now.map(|bv| bv[(og + o) * LANES..].as_ptr());
+                            // SAFETY: offsets come from the geometry checked above; each thread
+                            // writes only its own images.
+                            unsafe {
+                                if xo.len() == NP {
+                                    part.tiles::<NP>(obn, xo, yo, wps, bps);
+                                } else {
+                                    for (x1, y1) in xo.chunks(1).zip(yo.chunks(1)) {
+                                        part.tiles::<1>(obn, x1, y1, wps, bps);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    });
+}
+
+const TRANSPOSE_BLOCKS: usize = 8;
+
+/// What the tiles of one input block of one image share.
+struct Part<'a> {
+    isa: Isa,
+    transpose: bool,
+    g: &'a Group,
+    x: *const f32,
+    wp: usize,
+    nb: usize,
+    xb: usize,
+    y: *mut f32,
+    plane_out: usize,
+    load: bool,
+}
+
+impl Part<'_> {
+    /// One tile of `obn` (1 or 2) output blocks over the pixels at offsets xo / yo.
+    unsafe fn tiles<const P: usize>(
+        &self,
+        obn: usize,
+        xo: &[usize],
+        yo: &[usize],
+        w: impl Fn(usize) -> *const f32,
+        bias: impl Fn(usize) -> Option<*const f32>,
+    ) {
+        if obn == 2 {
+            self.tile::<2, P>(xo, yo, w, bias)
+        } else {
+            self.tile::<1, P>(xo, yo, w, bias)
+        }
+    }
+
+    unsafe fn tile<const OB: usize, const P: usize>(
+        &self,
+        xo: &[usize],
+        yo: &[usize],
+        w: impl Fn(usize) -> *const f32,
+        bias: impl Fn(usize) -> Option<*const f32>,
+    ) {
+        let bias = bias(0).map(|_| std::array::from_fn(|o| bias(o).unwrap()));
+        let conv = ConvTile::<OB, P> {
+            x: self.x,
+            wp: self.wp,
+            nb: self.nb,
+            xb: self.xb,
+            wb: LANES * K * K * LANES,
+            xoff: std::array::from_fn(|p| xo[p]),
+            w: std::array::from_fn(&w),
+            y: std::array::from_fn(|o| self.y.add(o * self.plane_out)),
+            yoff: std::array::from_fn(|p| yo[p]),
+            load: self.load,
+            bias,
+        };
+        if self.transpose {
+            let t = TransposeTile { conv, py: self.g.py, px: self.g.px };
+            match self.isa {
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx512 => super::avx512::transpose_tile(&t),
+                _ => super::tiles::transpose_tile_scalar(&t),
+            }
+        } else {
+            match self.isa {
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx512 => super::avx512::conv_tile(&conv),
+                _ => super::tiles::conv_tile_scalar(&conv),
+            }
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! The three tiles every direct pass is made of, and their plain-Rust form.
+//!
+//! A tile is a fixed, small piece of work: OB blocks of 16 output channels by NP output pixels
+//! (forward and transposed forward), or OB blocks of 16 output channels by two input channels by
+//! one kernel row (weight gradient). Each output value is one chain of fused multiply-adds in
+//! the order the loops below spell out; a tile either starts the chain from +0.0 or continues it
+//! from the value stored by the tile before it. The AVX-512 tiles (avx512.rs) run the same chains
+//! sixteen lanes at a time, so both give the same bytes (tested), and so does any split of the
+//! work over threads.
+// Indexed loops: each is one index of the chain the doc comments give.
+#![allow(clippy::needless_range_loop)]
+use super::layout::{K, LANES};
+
+/// Forward convolution, k4 s2: for each of NP output pixels p, each output block o and lane l,
+///   y[o][yoff[p] + l] (+)= sum over input blocks b in 0..nb, ic in 0..16, kh, kw of
+///       w[o][b * wb + ((ic * 4 + kh) * 4 + kw) * 16 + l] * x[b * xb + xoff[p] + (kh * wp + kw) * 16 + ic],
+/// in that order, then + bias[o][l] if given.
+pub struct ConvTile<const OB: usize, const NP: usize> {
+    pub x: *const f32,
+    pub wp: usize,
+    pub nb: usize,
+    pub xb: usize,
+    pub wb: usize,
+    pub xoff: [usize; NP],
+    pub w: [*const f32; OB],
+    pub y: [*mut f32; OB],
+    pub yoff: [usize; NP],
+    pub load: bool,
+    pub bias: Option<[*const f32; OB]>,
+}
+
+/// Transposed convolution, k4 s2 p1, for output pixels of one parity class (py, px): only the
+/// taps kh = 1 - py + 2a, kw = 1 - px + 2b (a, b in 0..2) reach them, from input pixel
+/// xoff[p] - (a * wp + b) * 16. Chain order: input block, ic, a, b.
+pub struct TransposeTile<const OB: usize, const NP: usize> {
+    pub conv: ConvTile<OB, NP>,
+    pub py: usize,
+    pub px: usize,
+}
+
+/// Weight gradient of a k4 s2 convolution for two input channels (x already offset to the first;
+/// the second is the next lane) and kernel row kh, all four kw:
+///   dw[o][((j * 4 + kh) * 4 + kw) * 16 + l] (+)= sum over images i, output pixels (oy, ox) of
+///       dy[o][i * dys + (oy * dwp + ox) * 16 + l] * x[i * xs + ((2 oy + kh) * wp + 2 ox + kw) * 16 + j],
+/// images, then rows, then columns in order.
+pub struct GradTile<const OB: usize> {
+    pub dy: [*const f32; OB],
+    pub dys: usize,
+    pub dwp: usize,
+    pub x: *const f32,
+    pub xs: usize,
+    pub wp: usize,
+    pub oh: usize,
+    pub ow: usize,
+    pub imgs: usize,
+    pub kh: usize,
+    pub dw: [*mut f32; OB],
+    pub load: bool,
+}
+
+/// Weight offset of (input channel ic of the block, kh, kw).
+#[inline(always)]
+pub fn tap(ic: usize, kh: usize, kw: usize) -> usize {
+    ((ic * K + kh) * K + kw) * LANES
+}
+
+/// # Safety
+/// Every pointer and offset of `t` must be in bounds of its buffer, the outputs disjoint from
+/// the inputs.
+pub unsafe fn conv_tile_scalar<const OB: usize, const NP: usize>(t: &ConvTile<OB, NP>) {
+    for o in 0..OB {
+        for p in 0..NP {
+            for l in 0..LANES {
+                let out = t.y[o].add(t.yoff[p] + l);
+                let mut acc = if t.load { *out } else { 0.0 };
+                for b in 0..t.nb {
+                    for ic in 0..LANES {
+                        for kh in 0..K {
+                            for kw in 0..K {
+                                let xv = *t.x.add(b * t.xb + t.xoff[p] + (kh * t.wp + kw) * LANES + ic);
+                                acc = (*t.w[o].add(b * t.wb + tap(ic, kh, kw) + l)).mul_add(xv, acc);
+                            }
+                        }
+                    }
+                }
+                if let Some(b) = t.bias {
+                    acc += *b[o].add(l);
+                }
+                *out = acc;
+            }
+        }
+    }
+}
+
+/// # Safety
+/// As for `conv_tile_scalar`.
+pub unsafe fn transpose_tile_scalar<const OB: usize, const NP: usize>(t: &TransposeTile<OB, NP>) {
+    let c = &t.conv;
+    let (kh0, kw0) = (1 - t.py, 1 - t.px);
+    for o in 0..OB {
+        for p in 0..NP {
+            for l in 0..LANES {
+                let out = c.y[o].add(c.yoff[p] + l);
+                let mut acc = if c.load { *out } else { 0.0 };
+                for bk in 0..c.nb {
+                    let (x, w) = (c.x.add(bk * c.xb), c.w[o].add(bk * c.wb));
+                    for ic in 0..LANES {
+                        for a in 0..2 {
+                            for b in 0..2 {
+                                let xv = *x.add(c.xoff[p] - (a * c.wp + b) * LANES + ic);
+                                acc = (*w.add(tap(ic, kh0 + 2 * a, kw0 + 2 * b) + l)).mul_add(xv, acc);
+                            }
+                        }
+                    }
+                }
+                if let Some(b) = c.bias {
+                    acc += *b[o].add(l);
+                }
+                *out = acc;
+            }
+        }
+    }
+}
+
+/// # Safety
+/// As for `conv_tile_scalar`.
+pub unsafe fn grad_tile_scalar<const OB: usize>(t: &GradTile<OB>) {
+    for o in 0..OB {
+        for j in 0..2 {
+            for kw in 0..K {
+                for l in 0..LANES {
+                    let out = t.dw[o].add(((j * K + t.kh) * K + kw) * LANES + l);
+                    let mut acc = if t.load { *out } else { 0.0 };
+                    for i in 0..t.imgs {
+                        for oy in 0..t.oh {
+                            for ox in 0..t.ow {
+                                let d = *t.dy[o].add(i * t.dys + (oy * t.dwp + ox) * LANES + l);
+                                let xv = *t.x.add(i * t.xs + ((2 * oy + t.kh) * t.wp + 2 * ox + kw) * LANES + j);
+                                acc = d.mul_add(xv, acc);
+                            }
+                        }
+                    }
+                    *out = acc;
+                }
+            }
+        }
+    }
+}

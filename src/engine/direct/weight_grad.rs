@@ -1,0 +1,105 @@
+//! The weight gradient of a k4 s2 p1 convolution on blocked images: dW = sum over the batch and
+//! the output pixels of dy (a vector of 16 output channels) times x at each tap. A transposed
+//! convolution's weight gradient is the same sum with the roles of x and dy exchanged.
+//!
+//! Work split: one task per pair of output blocks (and, on more threads than pairs, per block
+//! of input channels); each walks the images in runs of four, so a run's dy stays in L1 while
+//! every input channel and kernel row of the task uses it. Every dW value's chain runs over
+//! images, rows and columns in order whatever the split.
+use super::layout::{Blocked, SendPtr, K, LANES};
+use super::tiles::GradTile;
+use super::Isa;
+use rayon::prelude::*;
+
+/// Images per run: their dy planes of two output blocks stay in L1 while a task reuses them for
+/// its 32 (input channel, kh) tiles.
+const IMAGES_PER_RUN: usize = 4;
+
+/// dL/dW of y = conv2d(x, W), k4 s2 p1, packed [dy.c/16][x.c][4][4][16] (layout::unpack_out_major
+/// gives PyTorch's [dy.c][x.c][4][4]). x: the layer's input with a border of at least 1; dy:
+/// the gradient of its output, any border.
+pub fn conv_weight_grad(x: &Blocked, dy: &Blocked) -> Vec<f32> {
+    conv_weight_grad_on(Isa::detect(), x, dy)
+}
+
+pub(super) fn conv_weight_grad_on(isa: Isa, x: &Blocked, dy: &Blocked) -> Vec<f32> {
+    assert!(x.border >= 1, "direct weight gradient: x needs a zero border of 1");
+    assert_eq!((dy.n, dy.h, dy.w), (x.n, x.h / 2, x.w / 2), "direct weight gradient: dy shape");
+    assert!(x.h.is_multiple_of(2) && x.w.is_multiple_of(2), "direct weight gradient: odd input size");
+    let (cin, ob, cb) = (x.c, dy.blocks(), x.blocks());
+    // A task walks all input blocks per run of images, so the run's dy is reused by all of them;
+    // only when there are fewer output-block pairs than threads are the input blocks split too.
+    let pairs = ob.div_ceil(2);
+    let per_task = if pairs >= rayon::current_num_threads() { cb } else { 1 };
+    let tasks: Vec<(usize, usize)> =
+        (0..ob).step_by(2).flat_map(|og| (0..cb).step_by(per_task).map(move |b| (og, b))).collect();
+    let len = dy.c * cin * K * K;
+    let mut dw: Vec<f32> = Vec::with_capacity(len);
+    let out = SendPtr(dw.as_mut_ptr());
+    tasks.par_iter().for_each(|&(og, b)| task(isa, x, dy, og, (ob - og).min(2), b..(b + per_task).min(cb), out));
+    // SAFETY: the tasks cover every (output block, input block) pair once, and each tile's first
+    // run of images stores its sums without loading.
+    unsafe { dw.set_len(len) };
+    dw
+}
+
+/// dW of output blocks og..og+obn and input blocks `bs`, into their places in `out`
+/// ([dy.c/16][x.c][4][4][16]).
+fn task(isa: Isa, x: &Blocked, dy: &Blocked, og: usize, obn: usize, bs: std::ops::Range<usize>, out: SendPtr) {
+    let skew = ((x.border - 1) * x.wp() + x.border - 1) * LANES;
+    for i0 in (0..x.n).step_by(IMAGES_PER_RUN) {
+        let imgs = IMAGES_PER_RUN.min(x.n - i0);
+        for b in bs.clone() {
+            for ic in (0..LANES).step_by(2) {
+                for kh in 0..K {
+                    let dyp =
+                        |o: usize| dy.data[i0 * dy.image_len() + (og + o) * dy.plane_len() + dy.pixel(0, 0)..].as_ptr();
+                    let xp = x.data[i0 * x.image_len() + b * x.plane_len() + skew + ic..].as_ptr();
+                    // SAFETY: this task's own rows of dW.
+                    let dwp = |o: usize| unsafe { out.at(((og + o) * x.c + b * LANES + ic) * K * K * LANES) };
+                    // SAFETY: the offsets stay inside the images checked above.
+                    unsafe {
+                        if obn == 2 {
+                            grad::<2>(isa, x, dy, dyp, xp, imgs, kh, dwp, i0 > 0);
+                        } else {
+                            grad::<1>(isa, x, dy, dyp, xp, imgs, kh, dwp, i0 > 0);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+unsafe fn grad<const OB: usize>(
+    isa: Isa,
+    x: &Blocked,
+    dy: &Blocked,
+    dyp: impl Fn(usize) -> *const f32,
+    xp: *const f32,
+    imgs: usize,
+    kh: usize,
+    dwp: impl Fn(usize) -> *mut f32,
+    load: bool,
+) {
+    let t = GradTile::<OB> {
+        dy: std::array::from_fn(dyp),
+        dys: dy.image_len(),
+        dwp: dy.wp(),
+        x: xp,
+        xs: x.image_len(),
+        wp: x.wp(),
+        oh: dy.h,
+        ow: dy.w,
+        imgs,
+        kh,
+        dw: std::array::from_fn(dwp),
+        load,
+    };
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => super::avx512::grad_tile(&t),
+        _ => super::tiles::grad_tile_scalar(&t),
+    }
+}
