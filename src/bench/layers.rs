@@ -111,7 +111,10 @@ impl LayerShape {
 
     /// Whether the networks run this layer on engine::direct (model::param::ConvLayer::is_direct).
     pub fn is_direct(&self) -> bool {
-        self.spec == TRUNK && self.cin.is_multiple_of(16) && self.cout.is_multiple_of(16)
+        direct::Isa::detect() == direct::Isa::Avx512
+            && self.spec == TRUNK
+            && self.cin.is_multiple_of(16)
+            && self.cout.is_multiple_of(16)
     }
 
     /// Multiply-adds of the forward pass (each gradient costs as many).

@@ -38,8 +38,21 @@ fn one_pass(gemm_middle: bool) -> Vec<Vec<f32>> {
     out
 }
 
+/// Whether this CPU runs the direct middles at all (AVX-512); elsewhere the networks keep the
+/// GEMM path and the comparisons below compare it with itself.
+fn direct_here() -> bool {
+    let here = crate::engine::direct::Isa::detect() == crate::engine::direct::Isa::Avx512;
+    if !here {
+        eprintln!("no AVX-512 on this CPU: the networks keep the GEMM path");
+    }
+    here
+}
+
 #[test]
 fn the_paper_sized_middles_run_on_engine_direct() {
+    if !direct_here() {
+        return;
+    }
     let (e, g) = networks(false);
     assert!(e.conv2.is_direct() && e.conv3.is_direct() && g.tconv2.is_direct() && g.tconv3.is_direct());
     assert!(!e.conv1.is_direct() && !g.tconv1.is_direct() && !e.conv4.is_direct());
