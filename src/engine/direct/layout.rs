@@ -25,13 +25,6 @@ pub struct Blocked {
 }
 
 impl Blocked {
-    /// All zeros (border included), ready for a kernel to fill the interior.
-    pub fn zeros(c: usize, n: usize, h: usize, w: usize, border: usize) -> Self {
-        assert!(c.is_multiple_of(LANES), "blocked layout: {c} channels is not a multiple of {LANES}");
-        let data = vec![0.0; n * c * (h + 2 * border) * (w + 2 * border)];
-        Blocked { c, n, h, w, border, data }
-    }
-
     pub fn blocks(&self) -> usize {
         self.c / LANES
     }
@@ -177,13 +170,6 @@ pub fn add_unpacked_out_major(p: &[f32], outs: usize, ins: usize, dst: &mut [f32
             }
         }
     });
-}
-
-/// Unpacks [out/16][in][4][4][16] into PyTorch's [out][in][4][4] (the inverse of `pack_out_major`).
-pub fn unpack_out_major(p: &[f32], outs: usize, ins: usize) -> Vec<f32> {
-    let mut w = vec![0.0; p.len()];
-    add_unpacked_out_major(p, outs, ins, &mut w);
-    w
 }
 
 fn check_weights(w: &[f32], outs: usize, ins: usize) {

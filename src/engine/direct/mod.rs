@@ -24,7 +24,7 @@ mod avx512;
 mod tests;
 
 pub use conv::{conv_forward, conv_transpose_forward};
-pub use layout::{add_unpacked_out_major, pack_in_major, pack_out_major, unpack_out_major, Blocked};
+pub use layout::{add_unpacked_out_major, pack_in_major, pack_out_major, Blocked};
 pub use weight_grad::conv_weight_grad;
 
 /// Which form of the tiles runs: AVX-512 where the CPU has it, plain Rust elsewhere (same bytes).

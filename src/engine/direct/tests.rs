@@ -1,9 +1,16 @@
 use super::conv::{conv_forward_on, conv_transpose_forward_on};
-use super::layout::{pack_in_major, pack_out_major, unpack_out_major, Blocked};
+use super::layout::{add_unpacked_out_major, pack_in_major, pack_out_major, Blocked};
 use super::weight_grad::conv_weight_grad_on;
 use super::Isa;
 use crate::engine::testutil::{conv2d_ref, conv_transpose2d_ref, randn_like, to64};
 use crate::engine::Shape4;
+
+/// [out/16][in][4][4][16] back to PyTorch's [out][in][4][4] (the inverse of `pack_out_major`).
+fn unpack_out_major(p: &[f32], outs: usize, ins: usize) -> Vec<f32> {
+    let mut w = vec![0.0; p.len()];
+    add_unpacked_out_major(p, outs, ins, &mut w);
+    w
+}
 
 fn bits(v: &[f32]) -> Vec<u32> {
     v.iter().map(|x| x.to_bits()).collect()

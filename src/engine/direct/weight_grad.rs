@@ -15,8 +15,8 @@ use rayon::prelude::*;
 /// its 32 (input channel, kh) tiles.
 const IMAGES_PER_RUN: usize = 4;
 
-/// dL/dW of y = conv2d(x, W), k4 s2 p1, packed [dy.c/16][x.c][4][4][16] (layout::unpack_out_major
-/// gives PyTorch's [dy.c][x.c][4][4]). x: the layer's input with a border of at least 1; dy:
+/// dL/dW of y = conv2d(x, W), k4 s2 p1, packed [dy.c/16][x.c][4][4][16] (layout::add_unpacked_out_major
+/// adds it to PyTorch's [dy.c][x.c][4][4]). x: the layer's input with a border of at least 1; dy:
 /// the gradient of its output, any border.
 pub fn conv_weight_grad(x: &Blocked, dy: &Blocked) -> Vec<f32> {
     conv_weight_grad_on(Isa::detect(), x, dy)
