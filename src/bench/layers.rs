@@ -111,7 +111,7 @@ impl LayerShape {
 
     /// Whether the networks run this layer on engine::direct (model::param::ConvLayer::is_direct).
     pub fn is_direct(&self) -> bool {
-        direct::Isa::detect() == direct::Isa::Avx512
+        direct::Isa::detect().is_vector()
             && self.spec == TRUNK
             && self.cin.is_multiple_of(16)
             && self.cout.is_multiple_of(16)

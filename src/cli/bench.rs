@@ -24,7 +24,25 @@ pass can keep busy. Activations, losses and Adam are outside the layers.
 With --encode, feature extraction: eval::encode (the encoder's forward pass to z, as every probe,
 occlusion sweep and distance stage runs it) over --encode-images random CIFAR-size images, as
 images/s, GFLOP/s and percentage of the GEMM ceiling measured first in the same run, and the
-time it implies for a CIFAR-10 probe's 60,000 images.";
+time it implies for a CIFAR-10 probe's 60,000 images.
+
+With --kernels, what the middle layers run on: engine::direct's AVX-512 or AVX2 tiles, or the
+GEMM path, so that one machine measures what CPUs with other vector units run (default: the
+widest tiles this CPU has, as every other command).";
+
+/// What the middle layers run on (--kernels).
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KernelsArg {
+    /// The widest tiles of engine::direct this CPU has (what every other command runs).
+    #[default]
+    Auto,
+    /// engine::direct's AVX-512 tiles.
+    Avx512,
+    /// engine::direct's AVX2 tiles: what a CPU without AVX-512 runs.
+    Avx2,
+    /// The GEMM path (im2col / col2im and the GEMM), as on a CPU with neither.
+    Gemm,
+}
 
 #[derive(Args, Debug, Clone)]
 pub struct BenchArgs {
@@ -64,6 +82,10 @@ pub struct BenchArgs {
     /// GFLOP/s and share of the GEMM ceiling measured in the same run (--reps calls, median).
     #[arg(long, conflicts_with = "layers")]
     pub encode: bool,
+    /// What the middle layers (conv2, conv3, tconv2, tconv3) run on, to compare on one machine what CPUs with
+    /// other vector units run; the bytes are the same for auto, avx512 and avx2 (not for gemm).
+    #[arg(long, value_enum, default_value_t = KernelsArg::Auto, value_name = "KIND")]
+    pub kernels: KernelsArg,
     /// With --encode: images per timed call.
     #[arg(long, default_value_t = 10_000, value_name = "N", allow_negative_numbers = true,
           value_parser = whole(1, 1_000_000, ""))]
@@ -75,10 +97,14 @@ fn default_peer_python() -> PathBuf {
 }
 
 pub fn bench(a: &BenchArgs) -> Result<(), super::Error> {
+    choose_kernels(a.kernels)?;
     // One pool per measured count, in the floating-point mode of every command.
     let pools = a.threads.iter().map(|&n| super::threads::pool(n)).collect::<Result<Vec<_>, _>>()?;
     if a.layers {
         return layers(&pools, a);
+    }
+    if !a.json {
+        println!("{}", kernels_line());
     }
     if a.encode {
         return encode(&pools, a);
@@ -95,6 +121,27 @@ pub fn bench(a: &BenchArgs) -> Result<(), super::Error> {
         }
     }
     Ok(())
+}
+
+/// Decides, before any work, the tiles every pass of this process runs.
+fn choose_kernels(k: KernelsArg) -> Result<(), super::Error> {
+    use pad::engine::direct::{choose, Isa};
+    let isa = match k {
+        KernelsArg::Auto => return Ok(()),
+        KernelsArg::Avx512 => Isa::Avx512,
+        KernelsArg::Avx2 => Isa::Avx2,
+        KernelsArg::Gemm => Isa::Scalar,
+    };
+    choose(isa)
+        .map_err(|e| format!("--kernels {}: {e}; run with --kernels auto", format!("{k:?}").to_lowercase()).into())
+}
+
+/// The kernels of the middle layers, for the tables' readers.
+fn kernels_line() -> String {
+    match pad::engine::direct::Isa::detect() {
+        pad::engine::direct::Isa::Scalar => "middle layers on the GEMM path".to_string(),
+        isa => format!("middle layers on engine::direct, {isa:?} tiles"),
+    }
 }
 
 fn print_json(c: &Comparison) -> Result<(), super::Error> {
@@ -168,9 +215,10 @@ fn encode(pools: &[rayon::ThreadPool], a: &BenchArgs) -> Result<(), super::Error
 fn print_layer_table(t: &pad::bench::layers::LayerTable) {
     let c = t.ceiling_gflops;
     println!(
-        "threads {}  batch {}  GEMM ceiling (engine::gemm, {n}x{n}x{n}): {c:.1} GFLOP/s",
+        "threads {}  batch {}  GEMM ceiling (engine::gemm, {n}x{n}x{n}): {c:.1} GFLOP/s; {}",
         t.threads,
         t.batch,
+        kernels_line(),
         n = t.ceiling_n
     );
     println!(

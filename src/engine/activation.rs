@@ -1,6 +1,7 @@
 //! Element-wise activations, forward in place and backward from the saved *output*
 //! (as PyTorch does for in-place LeakyReLU, tanh and sigmoid).
 //! Transcendentals come from the pure-Rust `libm`, so results do not depend on the platform's C library.
+use super::simd::wide;
 use rayon::prelude::*;
 
 const CHUNK: usize = 1 << 14;
@@ -8,7 +9,8 @@ const CHUNK: usize = 1 << 14;
 /// y = x if x > 0 else slope * x, in place.
 pub fn leaky_relu_forward(x: &mut [f32], slope: f32) {
     // Written as a select (not a branch) so it vectorises.
-    x.par_chunks_mut(CHUNK).for_each(|c| c.iter_mut().for_each(|v| *v = if *v > 0.0 { *v } else { *v * slope }));
+    x.par_chunks_mut(CHUNK)
+        .for_each(|c| wide(|| c.iter_mut().for_each(|v| *v = if *v > 0.0 { *v } else { *v * slope })));
 }
 
 /// dx = dy where y > 0, slope * dy elsewhere (in place on dy). `y` is the forward output.
@@ -16,7 +18,7 @@ pub fn leaky_relu_backward(dy: &mut [f32], y: &[f32], slope: f32) {
     assert_eq!(dy.len(), y.len());
     dy.par_chunks_mut(CHUNK)
         .zip(y.par_chunks(CHUNK))
-        .for_each(|(d, y)| d.iter_mut().zip(y).for_each(|(d, &y)| *d = if y > 0.0 { *d } else { *d * slope }));
+        .for_each(|(d, y)| wide(|| d.iter_mut().zip(y).for_each(|(d, &y)| *d = if y > 0.0 { *d } else { *d * slope })));
 }
 
 pub fn tanh_forward(x: &mut [f32]) {
@@ -28,7 +30,7 @@ pub fn tanh_backward(dy: &mut [f32], y: &[f32]) {
     assert_eq!(dy.len(), y.len());
     dy.par_chunks_mut(CHUNK)
         .zip(y.par_chunks(CHUNK))
-        .for_each(|(d, y)| d.iter_mut().zip(y).for_each(|(d, &y)| *d *= 1.0 - y * y));
+        .for_each(|(d, y)| wide(|| d.iter_mut().zip(y).for_each(|(d, &y)| *d *= 1.0 - y * y)));
 }
 
 pub fn sigmoid_forward(x: &mut [f32]) {

@@ -20,6 +20,7 @@ pub mod pool;
 pub mod reduce;
 pub mod resize;
 pub mod rng;
+pub mod simd;
 mod testutil;
 pub mod workers;
 

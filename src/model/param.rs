@@ -71,11 +71,11 @@ impl ConvLayer {
     }
     /// Whether engine::direct computes this layer: k4 s2 p1 with both channel counts multiples of
     /// its 16-channel blocks (the paper's middle layers; the small networks of the tests are not),
-    /// on a CPU with AVX-512 (elsewhere only the plain-Rust tiles exist, the reference the
-    /// AVX-512 ones are tested against, far slower than the GEMM path).
+    /// on a CPU with AVX-512 or AVX2 (elsewhere only the plain-Rust tiles exist, the reference
+    /// the vector ones are tested against, far slower than the GEMM path).
     pub fn is_direct(&self) -> bool {
         let s = &self.weight.shape;
-        crate::engine::direct::Isa::detect() == crate::engine::direct::Isa::Avx512
+        crate::engine::direct::Isa::detect().is_vector()
             && self.spec == crate::engine::conv2d::ConvSpec { k: 4, stride: 2, pad: 1 }
             && s[0].is_multiple_of(crate::engine::direct::layout::LANES)
             && s[1].is_multiple_of(crate::engine::direct::layout::LANES)

@@ -38,12 +38,12 @@ fn one_pass(gemm_middle: bool) -> Vec<Vec<f32>> {
     out
 }
 
-/// Whether this CPU runs the direct middles at all (AVX-512); elsewhere the networks keep the
-/// GEMM path and the comparisons below compare it with itself.
+/// Whether this CPU runs the direct middles at all (AVX-512 or AVX2); elsewhere the networks
+/// keep the GEMM path and the comparisons below compare it with itself.
 fn direct_here() -> bool {
-    let here = crate::engine::direct::Isa::detect() == crate::engine::direct::Isa::Avx512;
+    let here = crate::engine::direct::Isa::detect().is_vector();
     if !here {
-        eprintln!("no AVX-512 on this CPU: the networks keep the GEMM path");
+        eprintln!("neither AVX-512 nor AVX2 on this CPU: the networks keep the GEMM path");
     }
     here
 }

@@ -6,7 +6,7 @@
 // Indexed loops over the register arrays spell out the same chains as tiles.rs.
 #![allow(clippy::needless_range_loop)]
 use super::layout::{K, LANES};
-use super::tiles::{tap, ConvTile, GradTile, TransposeTile};
+use super::tiles::{class_tap, tap, ConvTile, GradTile};
 use std::arch::x86_64::*;
 
 /// # Safety
@@ -59,8 +59,8 @@ unsafe fn conv_tile_in<const OB: usize, const NP: usize, const WP: usize>(t: &Co
 /// # Safety
 /// As for `conv_tile`.
 #[target_feature(enable = "avx512f")]
-pub unsafe fn transpose_tile<const OB: usize, const NP: usize>(t: &TransposeTile<OB, NP>) {
-    match t.conv.wp {
+pub unsafe fn transpose_tile<const OB: usize, const NP: usize>(t: &ConvTile<OB, NP>) {
+    match t.wp {
         18 => transpose_tile_in::<OB, NP, 18>(t),
         10 => transpose_tile_in::<OB, NP, 10>(t),
         6 => transpose_tile_in::<OB, NP, 6>(t),
@@ -69,10 +69,8 @@ pub unsafe fn transpose_tile<const OB: usize, const NP: usize>(t: &TransposeTile
 }
 
 #[target_feature(enable = "avx512f")]
-unsafe fn transpose_tile_in<const OB: usize, const NP: usize, const WP: usize>(t: &TransposeTile<OB, NP>) {
-    let c = &t.conv;
+unsafe fn transpose_tile_in<const OB: usize, const NP: usize, const WP: usize>(c: &ConvTile<OB, NP>) {
     let wp = if WP == 0 { c.wp } else { WP };
-    let (kh0, kw0) = (1 - t.py, 1 - t.px);
     let mut acc = [[_mm512_setzero_ps(); NP]; OB];
     if c.load {
         for o in 0..OB {
@@ -88,7 +86,7 @@ unsafe fn transpose_tile_in<const OB: usize, const NP: usize, const WP: usize>(t
                 for b in 0..2 {
                     let mut wv = [_mm512_setzero_ps(); OB];
                     for o in 0..OB {
-                        wv[o] = _mm512_loadu_ps(c.w[o].add(bk * c.wb + tap(ic, kh0 + 2 * a, kw0 + 2 * b)));
+                        wv[o] = _mm512_loadu_ps(c.w[o].add(bk * c.wb + class_tap(ic, a, b)));
                     }
                     let base = x.add(ic).sub((a * wp + b) * LANES);
                     for p in 0..NP {
@@ -233,5 +231,19 @@ pub unsafe fn pixels_to_planes(src: *const f32, off: &[usize; LANES], dst: &[*mu
     transpose16(&mut r);
     for (l, v) in r.iter().enumerate() {
         _mm512_storeu_ps(dst[l], *v);
+    }
+}
+
+/// `pixels_to_planes` adding into dst[l] instead of storing: dst[l][i] += lane l of the vector at
+/// src + off[i].
+///
+/// # Safety
+/// As for `pixels_to_planes`.
+#[target_feature(enable = "avx512f")]
+pub unsafe fn add_pixels_to_planes(src: *const f32, off: &[usize; LANES], dst: &[*mut f32; LANES]) {
+    let mut r: [__m512; LANES] = std::array::from_fn(|i| _mm512_loadu_ps(src.add(off[i])));
+    transpose16(&mut r);
+    for (l, v) in r.iter().enumerate() {
+        _mm512_storeu_ps(dst[l], _mm512_add_ps(_mm512_loadu_ps(dst[l]), *v));
     }
 }

@@ -1,10 +1,9 @@
 //! Conversions between the engine's CNHW tensors and blocked images (layout.rs): where a network
 //! enters and leaves its engine::direct layers. Sixteen pixels of sixteen channels are one 16 x 16
-//! transpose in AVX-512 registers where the CPU has them; the plain loops give the same bytes
+//! transpose in vector registers where the CPU has them (transpose.rs); the plain loops give the same bytes
 //! (the values are only moved).
-#[cfg(target_arch = "x86_64")]
-use super::avx512;
 use super::layout::{Blocked, SendPtr, LANES};
+use super::transpose::{rows_to_vectors, vectors_to_rows};
 use super::Isa;
 use crate::engine::Shape4;
 use rayon::prelude::*;
@@ -12,8 +11,11 @@ use rayon::prelude::*;
 impl Blocked {
     /// From CNHW [C, N, H, W].
     pub fn from_cnhw(x: &[f32], s: Shape4, border: usize) -> Self {
+        Self::from_cnhw_on(Isa::detect(), x, s, border)
+    }
+
+    pub(super) fn from_cnhw_on(isa: Isa, x: &[f32], s: Shape4, border: usize) -> Self {
         assert_eq!(x.len(), s.len(), "blocked layout: input length");
-        let isa = Isa::detect();
         let fill = |g: &Blocked, out: *mut f32| {
             let out = SendPtr(out);
             (0..s.n * g.blocks()).into_par_iter().for_each(|nb| {
@@ -22,15 +24,14 @@ impl Blocked {
                 let rows: [&[f32]; LANES] =
                     std::array::from_fn(|l| &x[((b * LANES + l) * s.n + n) * s.h * s.w..][..s.h * s.w]);
                 let hw = s.h * s.w;
-                #[cfg(target_arch = "x86_64")]
-                if isa == Isa::Avx512 && hw.is_multiple_of(LANES) {
+                if isa.is_vector() && hw.is_multiple_of(LANES) {
                     // Sixteen pixels at a time, transposed in registers.
                     for p0 in (0..hw).step_by(LANES) {
                         let src: [*const f32; LANES] = std::array::from_fn(|l| rows[l][p0..].as_ptr());
                         let off: [usize; LANES] = std::array::from_fn(|i| g.pixel((p0 + i) / s.w, (p0 + i) % s.w));
-                        // SAFETY: AVX-512 was detected; the rows hold hw floats and the offsets
+                        // SAFETY: `isa` runs here; the rows hold hw floats and the offsets
                         // are interior pixels of this plane.
-                        unsafe { avx512::planes_to_pixels(&src, plane, &off) };
+                        unsafe { rows_to_vectors(isa, &src, plane, &off) };
                     }
                     return;
                 }
@@ -50,23 +51,25 @@ impl Blocked {
 
     /// To CNHW [C, N, H, W] (the border is dropped).
     pub fn to_cnhw(&self) -> Vec<f32> {
+        self.to_cnhw_on(Isa::detect())
+    }
+
+    pub(super) fn to_cnhw_on(&self, isa: Isa) -> Vec<f32> {
         let (n, h, w) = (self.n, self.h, self.w);
         let len = self.c * n * h * w;
-        let isa = Isa::detect();
         let mut out: Vec<f32> = Vec::with_capacity(len);
         let dst = SendPtr(out.as_mut_ptr());
         (0..n * self.blocks()).into_par_iter().for_each(|nb| {
             let (i, b) = (nb / self.blocks(), nb % self.blocks());
             let plane = &self.data[i * self.image_len() + b * self.plane_len()..][..self.plane_len()];
             let chan = |l: usize| unsafe { dst.at(((b * LANES + l) * n + i) * h * w) };
-            #[cfg(target_arch = "x86_64")]
-            if isa == Isa::Avx512 && (h * w) % LANES == 0 {
+            if isa.is_vector() && (h * w).is_multiple_of(LANES) {
                 for p0 in (0..h * w).step_by(LANES) {
                     let off: [usize; LANES] = std::array::from_fn(|k| self.pixel((p0 + k) / w, (p0 + k) % w));
                     let to: [*mut f32; LANES] = std::array::from_fn(|l| unsafe { chan(l).add(p0) });
-                    // SAFETY: AVX-512 was detected; interior pixels of this plane in, 16 floats
+                    // SAFETY: `isa` runs here; interior pixels of this plane in, 16 floats
                     // of each of this image's channel planes out.
-                    unsafe { avx512::pixels_to_planes(plane.as_ptr(), &off, &to) };
+                    unsafe { vectors_to_rows::<false>(isa, plane.as_ptr(), &off, &to) };
                 }
                 return;
             }

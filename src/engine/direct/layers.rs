@@ -3,7 +3,8 @@
 //! gradient is a transposed convolution of dy and the other way round, so the three kernels
 //! (conv.rs, weight_grad.rs) make all six passes.
 use super::conv::{conv_forward, conv_transpose_forward};
-use super::layout::{add_unpacked_out_major, pack_in_major, pack_out_major, Blocked, LANES};
+use super::layout::{Blocked, LANES};
+use super::pack::{add_unpacked_out_major, pack_in_major, pack_out_major};
 use super::weight_grad::conv_weight_grad;
 use rayon::prelude::*;
 

@@ -1,5 +1,9 @@
 use super::conv::{conv_forward_on, conv_transpose_forward_on};
-use super::layout::{add_unpacked_out_major, pack_in_major, pack_out_major, Blocked};
+use super::layout::Blocked;
+use super::pack::{
+    add_unpacked_out_major, add_unpacked_out_major_on, pack_in_major, pack_in_major_on, pack_out_major,
+    pack_out_major_on,
+};
 use super::weight_grad::conv_weight_grad_on;
 use super::Isa;
 use crate::engine::testutil::{conv2d_ref, conv_transpose2d_ref, randn_like, to64};
@@ -49,25 +53,63 @@ fn blocked_layout_round_trips_and_keeps_a_zero_border() {
     assert_eq!(unpack_out_major(&pack_out_major(&w, 48, 32), 48, 32), w);
 }
 
+/// Every weight at its place in both packed layouts, and added back to its place, by the plain
+/// loops and the vector transposes alike.
+#[test]
+fn weights_are_packed_to_their_places_on_every_isa() {
+    let (outs, ins) = (48, 32);
+    let w = randn_like(outs * ins * 16, 21);
+    let base = randn_like(w.len(), 22);
+    for isa in isas() {
+        let p = pack_out_major_on(isa, &w, outs, ins);
+        let q = pack_in_major_on(isa, &w, ins, outs);
+        let mut back = base.clone();
+        add_unpacked_out_major_on(isa, &p, outs, ins, &mut back);
+        for o in 0..outs {
+            for i in 0..ins {
+                for (kh, kw) in (0..4).flat_map(|kh| (0..4).map(move |kw| (kh, kw))) {
+                    let (ob, l, t) = (o / 16, o % 16, kh * 4 + kw);
+                    // As a Conv2d's [out][in][4][4].
+                    let conv = (o * ins + i) * 16 + t;
+                    assert_eq!(p[((ob * ins + i) * 16 + t) * 16 + l], w[conv], "{isa:?} out-major o{o} i{i} t{t}");
+                    assert_eq!(back[conv], base[conv] + w[conv], "{isa:?} unpacked o{o} i{i} t{t}");
+                    // As a ConvTranspose2d's [in][out][4][4] (here `ins` rows of `outs`):
+                    // class (py, px) = (1 - kh % 2, 1 - kw % 2), (a, b) = (kh / 2, kw / 2).
+                    let class = (1 - kh % 2) * 2 + 1 - kw % 2;
+                    let at = ((((ob * 4 + class) * ins + i) * 2 + kh / 2) * 2 + kw / 2) * 16 + l;
+                    assert_eq!(q[at], w[(i * outs + o) * 16 + t], "{isa:?} in-major o{o} i{i} t{t}");
+                }
+            }
+        }
+    }
+}
+
 /// Each value lands at [image][channel / 16][row + border][column + border][channel % 16], for
-/// planes whose pixel count the AVX-512 conversion takes sixteen at a time and for others.
+/// planes whose pixel count the vector conversions take sixteen at a time and for others, on
+/// every instruction set this CPU runs.
 #[test]
 fn blocked_layout_puts_each_value_in_its_place() {
-    for (h, w, border) in [(8, 8, 1), (4, 4, 0), (16, 16, 2), (3, 5, 1)] {
+    for (isa, (h, w, border)) in
+        isas().into_iter().flat_map(|i| [(8, 8, 1), (4, 4, 0), (16, 16, 2), (3, 5, 1)].map(|g| (i, g)))
+    {
         let s = Shape4 { c: 32, n: 3, h, w };
         let x = randn_like(s.len(), 17);
-        let b = Blocked::from_cnhw(&x, s, border);
+        let b = Blocked::from_cnhw_on(isa, &x, s, border);
         for c in 0..s.c {
             for n in 0..s.n {
                 for y in 0..h {
                     for xx in 0..w {
                         let at = n * b.image_len() + (c / 16) * b.plane_len() + b.pixel(y, xx) + c % 16;
-                        assert_eq!(b.data[at], x[((c * s.n + n) * h + y) * w + xx], "{h}x{w}, c{c} n{n} ({y}, {xx})");
+                        assert_eq!(
+                            b.data[at],
+                            x[((c * s.n + n) * h + y) * w + xx],
+                            "{isa:?} {h}x{w}, c{c} n{n} ({y}, {xx})"
+                        );
                     }
                 }
             }
         }
-        assert_eq!(b.to_cnhw(), x, "{h}x{w} round trip");
+        assert_eq!(b.to_cnhw_on(isa), x, "{isa:?} {h}x{w} round trip");
     }
 }
 
@@ -153,11 +195,7 @@ fn weight_grad_is_the_sum_of_dy_times_x_over_batch_and_pixels() {
 
 /// The instruction sets this machine can run: the bit-for-bit tests below compare them.
 fn isas() -> Vec<Isa> {
-    let mut v = vec![Isa::Scalar];
-    if Isa::detect() == Isa::Avx512 {
-        v.push(Isa::Avx512);
-    }
-    v
+    Isa::ALL.into_iter().filter(|i| i.runs_here()).collect()
 }
 
 /// All three passes at one geometry, as bits.
@@ -175,16 +213,17 @@ fn all_passes(isa: Isa, cin: usize, cout: usize, n: usize, hw: usize) -> Vec<u32
 }
 
 #[test]
-fn avx512_tiles_give_the_bytes_of_the_plain_ones() {
-    if Isa::detect() != Isa::Avx512 {
-        eprintln!("no AVX-512 on this CPU: only the plain tiles run here");
-        return;
+fn vector_tiles_give_the_bytes_of_the_plain_ones() {
+    let vector: Vec<Isa> = isas().into_iter().filter(|i| i.is_vector()).collect();
+    if vector.is_empty() {
+        eprintln!("neither AVX-512 nor AVX2 on this CPU: only the plain tiles run here");
     }
-    for (cin, cout, n, hw) in [(CIN, COUT, N, 6), (64, 128, 2, 16), (16, 16, 1, 2)] {
-        assert!(
-            all_passes(Isa::Avx512, cin, cout, n, hw) == all_passes(Isa::Scalar, cin, cout, n, hw),
-            "{cin}->{cout}, {n} images of {hw}x{hw}"
-        );
+    // PAD's conv2 and tconv3 geometry (the compile-time strides), and odd ones.
+    for (cin, cout, n, hw) in [(CIN, COUT, N, 6), (64, 128, 2, 16), (128, 256, 2, 8), (16, 16, 1, 2)] {
+        let plain = all_passes(Isa::Scalar, cin, cout, n, hw);
+        for &isa in &vector {
+            assert!(all_passes(isa, cin, cout, n, hw) == plain, "{isa:?}: {cin}->{cout}, {n} images of {hw}x{hw}");
+        }
     }
 }
 

@@ -11,7 +11,8 @@
 #![allow(clippy::needless_range_loop)]
 use super::layout::{K, LANES};
 
-/// Forward convolution, k4 s2: for each of NP output pixels p, each output block o and lane l,
+/// A tile of a forward convolution, k4 s2 (or of a transposed one: `transpose_tile_scalar`):
+/// for each of NP output pixels p, each output block o and lane l,
 ///   y[o][yoff[p] + l] (+)= sum over input blocks b in 0..nb, ic in 0..16, kh, kw of
 ///       w[o][b * wb + ((ic * 4 + kh) * 4 + kw) * 16 + l] * x[b * xb + xoff[p] + (kh * wp + kw) * 16 + ic],
 /// in that order, then + bias[o][l] if given.
@@ -27,15 +28,6 @@ pub struct ConvTile<const OB: usize, const NP: usize> {
     pub yoff: [usize; NP],
     pub load: bool,
     pub bias: Option<[*const f32; OB]>,
-}
-
-/// Transposed convolution, k4 s2 p1, for output pixels of one parity class (py, px): only the
-/// taps kh = 1 - py + 2a, kw = 1 - px + 2b (a, b in 0..2) reach them, from input pixel
-/// xoff[p] - (a * wp + b) * 16. Chain order: input block, ic, a, b.
-pub struct TransposeTile<const OB: usize, const NP: usize> {
-    pub conv: ConvTile<OB, NP>,
-    pub py: usize,
-    pub px: usize,
 }
 
 /// Weight gradient of a k4 s2 convolution for two input channels (x already offset to the first;
@@ -62,6 +54,12 @@ pub struct GradTile<const OB: usize> {
 #[inline(always)]
 pub fn tap(ic: usize, kh: usize, kw: usize) -> usize {
     ((ic * K + kh) * K + kw) * LANES
+}
+
+/// Weight offset of (input channel ic of the block, a, b) within one parity class.
+#[inline(always)]
+pub fn class_tap(ic: usize, a: usize, b: usize) -> usize {
+    ((ic * 2 + a) * 2 + b) * LANES
 }
 
 /// # Safety
@@ -92,11 +90,17 @@ pub unsafe fn conv_tile_scalar<const OB: usize, const NP: usize>(t: &ConvTile<OB
     }
 }
 
+/// Transposed convolution, k4 s2 p1, on a ConvTile whose NP pixels are of one parity class
+/// (py, px) of the output: only the taps kh = 1 - py + 2a, kw = 1 - px + 2b (a, b in 0..2) reach
+/// them, from input pixel xoff[p] - (a * wp + b) * 16, so
+///   y[o][yoff[p] + l] (+)= sum over input blocks b in 0..nb, ic in 0..16, a, b of
+///       w[o][b * wb + class_tap(ic, a, b) + l] * x[b * xb + xoff[p] - (a * wp + b) * 16 + ic],
+/// in that order, then + bias[o][l] if given; w points at the class's own weights
+/// (layout::pack_in_major).
+///
 /// # Safety
 /// As for `conv_tile_scalar`.
-pub unsafe fn transpose_tile_scalar<const OB: usize, const NP: usize>(t: &TransposeTile<OB, NP>) {
-    let c = &t.conv;
-    let (kh0, kw0) = (1 - t.py, 1 - t.px);
+pub unsafe fn transpose_tile_scalar<const OB: usize, const NP: usize>(c: &ConvTile<OB, NP>) {
     for o in 0..OB {
         for p in 0..NP {
             for l in 0..LANES {
@@ -108,7 +112,7 @@ pub unsafe fn transpose_tile_scalar<const OB: usize, const NP: usize>(t: &Transp
                         for a in 0..2 {
                             for b in 0..2 {
                                 let xv = *x.add(c.xoff[p] - (a * c.wp + b) * LANES + ic);
-                                acc = (*w.add(tap(ic, kh0 + 2 * a, kw0 + 2 * b) + l)).mul_add(xv, acc);
+                                acc = (*w.add(class_tap(ic, a, b) + l)).mul_add(xv, acc);
                             }
                         }
                     }

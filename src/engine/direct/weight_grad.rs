@@ -3,7 +3,7 @@
 //! convolution's weight gradient is the same sum with the roles of x and dy exchanged.
 //!
 //! Work split: one task per pair of output blocks (and, on more threads than pairs, per block
-//! of input channels); each walks the images in runs of four, so a run's dy stays in L1 while
+//! of input channels); each walks the images in runs of up to four, so a run's dy stays in L1 while
 //! every input channel and kernel row of the task uses it. Every dW value's chain runs over
 //! images, rows and columns in order whatever the split.
 use super::layout::{Blocked, SendPtr, K, LANES};
@@ -12,8 +12,15 @@ use super::Isa;
 use rayon::prelude::*;
 
 /// Images per run: their dy planes of two output blocks stay in L1 while a task reuses them for
-/// its 32 (input channel, kh) tiles.
-const IMAGES_PER_RUN: usize = 4;
+/// its 32 (input channel, kh) tiles, and so should one input block's planes of x, which those
+/// tiles read 32 times over. So at most four images, and only as many as keep x's planes within
+/// 48 KB (one core's L1 on the machine this was measured on). At 1 thread, medians of 5, dW at
+/// 4 images / 2 / 8: conv2 (x planes of 20 KB) 84-85% / 91-94% / 85-88% of the GEMM ceiling,
+/// conv3 (6 KB) 86-87% / 79-82% / 74-79%; tconv3 and tconv2 follow conv2 and conv3.
+fn images_per_run(x: &Blocked) -> usize {
+    let plane_bytes = x.plane_len() * std::mem::size_of::<f32>();
+    [4, 2].into_iter().find(|&n| n * plane_bytes <= 48 * 1024).unwrap_or(1)
+}
 
 /// dL/dW of y = conv2d(x, W), k4 s2 p1, packed [dy.c/16][x.c][4][4][16] (layout::add_unpacked_out_major
 /// adds it to PyTorch's [dy.c][x.c][4][4]). x: the layer's input with a border of at least 1; dy:
@@ -47,8 +54,9 @@ pub(super) fn conv_weight_grad_on(isa: Isa, x: &Blocked, dy: &Blocked) -> Vec<f3
 /// ([dy.c/16][x.c][4][4][16]).
 fn task(isa: Isa, x: &Blocked, dy: &Blocked, og: usize, obn: usize, bs: std::ops::Range<usize>, out: SendPtr) {
     let skew = ((x.border - 1) * x.wp() + x.border - 1) * LANES;
-    for i0 in (0..x.n).step_by(IMAGES_PER_RUN) {
-        let imgs = IMAGES_PER_RUN.min(x.n - i0);
+    let per_run = images_per_run(x);
+    for i0 in (0..x.n).step_by(per_run) {
+        let imgs = per_run.min(x.n - i0);
         for b in bs.clone() {
             for ic in (0..LANES).step_by(2) {
                 for kh in 0..K {
@@ -100,6 +108,8 @@ unsafe fn grad<const OB: usize>(
     match isa {
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => super::avx512::grad_tile(&t),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => super::avx2::grad_tile(&t),
         _ => super::tiles::grad_tile_scalar(&t),
     }
 }
