@@ -11,7 +11,7 @@
 // Indexed loops over the register arrays spell out the same chains as tiles.rs.
 #![allow(clippy::needless_range_loop)]
 use super::layout::{K, LANES};
-use super::tiles::{class_tap, tap, ConvTile, GradTile};
+use super::tiles::{by_grad_geometry, by_row_width, class_tap, tap, ConvTile, GradTile};
 use std::arch::x86_64::*;
 
 /// Lanes of one AVX2 vector: a block is two.
@@ -36,12 +36,7 @@ pub unsafe fn transpose_tile<const OB: usize, const NP: usize>(t: &ConvTile<OB, 
 /// PAD's row strides known at compile time, as on AVX-512.
 #[target_feature(enable = "avx2,fma")]
 unsafe fn forward<const OB: usize, const NP: usize, const T: bool>(t: &ConvTile<OB, NP>) {
-    match t.wp {
-        18 => forward_in::<OB, NP, 18, T>(t),
-        10 => forward_in::<OB, NP, 10, T>(t),
-        6 => forward_in::<OB, NP, 6, T>(t),
-        _ => forward_in::<OB, NP, 0, T>(t),
-    }
+    by_row_width!(t.wp, |WP| forward_in::<OB, NP, WP, T>(t))
 }
 
 /// Both forward tiles, part by part: output block o, pixels p0.. (four, or one for a tile of
@@ -120,13 +115,7 @@ unsafe fn forward_part<const OB: usize, const NP: usize, const Q: usize, const T
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn grad_tile<const OB: usize>(t: &GradTile<OB>) {
     // PAD's geometries with the loop bounds and strides known at compile time, as on AVX-512.
-    match (t.ow, t.oh, t.wp, t.dwp) {
-        (8, 8, 18, 8) => grad_in::<OB, 8, 18, 8>(t),
-        (8, 8, 18, 10) => grad_in::<OB, 8, 18, 10>(t),
-        (4, 4, 10, 4) => grad_in::<OB, 4, 10, 4>(t),
-        (4, 4, 10, 6) => grad_in::<OB, 4, 10, 6>(t),
-        _ => grad_in::<OB, 0, 0, 0>(t),
-    }
+    by_grad_geometry!(t, |S, WP, DWP| grad_in::<OB, S, WP, DWP>(t))
 }
 
 /// Part by part: output block o, input channel j, its four kw by two halves.

@@ -6,20 +6,14 @@
 // Indexed loops over the register arrays spell out the same chains as tiles.rs.
 #![allow(clippy::needless_range_loop)]
 use super::layout::{K, LANES};
-use super::tiles::{class_tap, tap, ConvTile, GradTile};
+use super::tiles::{by_grad_geometry, by_row_width, class_tap, tap, ConvTile, GradTile};
 use std::arch::x86_64::*;
 
 /// # Safety
 /// The CPU must have AVX-512F; the tile's pointers as for tiles::conv_tile_scalar.
 #[target_feature(enable = "avx512f")]
 pub unsafe fn conv_tile<const OB: usize, const NP: usize>(t: &ConvTile<OB, NP>) {
-    // PAD's row strides known at compile time, as in `grad_tile`.
-    match t.wp {
-        18 => conv_tile_in::<OB, NP, 18>(t),
-        10 => conv_tile_in::<OB, NP, 10>(t),
-        6 => conv_tile_in::<OB, NP, 6>(t),
-        _ => conv_tile_in::<OB, NP, 0>(t),
-    }
+    by_row_width!(t.wp, |WP| conv_tile_in::<OB, NP, WP>(t))
 }
 
 #[target_feature(enable = "avx512f")]
@@ -60,12 +54,7 @@ unsafe fn conv_tile_in<const OB: usize, const NP: usize, const WP: usize>(t: &Co
 /// As for `conv_tile`.
 #[target_feature(enable = "avx512f")]
 pub unsafe fn transpose_tile<const OB: usize, const NP: usize>(t: &ConvTile<OB, NP>) {
-    match t.wp {
-        18 => transpose_tile_in::<OB, NP, 18>(t),
-        10 => transpose_tile_in::<OB, NP, 10>(t),
-        6 => transpose_tile_in::<OB, NP, 6>(t),
-        _ => transpose_tile_in::<OB, NP, 0>(t),
-    }
+    by_row_width!(t.wp, |WP| transpose_tile_in::<OB, NP, WP>(t))
 }
 
 #[target_feature(enable = "avx512f")]
@@ -128,13 +117,7 @@ unsafe fn store<const OB: usize, const NP: usize>(
 pub unsafe fn grad_tile<const OB: usize>(t: &GradTile<OB>) {
     // PAD's geometries with the loop bounds and strides known at compile time (1.1-1.3x faster
     // than read from the tile); anything else with them read at run time (0 = from the tile).
-    match (t.ow, t.oh, t.wp, t.dwp) {
-        (8, 8, 18, 8) => grad_tile_in::<OB, 8, 18, 8>(t),
-        (8, 8, 18, 10) => grad_tile_in::<OB, 8, 18, 10>(t),
-        (4, 4, 10, 4) => grad_tile_in::<OB, 4, 10, 4>(t),
-        (4, 4, 10, 6) => grad_tile_in::<OB, 4, 10, 6>(t),
-        _ => grad_tile_in::<OB, 0, 0, 0>(t),
-    }
+    by_grad_geometry!(t, |S, WP, DWP| grad_tile_in::<OB, S, WP, DWP>(t))
 }
 
 #[target_feature(enable = "avx512f")]
@@ -221,29 +204,16 @@ pub unsafe fn planes_to_pixels(src: &[*const f32; LANES], dst: *mut f32, off: &[
 }
 
 /// The inverse of `planes_to_pixels`: pixel i's vector at `src + off[i]` to lane i of each
-/// channel's 16 floats at dst[l].
+/// channel's 16 floats at dst[l], stored, or added to what is there when `ADD`.
 ///
 /// # Safety
 /// As for `planes_to_pixels`, with reads and writes exchanged.
 #[target_feature(enable = "avx512f")]
-pub unsafe fn pixels_to_planes(src: *const f32, off: &[usize; LANES], dst: &[*mut f32; LANES]) {
+pub unsafe fn pixels_to_planes<const ADD: bool>(src: *const f32, off: &[usize; LANES], dst: &[*mut f32; LANES]) {
     let mut r: [__m512; LANES] = std::array::from_fn(|i| _mm512_loadu_ps(src.add(off[i])));
     transpose16(&mut r);
     for (l, v) in r.iter().enumerate() {
-        _mm512_storeu_ps(dst[l], *v);
-    }
-}
-
-/// `pixels_to_planes` adding into dst[l] instead of storing: dst[l][i] += lane l of the vector at
-/// src + off[i].
-///
-/// # Safety
-/// As for `pixels_to_planes`.
-#[target_feature(enable = "avx512f")]
-pub unsafe fn add_pixels_to_planes(src: *const f32, off: &[usize; LANES], dst: &[*mut f32; LANES]) {
-    let mut r: [__m512; LANES] = std::array::from_fn(|i| _mm512_loadu_ps(src.add(off[i])));
-    transpose16(&mut r);
-    for (l, v) in r.iter().enumerate() {
-        _mm512_storeu_ps(dst[l], _mm512_add_ps(_mm512_loadu_ps(dst[l]), *v));
+        let v = if ADD { _mm512_add_ps(_mm512_loadu_ps(dst[l]), *v) } else { *v };
+        _mm512_storeu_ps(dst[l], v);
     }
 }

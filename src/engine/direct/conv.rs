@@ -22,7 +22,7 @@ struct Group {
 }
 
 /// y = conv2d(x, w) + bias, k4 s2 p1. x: blocked with a border of at least 1, even H and W;
-/// w: packed [cout/16][x.c][4][4][16] (layout::pack_out_major of a Conv2d's weight). The result
+/// w: packed [cout/16][x.c][4][4][16] (pack::pack_out_major of a Conv2d's weight). The result
 /// has a zero border of `out_border`.
 pub fn conv_forward(x: &Blocked, w: &[f32], bias: Option<&[f32]>, cout: usize, out_border: usize) -> Blocked {
     conv_forward_on(Isa::detect(), x, w, bias, cout, out_border)
@@ -54,7 +54,7 @@ pub(super) fn conv_forward_on(
 }
 
 /// y = conv_transpose2d(x, w) + bias, k4 s2 p1 (output 2H x 2W). x: blocked with a border of at
-/// least 1; w: packed [cout/16][x.c][4][4][16] (layout::pack_in_major of a ConvTranspose2d's
+/// least 1; w: packed [cout/16][4][x.c][2][2][16] (pack::pack_in_major of a ConvTranspose2d's
 /// weight, or of a Conv2d's for that convolution's input gradient).
 pub fn conv_transpose_forward(x: &Blocked, w: &[f32], bias: Option<&[f32]>, cout: usize, out_border: usize) -> Blocked {
     conv_transpose_forward_on(Isa::detect(), x, w, bias, cout, out_border)
@@ -127,7 +127,7 @@ fn run(
     let (img_in, plane_in, img_out, plane_out) = (x.image_len(), x.plane_len(), y.image_len(), y.plane_len());
     let per_thread = x.n.div_ceil(rayon::current_num_threads()).max(1);
     // Where output block o's weights for input block b start: [out/16][in][4][4][16], or for a
-    // transposed convolution [out/16][class][in][2][2][16] (layout::pack_in_major).
+    // transposed convolution [out/16][class][in][2][2][16] (pack::pack_in_major).
     let w_at = |o: usize, b: usize, g: &Group| match transpose {
         false => (o * x.c + b * LANES) * K * K * LANES,
         true => ((o * 4 + g.py * 2 + g.px) * x.c + b * LANES) * 4 * LANES,

@@ -38,9 +38,7 @@ pub unsafe fn vectors_to_rows<const ADD: bool>(
 ) {
     match isa {
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 if ADD => avx512::add_pixels_to_planes(src, at, rows),
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => avx512::pixels_to_planes(src, at, rows),
+        Isa::Avx512 => avx512::pixels_to_planes::<ADD>(src, at, rows),
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => avx2::pixels_to_planes::<ADD>(src, at, rows),
         _ => {

@@ -22,7 +22,7 @@ fn images_per_run(x: &Blocked) -> usize {
     [4, 2].into_iter().find(|&n| n * plane_bytes <= 48 * 1024).unwrap_or(1)
 }
 
-/// dL/dW of y = conv2d(x, W), k4 s2 p1, packed [dy.c/16][x.c][4][4][16] (layout::add_unpacked_out_major
+/// dL/dW of y = conv2d(x, W), k4 s2 p1, packed [dy.c/16][x.c][4][4][16] (pack::add_unpacked_out_major
 /// adds it to PyTorch's [dy.c][x.c][4][4]). x: the layer's input with a border of at least 1; dy:
 /// the gradient of its output, any border.
 pub fn conv_weight_grad(x: &Blocked, dy: &Blocked) -> Vec<f32> {
