@@ -1,40 +1,19 @@
 //! Training runs end to end on small synthetic data: bytes identical across thread counts, exact
 //! resume, refusal to mix runs, and a clear stop on a non-finite loss.
+mod common;
+
 use pad::data::Images;
 use pad::model::checkpoint::{read_file, to_bytes};
-use pad::train::{condition, train, RunSpec, TrainError};
+use pad::train::{train, RunSpec, TrainError};
 use std::collections::BTreeMap;
 use std::path::Path;
 
 fn images(n: usize, channels: usize) -> Vec<u8> {
-    // Smooth blobs with per-image offsets: enough structure for non-trivial gradients.
-    let mut v = Vec::with_capacity(n * channels * 1024);
-    for i in 0..n {
-        for c in 0..channels {
-            for y in 0..32 {
-                for x in 0..32 {
-                    let t = ((x * (i % 5 + 1) + y * (c + 2) + i * 7) % 64) as f64 / 64.0;
-                    // 6.283, not TAU: these images are the test's fixed input, kept to the byte.
-                    #[allow(clippy::approx_constant)]
-                    let turn = 6.283;
-                    v.push((128.0 + 120.0 * (t * turn).sin()) as u8);
-                }
-            }
-        }
-    }
-    v
+    common::synthetic_images(n, channels)
 }
 
 fn spec(cond: &str, epochs: usize, nf: usize, nz: usize, batch: usize) -> RunSpec {
-    RunSpec {
-        condition: condition(cond).unwrap().clone(),
-        seed: 3,
-        epochs,
-        batch,
-        dataset_id: "synthetic".into(),
-        nf,
-        nz,
-    }
+    common::run_spec(cond, epochs, nf, nz, batch)
 }
 
 fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {

@@ -12,12 +12,12 @@
 //!
 //! Same bytes as im2col + engine::gemm, by construction and by test: the same tiles
 //! (`par_tiles`), the same micro-kernels (`gemm_f32`'s AVX-512 table, which the crate itself
-//! uses on such CPUs), the same reduction blocks (the crate's rule, `crate_kc`), and the same
+//! uses on such CPUs), the same reduction blocks (engine::gemm's rule, `block_len`), and the same
 //! first-block-overwrites, later-blocks-add update. Every element is one FMA chain over the
 //! reduction in order, whichever loop visits it first. Anything else (no AVX-512, tiles that cut
 //! images apart, degenerate sizes the crate sends down other paths) returns None and the caller
 //! takes the ordinary path.
-use super::gemm::{crate_kc, tile_shape, MatRef, SendPtr, MR, NR};
+use super::gemm::{block_len, tile_shape, MatRef, SendPtr, MR, NR};
 use super::im2col::{im2col_images, Patches};
 use rayon::prelude::*;
 
@@ -111,7 +111,7 @@ impl Panels {
 unsafe fn tile_product(w: &[f32], k: usize, panels: &Panels, c: *mut f32, ldc: usize, i0: usize, mi: usize) {
     let ukr = &gemm_f32::microkernel::avx512f::f32::UKR;
     let nj = panels.nj;
-    let kc = crate_kc(nj, mi, k);
+    let kc = block_len(mi, nj, k);
     let mut kb = 0;
     while kb < k {
         let kl = kc.min(k - kb);

@@ -15,7 +15,8 @@ use std::path::Path;
 pub static KIND: Kind = Kind {
     name: "distances",
     // 2: engine::direct computes the networks' middle layers (new summation order).
-    version: 2,
+    // 3: every product of engine::gemm summed by one rule on every CPU (engine/gemm/blocks.rs).
+    version: 3,
     about: "intra/inter-class and clean/occluded latent distances (Fig. 6e,f)",
     resumable: false,
     plan,

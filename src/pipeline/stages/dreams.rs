@@ -12,7 +12,8 @@ use std::path::Path;
 pub static KIND: Kind = Kind {
     name: "dreams",
     // 2: engine::direct computes the networks' middle layers (new summation order).
-    version: 2,
+    // 3: every product of engine::gemm summed by one rule on every CPU (engine/gemm/blocks.rs).
+    version: 3,
     about: "grids of real images, NREM and REM dreams at the early and last epoch (Fig. 3)",
     resumable: false,
     plan,

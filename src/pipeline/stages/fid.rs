@@ -18,7 +18,8 @@ use std::path::Path;
 pub static KIND: Kind = Kind {
     name: "fid",
     // 2: engine::direct computes the networks' middle layers (new summation order).
-    version: 2,
+    // 3: every product of engine::gemm summed by one rule on every CPU (engine/gemm/blocks.rs).
+    version: 3,
     about: "FID of NREM and REM dreams at the early and last epoch (Fig. 3d)",
     resumable: false,
     plan,

@@ -14,7 +14,8 @@ pub const REAL_STATS: &str = "real.fidstats.safetensors";
 
 pub static KIND: Kind = Kind {
     name: "fid-real",
-    version: 1,
+    // 2: every product of engine::gemm summed by one rule on every CPU (engine/gemm/blocks.rs).
+    version: 2,
     about: "Inception statistics of real training images, once per dataset (for FID)",
     resumable: false,
     plan,

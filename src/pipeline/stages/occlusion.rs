@@ -18,7 +18,8 @@ pub static KIND: Kind = Kind {
     // 2: the evaluation batch (of the reference-style accuracy) is a parameter.
     // 3: the ridge read-out's accuracy too (column ridge_acc).
     // 4: engine::direct computes the networks' middle layers (new summation order).
-    version: 4,
+    // 5: every product of engine::gemm summed by one rule on every CPU (engine/gemm/blocks.rs).
+    version: 5,
     about: "read-out accuracy on occluded test images, p = 0 .. 1 (Fig. 5)",
     resumable: false,
     plan,

@@ -14,7 +14,8 @@ pub static KIND: Kind = Kind {
     name: "pca",
     // 2: nalgebra's symmetric eigensolver instead of Jacobi rotations (last digits of the projections).
     // 3: engine::direct computes the networks' middle layers (new summation order).
-    version: 3,
+    // 4: every product of engine::gemm summed by one rule on every CPU (engine/gemm/blocks.rs).
+    version: 4,
     about: "2-D PCA of z, clean and occluded (Fig. 6b-d)",
     resumable: false,
     plan,

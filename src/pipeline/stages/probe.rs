@@ -32,7 +32,8 @@ pub static KIND: Kind = Kind {
     // 2: also writes the trained read-out (classifier.safetensors).
     // 3: also fits the ridge read-out (ridge.safetensors, ridge.csv).
     // 4: engine::direct computes the networks' middle layers (new summation order).
-    version: 4,
+    // 5: every product of engine::gemm summed by one rule on every CPU (engine/gemm/blocks.rs).
+    version: 5,
     about: "linear read-out of z per probed epoch and for the untrained networks (Fig. 4)",
     resumable: false,
     plan,

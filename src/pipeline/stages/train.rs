@@ -14,7 +14,8 @@ use std::path::Path;
 pub static KIND: Kind = Kind {
     name: "train",
     // 2: engine::direct computes the networks' middle layers (new summation order).
-    version: 2,
+    // 3: every product of engine::gemm summed by one rule on every CPU (engine/gemm/blocks.rs).
+    version: 3,
     about: "train one condition x seed (a checkpoint per epoch, losses.csv); resumes exactly",
     resumable: true,
     plan,

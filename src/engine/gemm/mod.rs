@@ -6,47 +6,30 @@
 //! C (m x n, row-major, leading dimension `ldc`) = A (m x k) · B (k x n) [+ C if `accumulate`].
 //! A and B are given by element strides, so transposed operands cost nothing.
 //!
-//! Determinism: C is cut into tiles, each one single-threaded GEMM call over the *whole*
-//! reduction dimension k. Inside the crate every element of C is then one chain of FMAs over k,
-//! cut into blocks of `kc` that are added in order, and kc depends only on k and the CPU's L1
-//! cache, not on the tile's size, as long as the crate takes the same path for every tile (its
-//! micro-kernels, not its small-product dot kernels or gemv). So the tiles may be cut as suits the
-//! thread count: `run_tile_shape` uses few large tiles on few threads (less repacking of the
-//! shared operand) and falls back to the reference cut (`tile_shape`) wherever a coarser one
-//! would send a tile down another path. Every element is computed by the same instructions in the
-//! same order whatever RAYON_NUM_THREADS is; rayon only decides which core runs which tile.
+//! Determinism, across thread counts and CPUs: C is cut into tiles, each one single-threaded
+//! product over the *whole* reduction k, and every element of a tile is summed by one rule
+//! (`blocks`): chains of FMAs over blocks of k whose length depends only on the tile's size and
+//! k. The crate computes a tile where it follows that rule on this CPU (its micro-kernels);
+//! `chains` computes every other tile (one-wide, tiny, k <= 2, or a CPU without FMA) by the same
+//! rule in its own code. So the bytes depend on the cut alone, which is a function of the shape:
+//! `tile_shape` is the reference cut, and `run_tile_shape` takes a coarser one on few threads
+//! (less repacking of the shared operand) only where it gives every tile the same blocks. rayon
+//! only decides which core runs which tile.
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
-/// A read-only matrix view: element (i, j) is `data[i * rs + j * cs]`.
-#[derive(Clone, Copy)]
-pub struct MatRef<'a> {
-    pub data: &'a [f32],
-    pub rows: usize,
-    pub cols: usize,
-    pub rs: usize,
-    pub cs: usize,
-}
+mod blocks;
+mod chains;
+mod matrix;
 
-impl<'a> MatRef<'a> {
-    /// Row-major `rows x cols` matrix.
-    pub fn rm(data: &'a [f32], rows: usize, cols: usize) -> Self {
-        debug_assert!(data.len() >= rows * cols);
-        MatRef { data, rows, cols, rs: cols, cs: 1 }
-    }
-    /// The transpose of this view (no copy).
-    pub fn t(self) -> Self {
-        MatRef { data: self.data, rows: self.cols, cols: self.rows, rs: self.cs, cs: self.rs }
-    }
-}
+pub(crate) use blocks::{block_len, MR, NR};
+pub use matrix::MatRef;
+pub(crate) use matrix::SendPtr;
 
 /// Minimum multiply-adds a tile should carry before it is worth a task of its own.
 const MIN_TILE_MACS: usize = 1 << 21;
 /// Upper bound on tiles per GEMM: enough to balance 2..16 cores, few enough to keep packing cheap.
 const MAX_TILES: usize = 16;
-/// The crate's AVX-512 micro-tile: 64 rows (4 vectors of 16) by 6 columns.
-pub(crate) const MR: usize = 64;
-pub(crate) const NR: usize = 6;
 /// Tiles per thread when the thread count chooses the cut: two, so that rayon can still even out
 /// a core that is slowed down, while each tile repacks the shared operand as rarely as possible.
 const TILES_PER_THREAD: usize = 2;
@@ -58,32 +41,27 @@ pub(crate) fn tile_shape(m: usize, n: usize, k: usize) -> (usize, usize) {
 }
 
 /// The tile sizes engine::gemm runs an m x n x k product with on `threads` threads: at most two
-/// tiles a thread, where that cut gives every element the same arithmetic as the reference cut.
+/// tiles a thread, where that cut gives every element the same blocks as the reference cut.
 pub(crate) fn run_tile_shape(m: usize, n: usize, k: usize, threads: usize) -> (usize, usize) {
     let reference = tile_shape(m, n, k);
     let coarse = tile_shape_capped(m, n, k, (TILES_PER_THREAD * threads).clamp(1, MAX_TILES));
-    if coarse == reference {
-        return reference;
-    }
-    match (crate_path(m, n, k, reference), crate_path(m, n, k, coarse)) {
+    match (cut_block_len(m, n, k, reference), cut_block_len(m, n, k, coarse)) {
         (Some(a), Some(b)) if a == b => coarse,
         _ => reference,
     }
 }
 
-/// The path the crate takes for every tile of a cut, if it is the same for all of them: its
-/// micro-kernels with reduction block kc (Some(kc)). None if any tile would be computed otherwise
-/// (dot kernels for products of at most 16 x 16, gemv for one-wide sides, gevv for k <= 2).
-fn crate_path(m: usize, n: usize, k: usize, (mt, nt): (usize, usize)) -> Option<usize> {
-    let sides = |len: usize, t: usize| [t.min(len), len % t];
+/// The sides of the tiles of a cut along one dimension: the full tile and the remainder (0 if none).
+fn tile_sides(len: usize, t: usize) -> [usize; 2] {
+    [t.min(len), len % t]
+}
+
+/// The reduction block every tile of a cut sums in, if it is the same for all of them.
+fn cut_block_len(m: usize, n: usize, k: usize, (mt, nt): (usize, usize)) -> Option<usize> {
     let mut kc = None;
-    for mi in sides(m, mt).into_iter().filter(|&s| s > 0) {
-        for nj in sides(n, nt).into_iter().filter(|&s| s > 0) {
-            if k <= 2 || mi <= 1 || nj <= 1 || mi * nj <= 16 * 16 {
-                return None;
-            }
-            // The crate sees the product turned around (nj x mi).
-            let this = crate_kc(nj, mi, k);
+    for mi in tile_sides(m, mt).into_iter().filter(|&s| s > 0) {
+        for nj in tile_sides(n, nt).into_iter().filter(|&s| s > 0) {
+            let this = block_len(mi, nj, k);
             if kc.is_some_and(|kc| kc != this) {
                 return None;
             }
@@ -93,31 +71,31 @@ fn crate_path(m: usize, n: usize, k: usize, (mt, nt): (usize, usize)) -> Option<
     kc
 }
 
-/// The reduction block `gemm` uses for a product it sees as m x n x k with its AVX-512 micro-tile
-/// (MR x NR; gemm_common::gemm::gemm_basic_generic): small products take min(k, 512), others
-/// the cache rule. Every element sums its blocks in order, so this is all the bytes depend on.
-pub(crate) fn crate_kc(m: usize, n: usize, k: usize) -> usize {
-    if m <= 64 && n <= 64 {
-        k.min(512)
-    } else {
-        gemm_common::cache::kernel_params(m, n, k, MR, NR, std::mem::size_of::<f32>()).kc
-    }
+/// Whether every tile of a cut is large enough for the crate's micro-kernels (more than 16 x 16
+/// elements, no side of one): finer cuts would hand the extra tiles to engine::gemm::chains.
+fn no_small_tiles(m: usize, n: usize, (mt, nt): (usize, usize)) -> bool {
+    tile_sides(m, mt)
+        .into_iter()
+        .filter(|&s| s > 0)
+        .all(|mi| tile_sides(n, nt).into_iter().filter(|&s| s > 0).all(|nj| mi > 1 && nj > 1 && mi * nj > 16 * 16))
 }
 
 /// Tile sizes with at most `max_tiles` tiles.
 fn tile_shape_capped(m: usize, n: usize, k: usize, max_tiles: usize) -> (usize, usize) {
     let macs = m * n * k.max(1);
     let want = (macs / MIN_TILE_MACS).clamp(1, max_tiles);
-    // Split the longer side first, in halves, keeping tiles multiples of 16 (whole micro-kernels).
+    // Split the longer side first, in halves, keeping tiles multiples of 16 (whole micro-kernels)
+    // and none of them small.
+    let halve = |t: usize| t.div_ceil(2).next_multiple_of(16);
     let (mut mt, mut nt) = (m, n);
     let mut tiles = 1;
     while tiles * 2 <= want {
-        if nt >= mt && nt >= 32 {
-            nt = (nt.div_ceil(2)).next_multiple_of(16);
-        } else if mt >= 32 {
-            mt = (mt.div_ceil(2)).next_multiple_of(16);
-        } else {
-            break;
+        let split_n = (nt >= 32).then(|| (mt, halve(nt)));
+        let split_m = (mt >= 32).then(|| (halve(mt), nt));
+        let order = if nt >= mt { [split_n, split_m] } else { [split_m, split_n] };
+        match order.into_iter().flatten().find(|&cut| no_small_tiles(m, n, cut)) {
+            Some(cut) => (mt, nt) = cut,
+            None => break,
         }
         tiles = m.div_ceil(mt) * n.div_ceil(nt);
     }
@@ -130,12 +108,6 @@ pub fn tile_count(m: usize, n: usize, k: usize, threads: usize) -> usize {
     let (mt, nt) = run_tile_shape(m, n, k, threads);
     m.div_ceil(mt) * n.div_ceil(nt)
 }
-
-/// A raw pointer that parallel tiles share to write disjoint parts of one buffer.
-#[derive(Clone, Copy)]
-pub(crate) struct SendPtr(pub(crate) *mut f32);
-unsafe impl Send for SendPtr {}
-unsafe impl Sync for SendPtr {}
 
 /// C = A·B (accumulate = false) or C += A·B (accumulate = true). C is row-major with leading dim `ldc`.
 pub fn gemm(a: MatRef, b: MatRef, c: &mut [f32], ldc: usize, accumulate: bool) {
@@ -214,29 +186,42 @@ unsafe fn gemm_raw(a: MatRef, b: MatRef, c: *mut f32, ldc: usize, accumulate: bo
         let (mi, nj) = (mt.min(m - i0), nt.min(n - j0));
         // SAFETY: tiles are disjoint rectangles of C, inside the caller's bounds; A and B extents
         // were checked by `check_extent`. gemm computes dst = alpha*dst + beta*lhs*rhs and reads
-        // dst only when told to (accumulate).
+        // dst only when told to (accumulate); chain_tile likewise.
         unsafe {
-            gemm::gemm(
-                mi,
-                nj,
-                k,
-                cp.0.add(i0 * ldc + j0),
-                1,
-                ldc as isize,
-                accumulate,
-                a.data.as_ptr().add(i0 * a.rs),
-                a.cs as isize,
-                a.rs as isize,
-                b.data.as_ptr().add(j0 * b.cs),
-                b.cs as isize,
-                b.rs as isize,
-                if accumulate { 1.0 } else { 0.0 },
-                1.0,
-                false,
-                false,
-                false,
-                gemm::Parallelism::None,
-            );
+            if blocks::crate_follows(mi, nj, k) {
+                gemm::gemm(
+                    mi,
+                    nj,
+                    k,
+                    cp.0.add(i0 * ldc + j0),
+                    1,
+                    ldc as isize,
+                    accumulate,
+                    a.data.as_ptr().add(i0 * a.rs),
+                    a.cs as isize,
+                    a.rs as isize,
+                    b.data.as_ptr().add(j0 * b.cs),
+                    b.cs as isize,
+                    b.rs as isize,
+                    if accumulate { 1.0 } else { 0.0 },
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                );
+            } else {
+                chains::chain_tile(chains::Tile {
+                    a,
+                    b,
+                    rows: (i0, mi),
+                    cols: (j0, nj),
+                    c: cp.0.add(i0 * ldc + j0),
+                    ldc,
+                    accumulate,
+                    kc: block_len(mi, nj, k),
+                });
+            }
         }
     };
     if ntiles == 1 {
@@ -347,5 +332,75 @@ mod tests {
         let (mt, nt) = tile_shape(256, 1024, 2048);
         assert!(mt <= 256 && nt <= 1024 && (256usize.div_ceil(mt) * 1024usize.div_ceil(nt)) <= MAX_TILES);
         assert_eq!(tile_shape(2, 3, 4), (2, 3));
+        // Cuts stop before a tile would be small: conv1's weight gradient keeps 32-wide tiles.
+        let (mt, nt) = tile_shape(64, 48, 16384);
+        assert!(no_small_tiles(64, 48, (mt, nt)) && 64usize.div_ceil(mt) * 48usize.div_ceil(nt) >= 4, "{mt}x{nt}");
+    }
+
+    /// The rule of `blocks`, element by element in plain scalar code (the reference cut's tile
+    /// sizes give each element its blocks): the bytes every CPU must give.
+    fn by_the_rule(a: MatRef, b: MatRef, c0: &[f32], accumulate: bool) -> Vec<u32> {
+        let (m, n, k) = (a.rows, b.cols, a.cols);
+        let (mt, nt) = tile_shape(m, n, k);
+        let side = |x: usize, len: usize, t: usize| if (x / t + 1) * t <= len { t } else { len % t };
+        let mut out = Vec::with_capacity(m * n);
+        for i in 0..m {
+            for j in 0..n {
+                let kc = block_len(side(i, m, mt), side(j, n, nt), k);
+                let mut v = accumulate.then_some(c0[i * n + j]);
+                for kb in (0..k).step_by(kc.max(1)) {
+                    let mut acc = 0.0f32;
+                    for p in kb..(kb + kc).min(k) {
+                        acc = a.data[i * a.rs + p * a.cs].mul_add(b.data[p * b.rs + j * b.cs], acc);
+                    }
+                    v = Some(v.map_or(acc, |x| x + acc));
+                }
+                out.push(v.unwrap_or(0.0).to_bits());
+            }
+        }
+        out
+    }
+
+    /// engine::gemm gives the rule's bytes on this CPU, whichever tiles the crate computes and
+    /// whichever pad's chains do: one-wide products (the d head), reductions of one and two,
+    /// products of at most 16 x 16 (long and short k), edge tiles, transposed operands, and
+    /// PAD-like shapes. A plain-Rust reference is the same on every CPU, so this test passing on
+    /// two CPUs means they give the same bytes.
+    #[test]
+    fn every_product_follows_the_rule_on_this_cpu() {
+        // (m, k, n, A stored transposed, B stored transposed)
+        let shapes = [
+            (1, 4096, 64, false, false),
+            (1, 64, 4096, false, true),
+            (4096, 1, 64, true, false),
+            (64, 4096, 1, false, false),
+            (300, 2, 70, false, false),
+            (16, 20000, 16, false, true),
+            (16, 700, 16, true, false),
+            (5, 9, 7, false, false),
+            (17, 600, 15, true, true),
+            (64, 16384, 48, false, true),
+            (48, 64, 16384, true, false),
+            (100, 700, 300, false, false),
+            (256, 1100, 80, true, false),
+        ];
+        for (m, k, n, at, bt) in shapes {
+            let a = filled(m * k, 7);
+            let b = filled(k * n, 8);
+            let am = if at { MatRef::rm(&a, k, m).t() } else { MatRef::rm(&a, m, k) };
+            let bm = if bt { MatRef::rm(&b, n, k).t() } else { MatRef::rm(&b, k, n) };
+            let c0 = filled(m * n, 9);
+            for accumulate in [false, true] {
+                let want = by_the_rule(am, bm, &c0, accumulate);
+                for threads in [1, 3] {
+                    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                    let mut c = c0.clone();
+                    pool.install(|| gemm(am, bm, &mut c, n, accumulate));
+                    let got: Vec<u32> = c.iter().map(|v| v.to_bits()).collect();
+                    let first = got.iter().zip(&want).position(|(x, y)| x != y);
+                    assert_eq!(first, None, "{m}x{k}x{n} (accumulate {accumulate}, {threads} threads)");
+                }
+            }
+        }
     }
 }
