@@ -1,7 +1,8 @@
 //! `pad bench`: the speed of one full PAD iteration (batch 64, 3x32x32, Wake + NREM + REM) and of
 //! each phase, at several thread counts, next to the PyTorch CPU peer measured in the same run.
-//! Machines are shared and noisy, so pad and the peer alternate, repetition by repetition, and
-//! the report gives medians and their ratio.
+//! Machines are shared and noisy, so pad, the peer and the GEMM ceiling (engine::gemm on a large
+//! square product, the yardstick of `--layers`) alternate, repetition by repetition, and the
+//! report gives medians, their ratio and pad's share of the ceiling.
 use crate::data::Images;
 use crate::engine::rng::Stream;
 use crate::model::{encoder::NF, NZ};
@@ -140,22 +141,34 @@ pub struct Comparison {
     pub peer: Option<Measurement>,
     /// Why the peer has no measurement (not installed, or it failed).
     pub peer_error: Option<String>,
+    /// engine::gemm on a `ceiling_n`^3 product at this thread count, GFLOP/s (median of one call
+    /// per repetition, between pad's and the peer's), and that side n.
+    pub ceiling_gflops: f64,
+    pub ceiling_n: usize,
 }
 
 /// Medians over `reps` repetitions of `iters` timed iterations, per pool (one per thread count):
-/// pad and the peer alternate, repetition by repetition, so that both see the same machine load.
-/// The peer is not retried at a thread count once it failed there.
-pub fn compare(pools: &[rayon::ThreadPool], iters: usize, reps: usize, peer: Option<&Peer>) -> Vec<Comparison> {
+/// pad, the GEMM ceiling (a `ceiling_n` cube) and the peer alternate, repetition by repetition,
+/// so that all three see the same machine load. The peer is not retried at a thread count once
+/// it failed there.
+pub fn compare(
+    pools: &[rayon::ThreadPool],
+    iters: usize,
+    reps: usize,
+    ceiling_n: usize,
+    peer: Option<&Peer>,
+) -> Vec<Comparison> {
     let flop = 2.0 * iteration_macs(BATCH, CHANNELS, NF, NZ).iter().sum::<f64>();
     let mut out = Vec::new();
     for pool in pools {
         let threads = pool.current_num_threads();
         let (mut pad_ms, mut pad_ph, mut peer_ms, mut peer_ph) = (vec![], vec![], vec![], vec![]);
-        let mut peer_error = None;
+        let (mut ceiling, mut peer_error) = (vec![], None);
         for _ in 0..reps {
             let (ms, ph) = time_pad(pool, BATCH, iters);
             pad_ms.push(ms);
             pad_ph.push(ph);
+            ceiling.push(pool.install(|| layers::gemm_ceiling(ceiling_n, 1)));
             if let Some(p) = peer.filter(|_| peer_error.is_none()) {
                 match time_peer(&p.python, &p.script, threads, iters) {
                     Ok((ms, ph)) => {
@@ -181,7 +194,8 @@ pub fn compare(pools: &[rayon::ThreadPool], iters: usize, reps: usize, peer: Opt
         };
         let pad = row("pad", &mut pad_ms, &pad_ph);
         let peer = (!peer_ms.is_empty()).then(|| row("pytorch", &mut peer_ms, &peer_ph));
-        out.push(Comparison { pad, peer, peer_error });
+        let ceiling_gflops = median(&mut ceiling);
+        out.push(Comparison { pad, peer, peer_error, ceiling_gflops, ceiling_n });
     }
     out
 }

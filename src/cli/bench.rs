@@ -10,9 +10,10 @@ pub const ABOUT: &str = "Time one PAD iteration (batch 64, 3x32x32) and each pha
 pub const LONG_ABOUT: &str = "\
 Time one PAD iteration (batch 64, 3x32x32) and each phase, next to the PyTorch peer.
 
-For each thread count, pad and the peer alternate for --reps repetitions of --iters timed
-iterations (after two warm-up ones), so that both see the same machine load; the table gives
-medians, GFLOP/s and pad's speed relative to PyTorch's. Without the peer (see
+For each thread count, pad, the GEMM ceiling (engine::gemm on an --ceiling-n cube, the
+yardstick of --layers) and the peer alternate for --reps repetitions (pad: --iters timed
+iterations after two warm-up ones), so that all see the same machine load; the table gives
+medians, GFLOP/s, pad's share of the ceiling and pad's speed relative to PyTorch's. Without the peer (see
 ../shared/bench/README.md) pad is measured alone.
 
 With --layers, the account of where the time goes: for each of the nine layers of E and G at
@@ -74,7 +75,8 @@ pub struct BenchArgs {
     /// share of a GEMM ceiling measured in the same run with the same kernel (--reps calls per pass, medians).
     #[arg(long)]
     pub layers: bool,
-    /// With --layers or --encode: side of the square product that measures the GEMM ceiling.
+    /// Side of the square product that measures the GEMM ceiling (every mode: alternating with pad and the peer
+    /// for the iteration, first for --layers and --encode).
     #[arg(long, default_value_t = 2048, value_name = "N", allow_negative_numbers = true,
           value_parser = whole(64, 8192, ""))]
     pub ceiling_n: usize,
@@ -110,7 +112,7 @@ pub fn bench(a: &BenchArgs) -> Result<(), super::Error> {
         return encode(&pools, a);
     }
     let peer = (!a.no_peer).then(|| Peer { python: a.peer_python.clone(), script: a.peer_script.clone() });
-    for c in pad::bench::compare(&pools, a.iters, a.reps, peer.as_ref()) {
+    for c in pad::bench::compare(&pools, a.iters, a.reps, a.ceiling_n, peer.as_ref()) {
         if let Some(e) = &c.peer_error {
             eprintln!("peer: {e}");
         }
@@ -146,6 +148,9 @@ fn kernels_line() -> String {
 
 fn print_json(c: &Comparison) -> Result<(), super::Error> {
     let mut v = serde_json::to_value(&c.pad)?;
+    v["ceiling_gflops"] = c.ceiling_gflops.into();
+    v["ceiling_n"] = c.ceiling_n.into();
+    v["share_of_ceiling"] = (c.pad.gflops / c.ceiling_gflops).into();
     if let Some(q) = &c.peer {
         v["pytorch_ms_per_iteration"] = q.ms_per_iteration.into();
         v["speedup_vs_pytorch"] = (q.ms_per_iteration / c.pad.ms_per_iteration).into();
@@ -165,6 +170,12 @@ fn print_table(c: &Comparison) {
             m.implementation, m.threads, m.ms_per_iteration, m.images_per_s, m.gflops, ph[0], ph[1], ph[2]
         );
     }
+    println!(
+        "         pad at {:.0}% of the GEMM ceiling ({:.1} GFLOP/s: engine::gemm, {n}x{n}x{n}, alternating)",
+        100.0 * c.pad.gflops / c.ceiling_gflops,
+        c.ceiling_gflops,
+        n = c.ceiling_n
+    );
     if let Some(q) = &c.peer {
         println!(
             "         pad is {:.2}x PyTorch's speed at {} thread(s)",
