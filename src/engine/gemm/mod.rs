@@ -51,33 +51,23 @@ pub(crate) fn run_tile_shape(m: usize, n: usize, k: usize, threads: usize) -> (u
     }
 }
 
-/// The sides of the tiles of a cut along one dimension: the full tile and the remainder (0 if none).
-fn tile_sides(len: usize, t: usize) -> [usize; 2] {
-    [t.min(len), len % t]
+/// The distinct tile sizes (mi, nj) of a cut: full tiles and the remainders along each side.
+fn cut_tiles(m: usize, n: usize, (mt, nt): (usize, usize)) -> impl Iterator<Item = (usize, usize)> {
+    let sides = |len: usize, t: usize| [t.min(len), len % t].into_iter().filter(|&s| s > 0);
+    sides(m, mt).flat_map(move |mi| sides(n, nt).map(move |nj| (mi, nj)))
 }
 
 /// The reduction block every tile of a cut sums in, if it is the same for all of them.
-fn cut_block_len(m: usize, n: usize, k: usize, (mt, nt): (usize, usize)) -> Option<usize> {
-    let mut kc = None;
-    for mi in tile_sides(m, mt).into_iter().filter(|&s| s > 0) {
-        for nj in tile_sides(n, nt).into_iter().filter(|&s| s > 0) {
-            let this = block_len(mi, nj, k);
-            if kc.is_some_and(|kc| kc != this) {
-                return None;
-            }
-            kc = Some(this);
-        }
-    }
-    kc
+fn cut_block_len(m: usize, n: usize, k: usize, cut: (usize, usize)) -> Option<usize> {
+    let mut lens = cut_tiles(m, n, cut).map(|(mi, nj)| block_len(mi, nj, k));
+    let first = lens.next()?;
+    lens.all(|kc| kc == first).then_some(first)
 }
 
 /// Whether every tile of a cut is large enough for the crate's micro-kernels (more than 16 x 16
 /// elements, no side of one): finer cuts would hand the extra tiles to engine::gemm::chains.
-fn no_small_tiles(m: usize, n: usize, (mt, nt): (usize, usize)) -> bool {
-    tile_sides(m, mt)
-        .into_iter()
-        .filter(|&s| s > 0)
-        .all(|mi| tile_sides(n, nt).into_iter().filter(|&s| s > 0).all(|nj| mi > 1 && nj > 1 && mi * nj > 16 * 16))
+fn no_small_tiles(m: usize, n: usize, cut: (usize, usize)) -> bool {
+    cut_tiles(m, n, cut).all(|(mi, nj)| mi > 1 && nj > 1 && mi * nj > 16 * 16)
 }
 
 /// Tile sizes with at most `max_tiles` tiles.
