@@ -8,6 +8,7 @@
 pub mod activation;
 pub mod adam;
 pub mod alloc;
+pub mod cache_size;
 pub mod conv2d;
 pub mod conv_transpose2d;
 pub mod direct;

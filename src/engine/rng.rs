@@ -8,7 +8,11 @@
 //! not depend on the platform's C library.
 use rand_core::RngCore;
 use rand_pcg::Pcg64;
+use rayon::prelude::*;
 use sha2::{Digest, Sha256};
+
+/// Normal deviates per parallel piece of `fill_normal`: even, so every piece starts on a pair.
+const NORMALS_PER_PIECE: usize = 2048;
 
 pub struct Stream {
     pcg: Pcg64,
@@ -51,6 +55,23 @@ impl Stream {
 
     /// Fills `out` with N(mean, std^2) deviates (Box-Muller, pairs).
     pub fn fill_normal(&mut self, out: &mut [f32], mean: f32, std: f32) {
+        // Each pair of outputs takes exactly two draws, so the pieces below start from copies of
+        // the stream advanced to their first pair: the bytes of one serial pass, on any number of
+        // threads (the training loop draws 32,768 of them per iteration).
+        if out.len() <= NORMALS_PER_PIECE {
+            return self.fill_normal_serial(out, mean, std);
+        }
+        let start = self.pcg.clone();
+        out.par_chunks_mut(NORMALS_PER_PIECE).enumerate().for_each(|(i, piece)| {
+            let mut s = Stream { pcg: start.clone() };
+            s.pcg.advance((i * NORMALS_PER_PIECE) as u128);
+            s.fill_normal_serial(piece, mean, std);
+        });
+        self.pcg.advance(2 * out.len().div_ceil(2) as u128);
+    }
+
+    /// Box-Muller, one pair of outputs from two draws; an odd last output drops its sine.
+    fn fill_normal_serial(&mut self, out: &mut [f32], mean: f32, std: f32) {
         for pair in out.chunks_mut(2) {
             let u1 = 1.0 - self.uniform(); // (0, 1]
             let u2 = self.uniform();
@@ -115,6 +136,27 @@ mod tests {
         let m = v.iter().map(|&x| x as f64).sum::<f64>() / v.len() as f64;
         let var = v.iter().map(|&x| (x as f64 - m).powi(2)).sum::<f64>() / v.len() as f64;
         assert!(m.abs() < 0.01 && (var - 1.0).abs() < 0.01, "mean {m} var {var}");
+    }
+
+    /// The pieces of a parallel fill give the bytes of one serial pass and leave the stream
+    /// where the serial pass leaves it, for odd and even lengths and any thread count.
+    #[test]
+    fn a_parallel_fill_is_the_serial_fill() {
+        for len in [1, 2, 2047, 2048, 2049, 4096, 32_768, 10_001] {
+            let mut serial = Stream::derive(5, "noise", 3);
+            let mut want = vec![0.0f32; len];
+            serial.fill_normal_serial(&mut want, 0.5, 2.0);
+            let next = serial.next_u64();
+            for threads in [1, 2, 3] {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                let mut s = Stream::derive(5, "noise", 3);
+                let mut got = vec![0.0f32; len];
+                pool.install(|| s.fill_normal(&mut got, 0.5, 2.0));
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert!(bits(&got) == bits(&want), "{len} normals on {threads} threads");
+                assert_eq!(s.next_u64(), next, "stream after {len} normals");
+            }
+        }
     }
 
     #[test]

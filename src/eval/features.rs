@@ -1,5 +1,6 @@
 //! The frozen latent code z = E_z(x) of a set of images, optionally occluded first.
 use crate::data::Images;
+use crate::model::encoder::ZEncoder;
 use crate::model::Encoder;
 use ndarray::Array2;
 use rayon::prelude::*;
@@ -45,7 +46,8 @@ fn encode_chunked(
         jobs.push((r, rows));
         rest = tail;
     }
-    jobs.into_par_iter().for_each(|(r, out)| encode_rows(enc, images, &idx[r.clone()], r.start, mask_of, out));
+    let z_enc = enc.for_inference();
+    jobs.into_par_iter().for_each(|(r, out)| encode_rows(&z_enc, images, &idx[r.clone()], r.start, mask_of, out));
     Array2::from_shape_vec((idx.len(), enc.nz), z).expect("one nz-row per image")
 }
 
@@ -63,7 +65,7 @@ fn chunk_ranges(len: usize, chunk: usize) -> Vec<std::ops::Range<usize>> {
 
 /// z of the images `rows` (result rows `start..start + rows.len()`) into `out`, row-major [rows, nz].
 fn encode_rows(
-    enc: &Encoder,
+    enc: &ZEncoder<'_>,
     images: Images,
     rows: &[usize],
     start: usize,
@@ -81,12 +83,12 @@ fn encode_rows(
             }
         }
     }
-    let z = enc.forward_z(&x, xs);
+    let z = enc.z(&x, xs);
     // z is [nz, n]: transpose into rows.
-    let n = rows.len();
-    for j in 0..enc.nz {
+    let (n, nz) = (rows.len(), enc.nz());
+    for j in 0..nz {
         for b in 0..n {
-            out[b * enc.nz + j] = z[j * n + b];
+            out[b * nz + j] = z[j * n + b];
         }
     }
 }

@@ -4,7 +4,7 @@ use super::pack::{
     add_unpacked_out_major, add_unpacked_out_major_on, pack_in_major, pack_in_major_on, pack_out_major,
     pack_out_major_on,
 };
-use super::weight_grad::conv_weight_grad_on;
+use super::weight_grad::{conv_weight_grad_on, conv_weight_grad_runs};
 use super::Isa;
 use crate::engine::testutil::{conv2d_ref, conv_transpose2d_ref, randn_like, to64};
 use crate::engine::Shape4;
@@ -233,6 +233,22 @@ fn every_thread_count_gives_the_same_bytes() {
     let reference = on_threads(1, || all_passes(isa, CIN, COUT, 9, 6));
     for threads in [2, 3, 7] {
         assert!(on_threads(threads, || all_passes(isa, CIN, COUT, 9, 6)) == reference, "{threads} threads");
+    }
+}
+
+#[test]
+fn the_weight_gradient_does_not_depend_on_the_images_per_run() {
+    // The run length follows the L1 cache of the machine (weight_grad::images_per_run); a chain
+    // stored after one run and reloaded by the next must give the bytes of one unbroken chain.
+    let s = Shape4 { c: 32, n: 9, h: 8, w: 8 };
+    let ys = Shape4 { c: 32, n: 9, h: 4, w: 4 };
+    let (x, dy) = (randn_like(s.len(), 17), randn_like(ys.len(), 18));
+    let (xb, dyb) = (Blocked::from_cnhw(&x, s, 1), Blocked::from_cnhw(&dy, ys, 1));
+    for isa in isas() {
+        let whole = bits(&conv_weight_grad_runs(isa, &xb, &dyb, 9));
+        for per_run in [1, 2, 3, 4] {
+            assert!(bits(&conv_weight_grad_runs(isa, &xb, &dyb, per_run)) == whole, "{isa:?}, {per_run} per run");
+        }
     }
 }
 

@@ -9,17 +9,25 @@
 use super::layout::{Blocked, SendPtr, K, LANES};
 use super::tiles::GradTile;
 use super::Isa;
+use crate::engine::cache_size::l1d_bytes;
 use rayon::prelude::*;
 
 /// Images per run: their dy planes of two output blocks stay in L1 while a task reuses them for
 /// its 32 (input channel, kh) tiles, and so should one input block's planes of x, which those
 /// tiles read 32 times over. So at most four images, and only as many as keep x's planes within
-/// 48 KB (one core's L1 on the machine this was measured on). At 1 thread, medians of 5, dW at
-/// 4 images / 2 / 8: conv2 (x planes of 20 KB) 84-85% / 91-94% / 85-88% of the GEMM ceiling,
-/// conv3 (6 KB) 86-87% / 79-82% / 74-79%; tconv3 and tconv2 follow conv2 and conv3.
-fn images_per_run(x: &Blocked) -> usize {
+/// three quarters of the L1 data cache (the rest for dy). The run length only decides where a
+/// chain is stored and reloaded, so it moves speed, never bytes (tested).
+///
+/// Measured with `pad bench --layers --threads 1 --reps 5`, dW as % of the GEMM ceiling:
+/// - AMD EPYC (Zen 3, 32 KiB L1d): conv2 (x planes of 20 KB) 80% at 2 images, 100-102% at 1;
+///   conv3 (6 KB) 83-87% at 4, 95% at 2; tconv3 and tconv2 follow them (79% -> 103-105%,
+///   87-89% -> 97%).
+/// - Intel Xeon (48 KiB L1d), before this rule (a fixed 48 KB budget): conv2 84-85% / 91-94% /
+///   85-88% at 4 / 2 / 8 images, conv3 86-87% / 79-82% / 74-79%. The rule keeps conv3 at 4 there
+///   and gives conv2 1 image, which that machine has not measured.
+fn images_per_run(x: &Blocked, l1d_bytes: usize) -> usize {
     let plane_bytes = x.plane_len() * std::mem::size_of::<f32>();
-    [4, 2].into_iter().find(|&n| n * plane_bytes <= 48 * 1024).unwrap_or(1)
+    [4, 2].into_iter().find(|&n| 4 * n * plane_bytes <= 3 * l1d_bytes).unwrap_or(1)
 }
 
 /// dL/dW of y = conv2d(x, W), k4 s2 p1, packed [dy.c/16][x.c][4][4][16] (pack::add_unpacked_out_major
@@ -30,6 +38,11 @@ pub fn conv_weight_grad(x: &Blocked, dy: &Blocked) -> Vec<f32> {
 }
 
 pub(super) fn conv_weight_grad_on(isa: Isa, x: &Blocked, dy: &Blocked) -> Vec<f32> {
+    conv_weight_grad_runs(isa, x, dy, images_per_run(x, l1d_bytes()))
+}
+
+/// As `conv_weight_grad_on`, walking the images in runs of `per_run`.
+pub(super) fn conv_weight_grad_runs(isa: Isa, x: &Blocked, dy: &Blocked, per_run: usize) -> Vec<f32> {
     assert!(x.border >= 1, "direct weight gradient: x needs a zero border of 1");
     assert_eq!((dy.n, dy.h, dy.w), (x.n, x.h / 2, x.w / 2), "direct weight gradient: dy shape");
     assert!(x.h.is_multiple_of(2) && x.w.is_multiple_of(2), "direct weight gradient: odd input size");
@@ -43,7 +56,8 @@ pub(super) fn conv_weight_grad_on(isa: Isa, x: &Blocked, dy: &Blocked) -> Vec<f3
     let len = dy.c * cin * K * K;
     let mut dw: Vec<f32> = Vec::with_capacity(len);
     let out = SendPtr(dw.as_mut_ptr());
-    tasks.par_iter().for_each(|&(og, b)| task(isa, x, dy, og, (ob - og).min(2), b..(b + per_task).min(cb), out));
+    let blocks = |b: usize| b..(b + per_task).min(cb);
+    tasks.par_iter().for_each(|&(og, b)| task(isa, x, dy, og, (ob - og).min(2), blocks(b), per_run, out));
     // SAFETY: the tasks cover every (output block, input block) pair once, and each tile's first
     // run of images stores its sums without loading.
     unsafe { dw.set_len(len) };
@@ -52,9 +66,18 @@ pub(super) fn conv_weight_grad_on(isa: Isa, x: &Blocked, dy: &Blocked) -> Vec<f3
 
 /// dW of output blocks og..og+obn and input blocks `bs`, into their places in `out`
 /// ([dy.c/16][x.c][4][4][16]).
-fn task(isa: Isa, x: &Blocked, dy: &Blocked, og: usize, obn: usize, bs: std::ops::Range<usize>, out: SendPtr) {
+#[allow(clippy::too_many_arguments)]
+fn task(
+    isa: Isa,
+    x: &Blocked,
+    dy: &Blocked,
+    og: usize,
+    obn: usize,
+    bs: std::ops::Range<usize>,
+    per_run: usize,
+    out: SendPtr,
+) {
     let skew = ((x.border - 1) * x.wp() + x.border - 1) * LANES;
-    let per_run = images_per_run(x);
     for i0 in (0..x.n).step_by(per_run) {
         let imgs = per_run.min(x.n - i0);
         for b in bs.clone() {
