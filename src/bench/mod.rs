@@ -100,6 +100,27 @@ pub fn time_pad(pool: &rayon::ThreadPool, batch: usize, iters: usize) -> (f64, [
 
 /// The PyTorch peer's ms per iteration, or None (with the reason) if it cannot run here.
 pub fn time_peer(python: &Path, script: &Path, threads: usize, iters: usize) -> Result<(f64, [f64; 3]), String> {
+    let stdout = run_peer(
+        python,
+        script,
+        &["bench", "--threads", &threads.to_string(), "--iters", &iters.to_string(), "--warmup", "2"],
+    )?;
+    let line = stdout.lines().last().unwrap_or_default().to_string();
+    let v: serde_json::Value = serde_json::from_str(&line).map_err(|e| format!("peer output {line:?}: {e}"))?;
+    let ph = |k: &str| v["phase_ms"][k].as_f64().unwrap_or(f64::NAN);
+    Ok((v["ms_per_iter"].as_f64().unwrap_or(f64::NAN), [ph("wake"), ph("nrem"), ph("rem")]))
+}
+
+/// MKL's sgemm through the peer's PyTorch (`torch_pad.py gemm`: torch.mm on an n x n x n product,
+/// median of 3 calls after 3 warm-up ones), GFLOP/s: the yardstick pad's own ceiling is checked
+/// against, so that a weak kernel cannot make pad's share of its ceiling look good.
+pub fn time_peer_gemm(python: &Path, script: &Path, threads: usize, n: usize) -> Result<f64, String> {
+    let args = ["gemm", "--n", &n.to_string(), "--threads-list", &threads.to_string(), "--reps", "3"];
+    peer_gemm_gflops(&run_peer(python, script, &args)?)
+}
+
+/// The peer's script run with `args`: its standard output, or why it could not run.
+fn run_peer(python: &Path, script: &Path, args: &[&str]) -> Result<String, String> {
     if !python.exists() || !script.exists() {
         return Err(format!(
             "PyTorch peer not found ({} / {}); see ../shared/bench/README.md",
@@ -109,16 +130,24 @@ pub fn time_peer(python: &Path, script: &Path, threads: usize, iters: usize) -> 
     }
     let out = Command::new(python)
         .arg(script)
-        .args(["bench", "--threads", &threads.to_string(), "--iters", &iters.to_string(), "--warmup", "2"])
+        .args(args)
         .output()
         .map_err(|e| format!("running {}: {e}", python.display()))?;
     if !out.status.success() {
-        return Err(format!("peer failed: {}", String::from_utf8_lossy(&out.stderr)));
+        return Err(format!("peer {} failed: {}", args[0], String::from_utf8_lossy(&out.stderr)));
     }
-    let line = String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().to_string();
-    let v: serde_json::Value = serde_json::from_str(&line).map_err(|e| format!("peer output {line:?}: {e}"))?;
-    let ph = |k: &str| v["phase_ms"][k].as_f64().unwrap_or(f64::NAN);
-    Ok((v["ms_per_iter"].as_f64().unwrap_or(f64::NAN), [ph("wake"), ph("nrem"), ph("rem")]))
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The torch.mm line of `torch_pad.py gemm`'s output: its median GFLOP/s.
+fn peer_gemm_gflops(stdout: &str) -> Result<f64, String> {
+    stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["op"].as_str().is_some_and(|op| op.starts_with("torch.mm")))
+        .and_then(|v| v["gflops_median"].as_f64())
+        .filter(|g| g.is_finite() && *g > 0.0)
+        .ok_or_else(|| format!("peer gemm printed no torch.mm line with gflops_median: {stdout:?}"))
 }
 
 /// The median (upper median for an even count); NaN for no values.
@@ -145,11 +174,14 @@ pub struct Comparison {
     /// per repetition, between pad's and the peer's), and that side n.
     pub ceiling_gflops: f64,
     pub ceiling_n: usize,
+    /// MKL's sgemm (the peer's torch.mm) on the same cube at this thread count, GFLOP/s (median of
+    /// one call per repetition, after the peer's iterations), when the peer ran.
+    pub mkl_gflops: Option<f64>,
 }
 
 /// Medians over `reps` repetitions of `iters` timed iterations, per pool (one per thread count):
-/// pad, the GEMM ceiling (a `ceiling_n` cube) and the peer alternate, repetition by repetition,
-/// so that all three see the same machine load. The peer is not retried at a thread count once
+/// pad, the GEMM ceiling (a `ceiling_n` cube), the peer and MKL's sgemm on the same cube
+/// alternate, repetition by repetition, so that all see the same machine load. The peer is not retried at a thread count once
 /// it failed there.
 pub fn compare(
     pools: &[rayon::ThreadPool],
@@ -163,7 +195,7 @@ pub fn compare(
     for pool in pools {
         let threads = pool.current_num_threads();
         let (mut pad_ms, mut pad_ph, mut peer_ms, mut peer_ph) = (vec![], vec![], vec![], vec![]);
-        let (mut ceiling, mut peer_error) = (vec![], None);
+        let (mut ceiling, mut mkl, mut peer_error) = (vec![], vec![], None);
         for _ in 0..reps {
             let (ms, ph) = time_pad(pool, BATCH, iters);
             pad_ms.push(ms);
@@ -175,6 +207,10 @@ pub fn compare(
                         peer_ms.push(ms);
                         peer_ph.push(ph);
                     }
+                    Err(e) => peer_error = Some(e),
+                }
+                match time_peer_gemm(&p.python, &p.script, threads, ceiling_n) {
+                    Ok(g) => mkl.push(g),
                     Err(e) => peer_error = Some(e),
                 }
             }
@@ -195,7 +231,33 @@ pub fn compare(
         let pad = row("pad", &mut pad_ms, &pad_ph);
         let peer = (!peer_ms.is_empty()).then(|| row("pytorch", &mut peer_ms, &peer_ph));
         let ceiling_gflops = median(&mut ceiling);
-        out.push(Comparison { pad, peer, peer_error, ceiling_gflops, ceiling_n });
+        let mkl_gflops = (!mkl.is_empty()).then(|| median(&mut mkl));
+        out.push(Comparison { pad, peer, peer_error, ceiling_gflops, ceiling_n, mkl_gflops });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_peer_gemm_line_is_read_and_anything_else_is_an_error() {
+        let out = concat!(
+            "threads: 2\n",
+            r#"{"op": "torch.mm (BLAS)", "threads": 2, "n": 2048, "gflops_best": 188.6, "gflops_median": 186.4}"#,
+            "\n",
+            r#"{"op": "conv2d 1x1 (oneDNN)", "threads": 2, "n": 2048, "gflops_median": 150.0}"#,
+            "\n"
+        );
+        assert_eq!(peer_gemm_gflops(out), Ok(186.4));
+        for bad in [
+            "",
+            "not json",
+            r#"{"op": "conv2d 1x1 (oneDNN)", "gflops_median": 150.0}"#,
+            r#"{"op": "torch.mm (BLAS)", "gflops_median": 0}"#,
+        ] {
+            assert!(peer_gemm_gflops(bad).is_err(), "{bad:?}");
+        }
+    }
 }

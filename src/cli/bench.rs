@@ -11,10 +11,11 @@ pub const LONG_ABOUT: &str = "\
 Time one PAD iteration (batch 64, 3x32x32) and each phase, next to the PyTorch peer.
 
 For each thread count, pad, the GEMM ceiling (engine::gemm on an --ceiling-n cube, the
-yardstick of --layers) and the peer alternate for --reps repetitions (pad: --iters timed
-iterations after two warm-up ones), so that all see the same machine load; the table gives
-medians, GFLOP/s, pad's share of the ceiling and pad's speed relative to PyTorch's. Without the peer (see
-../shared/bench/README.md) pad is measured alone.
+yardstick of --layers), the peer and MKL's sgemm (the peer's torch.mm on the same cube) alternate
+for --reps repetitions (pad: --iters timed iterations after two warm-up ones), so that all see
+the same machine load; the table gives medians, GFLOP/s, pad's share of its ceiling and of MKL's
+sgemm (so a weak ceiling cannot flatter pad), and pad's speed relative to PyTorch's. Without the
+peer (see ../shared/bench/README.md) pad is measured alone.
 
 With --layers, the account of where the time goes: for each of the nine layers of E and G at
 batch 64, the forward pass, the input gradient (dx) and the weight gradient (dW), each as ms,
@@ -151,6 +152,10 @@ fn print_json(c: &Comparison) -> Result<(), super::Error> {
     v["ceiling_gflops"] = c.ceiling_gflops.into();
     v["ceiling_n"] = c.ceiling_n.into();
     v["share_of_ceiling"] = (c.pad.gflops / c.ceiling_gflops).into();
+    if let Some(mkl) = c.mkl_gflops {
+        v["mkl_gflops"] = mkl.into();
+        v["share_of_mkl"] = (c.pad.gflops / mkl).into();
+    }
     if let Some(q) = &c.peer {
         v["pytorch_ms_per_iteration"] = q.ms_per_iteration.into();
         v["speedup_vs_pytorch"] = (q.ms_per_iteration / c.pad.ms_per_iteration).into();
@@ -176,6 +181,13 @@ fn print_table(c: &Comparison) {
         c.ceiling_gflops,
         n = c.ceiling_n
     );
+    if let Some(mkl) = c.mkl_gflops {
+        println!(
+            "         pad at {:.0}% of MKL's sgemm ({mkl:.1} GFLOP/s: the peer's torch.mm, same cube, alternating; pad's ceiling is {:.2}x it)",
+            100.0 * c.pad.gflops / mkl,
+            c.ceiling_gflops / mkl
+        );
+    }
     if let Some(q) = &c.peer {
         println!(
             "         pad is {:.2}x PyTorch's speed at {} thread(s)",
