@@ -181,8 +181,8 @@ pub struct Comparison {
 
 /// Medians over `reps` repetitions of `iters` timed iterations, per pool (one per thread count):
 /// pad, the GEMM ceiling (a `ceiling_n` cube), the peer and MKL's sgemm on the same cube
-/// alternate, repetition by repetition, so that all see the same machine load. The peer is not retried at a thread count once
-/// it failed there.
+/// alternate, repetition by repetition, so that all see the same machine load. The peer is not
+/// retried at a thread count once it (or its sgemm) failed there.
 pub fn compare(
     pools: &[rayon::ThreadPool],
     iters: usize,

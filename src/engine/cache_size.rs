@@ -2,8 +2,9 @@
 //! work a task keeps in flight (never the order of a sum), so it moves speed, not bytes.
 use std::sync::OnceLock;
 
-/// What kernels assume when the size cannot be read: the smallest L1 data cache of the x86 and
-/// ARM server cores this project has met (AMD Zen 2-4: 32 KiB; Intel since Ice Lake: 48 KiB).
+/// What kernels assume when the size cannot be read: the smaller of the two L1 data caches this
+/// project's machines have (AMD EPYC, Zen 3: 32 KiB; Intel Xeon: 48 KiB), so a guess errs
+/// towards runs that fit.
 pub const FALLBACK_L1D_BYTES: usize = 32 * 1024;
 
 /// Bytes of one core's L1 data cache: from Linux's sysfs where it says, else the fallback.

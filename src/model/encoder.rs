@@ -144,14 +144,11 @@ impl Encoder {
 
     /// `middle_direct` with conv2's and conv3's weights packed already (`packed_middle`).
     fn middle_direct_packed(&self, a1: &[f32], s1: Shape4, packed: &[Vec<f32>; 2]) -> (Vec<f32>, Shape4, [Blocked; 2]) {
-        let layer = |x: &Blocked, l: &ConvLayer, w: &[f32], border: usize| {
-            let mut y = direct::conv_forward(x, w, Some(&l.bias.value), l.bias.value.len(), border);
-            leaky_relu_forward(&mut y.data, SLOPE);
-            y
-        };
         let a1b = Blocked::from_cnhw(a1, s1, 1);
-        let a2b = layer(&a1b, &self.conv2, &packed[0], 1);
-        let a3b = layer(&a2b, &self.conv3, &packed[1], 0);
+        let mut a2b = direct::layers::conv2d_forward_packed(&a1b, &packed[0], &self.conv2.bias.value, 1);
+        leaky_relu_forward(&mut a2b.data, SLOPE);
+        let mut a3b = direct::layers::conv2d_forward_packed(&a2b, &packed[1], &self.conv3.bias.value, 0);
+        leaky_relu_forward(&mut a3b.data, SLOPE);
         let s3 = Shape4 { c: a3b.c, n: a3b.n, h: a3b.h, w: a3b.w };
         (a3b.to_cnhw(), s3, [a1b, a2b])
     }

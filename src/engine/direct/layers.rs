@@ -11,7 +11,13 @@ use rayon::prelude::*;
 /// y = conv2d(x, weight) + bias; weight [cout][x.c][4][4]. x needs a zero border of 1; y gets
 /// `out_border`.
 pub fn conv2d_forward(x: &Blocked, weight: &[f32], bias: &[f32], out_border: usize) -> Blocked {
-    conv_forward(x, &pack_out_major(weight, bias.len(), x.c), Some(bias), bias.len(), out_border)
+    conv2d_forward_packed(x, &pack_out_major(weight, bias.len(), x.c), bias, out_border)
+}
+
+/// `conv2d_forward` with the weight packed already (pack::pack_out_major), for callers that run
+/// the same weights over many batches.
+pub fn conv2d_forward_packed(x: &Blocked, packed: &[f32], bias: &[f32], out_border: usize) -> Blocked {
+    conv_forward(x, packed, Some(bias), bias.len(), out_border)
 }
 
 /// Accumulates dL/dweight and dL/dbias of `conv2d_forward` (+=, like autograd) and returns dL/dx
