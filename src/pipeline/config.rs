@@ -120,6 +120,9 @@ pub struct ProfileSpec {
     /// Probe the checkpoint of every k-th epoch (and always the last and the untrained one).
     #[serde(default = "one")]
     pub probe_every: Spanned<usize>,
+    /// Epochs probed besides every probe_every-th (e.g. [1] for the first epoch of a long run).
+    #[serde(default)]
+    pub probe_also: Option<Spanned<Vec<Spanned<usize>>>>,
     /// Train on the first N training images only (small, fast profiles).
     pub limit_train: Option<Spanned<usize>>,
     #[serde(default = "batch64")]
@@ -169,6 +172,8 @@ pub struct Profile {
     pub seeds: Vec<u64>,
     pub epochs: usize,
     pub probe_every: usize,
+    /// Epochs probed besides every probe_every-th (checked to lie in 1..=epochs).
+    pub probe_also: Vec<usize>,
     pub limit_train: Option<usize>,
     pub batch: usize,
     /// Names of the conditions whose dreams get an FID.
@@ -180,12 +185,13 @@ pub struct Profile {
 }
 
 impl Profile {
-    /// The training epochs whose checkpoints are probed: 0 (untrained), every k-th, and the last.
+    /// The training epochs whose checkpoints are probed, ascending: 0 (untrained), every k-th,
+    /// those of probe_also, and the last.
     pub fn probed_epochs(&self) -> Vec<usize> {
-        let mut v: Vec<usize> = (0..=self.epochs).filter(|e| e % self.probe_every == 0).collect();
-        if v.last() != Some(&self.epochs) {
-            v.push(self.epochs);
-        }
+        let mut v: Vec<usize> = (0..=self.epochs)
+            .filter(|e| e % self.probe_every == 0 || *e == self.epochs || self.probe_also.contains(e))
+            .collect();
+        v.dedup();
         v
     }
 }
@@ -257,6 +263,17 @@ impl Config {
                 return Err(self.err(v.span(), key(k), "must be at least 1".into()));
             }
         }
+        let mut probe_also = Vec::new();
+        for e in p.probe_also.iter().flat_map(|l| l.get_ref()) {
+            if *e.get_ref() == 0 || *e.get_ref() > *p.epochs.get_ref() {
+                return Err(self.err(
+                    e.span(),
+                    key("probe_also"),
+                    format!("{} is not an epoch of this profile (1..={})", e.get_ref(), p.epochs.get_ref()),
+                ));
+            }
+            probe_also.push(*e.get_ref());
+        }
         if *p.batch.get_ref() < 2 {
             return Err(self.err(
                 p.batch.span(),
@@ -315,6 +332,7 @@ impl Config {
             seeds: p.seeds.get_ref().clone(),
             epochs: *p.epochs.get_ref(),
             probe_every: *p.probe_every.get_ref(),
+            probe_also,
             limit_train: p.limit_train.as_ref().map(|l| *l.get_ref()),
             batch: *p.batch.get_ref(),
             fid_conditions,
@@ -435,5 +453,22 @@ epochs = 3
         }
         let ok = parse(&format!("[eval]\nridge_lambda = 2\n{GOOD}")).unwrap().profile("demo").unwrap();
         assert_eq!((ok.eval.ridge_lambda, EvalSpec::default().ridge_lambda), (2.0, 1.0));
+    }
+
+    #[test]
+    fn probe_also_adds_epochs_to_every_kth_and_is_checked() {
+        let every = |k: &str, also: &str| {
+            let text = GOOD.replace("epochs = 3", &format!("epochs = 12\nprobe_every = {k}\nprobe_also = [{also}]"));
+            parse(&text).map(|c| c.profile("demo").unwrap().probed_epochs())
+        };
+        assert_eq!(every("5", "1").unwrap(), vec![0, 1, 5, 10, 12]);
+        assert_eq!(every("4", "4, 1, 12").unwrap(), vec![0, 1, 4, 8, 12]);
+        for bad in ["0", "13"] {
+            let e = every("5", bad).err().unwrap().to_string();
+            assert!(
+                e.contains("profiles.demo.probe_also") && e.contains("1..=12") && e.contains("pipeline.toml:16"),
+                "{e}"
+            );
+        }
     }
 }
