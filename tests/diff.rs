@@ -90,14 +90,21 @@ fn first_files() -> Vec<(&'static str, String)> {
     ]
 }
 
-/// A repository with the two commits; its working tree is commit 2.
-fn repo() -> tempfile::TempDir {
+/// A git repository with no commit yet.
+fn empty_repo() -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
     let r = tmp.path();
     git(r, &["init", "-q", "-b", "main"]);
     git(r, &["config", "user.name", "pad test"]);
     git(r, &["config", "user.email", "pad@example.org"]);
     git(r, &["config", "commit.gpgsign", "false"]);
+    tmp
+}
+
+/// A repository with the two commits; its working tree is commit 2.
+fn repo() -> tempfile::TempDir {
+    let tmp = empty_repo();
+    let r = tmp.path();
     let first = first_files();
     write(r, &first.iter().map(|(p, t)| (*p, t.as_str())).collect::<Vec<_>>());
     git(r, &["add", "-A"]);
@@ -317,4 +324,52 @@ fn without_git_or_a_repository_the_error_says_so() {
     fails_clearly(&o, &["git is not installed", "HEAD~1"]);
     let plain = tempfile::tempdir().unwrap();
     fails_clearly(&pad(plain.path(), &["HEAD"]), &["'HEAD'", "not in a git repository"]);
+}
+
+#[test]
+fn a_changed_claim_verdict_is_listed_before_any_number_in_every_format() {
+    let claims = "dataset,paper_dataset,claim,metric,a,relation,b,epoch,paper_epoch,seeds_a,seeds_b,mean_a,mean_b,effect,ci_low,ci_high,paper_a,paper_b,paper_effect,verdict,note
+d,NA,rem-separability,probe,pad,greater,wo_rem,4,NA,3,3,52.00,42.00,10.00,7.00,13.00,NA,NA,NA,holds,
+d,NA,nrem-invariance,occluded_inter,wo_nrem,greater,pad,4,NA,3,3,0.4000,0.1500,0.2500,0.2000,0.3000,NA,NA,NA,holds,
+";
+    let tmp = empty_repo();
+    let r = tmp.path();
+    let first =
+        [("pipeline.toml", CONFIG), ("results/demo/linear_probe.csv", PROBE), ("results/demo/claims.csv", claims)];
+    write(r, &first);
+    git(r, &["add", "-A"]);
+    git(r, &["commit", "-q", "-m", "first"]);
+    // The working tree: one verdict turned, a probe value moved (a number change, listed later).
+    let turned = claims.replace("10.00,7.00,13.00,NA,NA,NA,holds", "-2.00,-5.00,1.00,NA,NA,NA,not seen");
+    write(
+        r,
+        &[("results/demo/claims.csv", &turned), ("results/demo/linear_probe.csv", &PROBE.replace("50.00", "51.00"))],
+    );
+    let out = pad(r, &["HEAD"]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let claims_at = text.find("the paper's claims (claims.csv): 1 verdict(s) changed").expect(&text);
+    let line = text.lines().find(|l| l.contains("rem-separability")).expect(&text);
+    assert!(line.contains("holds") && line.contains("not seen") && line.contains("10.00 -> -2.00"), "{line}");
+    assert!(!text.contains("nrem-invariance"), "an unchanged verdict is not listed: {text}");
+    assert!(claims_at < text.find("pipeline.toml").unwrap() && claims_at < text.find("linear_probe.csv").unwrap());
+    assert!(text.trim_end().lines().last().unwrap().starts_with("1 claim verdict(s) changed; "), "{text}");
+    // claims.csv is compared by verdict only, never as a table of numbers.
+    assert!(!text.contains("claims.csv: "), "{text}");
+    let md = stdout(&pad(r, &["HEAD", "--format", "md"]));
+    assert!(md.find("#### The paper's claims (claims.csv)").unwrap() < md.find("#### pipeline.toml").unwrap(), "{md}");
+    assert!(md.contains("| d | rem-separability | holds | not seen | 10.00 -> -2.00 |"), "{md}");
+    let csv = stdout(&pad(r, &["HEAD", "--format", "csv"]));
+    assert!(
+        csv.contains(
+            "claim_verdict,claims.csv,dataset=d;claim=rem-separability,verdict,holds,not seen,,,,effect 10.00 -> -2.00"
+        ),
+        "{csv}"
+    );
+    let json = stdout(&pad(r, &["HEAD", "--format", "json"]));
+    assert!(json.contains("\"claim\": \"rem-separability\"") && json.contains("\"new\": \"not seen\""), "{json}");
+    // With the verdict back, nothing is listed.
+    write(r, &[("results/demo/claims.csv", claims)]);
+    let text = stdout(&pad(r, &["HEAD"]));
+    assert!(text.contains("the paper's claims (claims.csv): 0 verdict(s) changed"), "{text}");
 }

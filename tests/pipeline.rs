@@ -20,6 +20,63 @@ fn keys(p: &Plan, kind: &Kind) -> BTreeSet<String> {
     p.nodes.iter().filter(|n| n.is(kind)).map(|n| n.key.clone()).collect()
 }
 
+/// A report with claims.toml beside the experiment file writes claims.csv and a summary section
+/// with verdicts from its tables; `pad claims` on the written folder rewrites the same bytes.
+fn claims_are_checked_by_the_report_and_by_pad_claims_alike(dir: &Path, plan: &Plan, cache: &Cache, results: &Path) {
+    let claims_text = r#"
+[[claim]]
+id = "rem"
+figure = "Fig. 4"
+claim = "REM helps."
+a = "pad"
+relation = "greater"
+b = "wo_rem"
+metric = "ridge"
+
+[[claim]]
+id = "mix"
+figure = "Fig. 4"
+claim = "Mixed memories help."
+a = "pad"
+relation = "greater"
+b = "wo_memory_mix"
+metric = "probe"
+"#;
+    let (config_path, claims_path) = (dir.join("pipeline.toml"), dir.join("claims.toml"));
+    std::fs::write(&config_path, config("", "[0, 1]")).unwrap();
+    std::fs::write(&claims_path, claims_text).unwrap();
+    let claims = pad::pipeline::claims::load(&claims_path, &|c| pad::train::condition(c).is_ok()).unwrap();
+    pad::pipeline::report::report(plan, cache, results, Some(&claims)).unwrap();
+    let out = results.join("tiny");
+    let csv = std::fs::read_to_string(out.join("claims.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows.len(), 3, "{csv}");
+    assert!(rows[1].starts_with("demo,NA,rem,ridge,pad,greater,wo_rem,1,NA,2,2,"), "{csv}");
+    let verdict = rows[1].split(',').nth(19).unwrap();
+    assert!(["holds", "consistent", "not seen", "contradicted"].contains(&verdict), "{csv}");
+    assert!(rows[2].contains(",not evaluated,the profile has no condition wo_memory_mix"), "{csv}");
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert_eq!(summary.matches("## The paper's claims (claims.toml)").count(), 1, "{summary}");
+    assert!(summary.contains("| rem | demo | pad > wo_rem, ridge |"), "{summary}");
+    let before = [std::fs::read(out.join("claims.csv")).unwrap(), std::fs::read(out.join("summary.md")).unwrap()];
+    let pad_claims = || {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_pad"));
+        cmd.args(["claims", "--profile", "tiny", "--config"]).arg(&config_path).arg("--results").arg(results);
+        cmd.output().unwrap()
+    };
+    let st = pad_claims();
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    assert!(String::from_utf8_lossy(&st.stdout).contains("rem "), "{}", String::from_utf8_lossy(&st.stdout));
+    let after = [std::fs::read(out.join("claims.csv")).unwrap(), std::fs::read(out.join("summary.md")).unwrap()];
+    assert_eq!(before, after, "pad claims rewrites what the report wrote");
+    // A bad claims file stops the command with its line and key, before writing anything.
+    std::fs::write(&claims_path, claims_text.replace("\"wo_rem\"", "\"wo_rme\"")).unwrap();
+    let st = pad_claims();
+    let err = String::from_utf8_lossy(&st.stderr);
+    assert!(!st.status.success() && err.contains("claims.toml:8: claim.rem.b: unknown condition 'wo_rme'"), "{err}");
+    assert_eq!(std::fs::read(out.join("claims.csv")).unwrap(), before[0]);
+}
+
 #[test]
 fn cached_stages_are_not_recomputed_and_a_parameter_invalidates_exactly_its_downstream() {
     let tmp = tempfile::tempdir().unwrap();
@@ -58,8 +115,9 @@ fn cached_stages_are_not_recomputed_and_a_parameter_invalidates_exactly_its_down
 
     // Report: tidy tables with one row per network state (and level), and the figures.
     let results = tmp.path().join("results");
-    pad::pipeline::report::report(&seeds, &cache, &results).unwrap();
+    pad::pipeline::report::report(&seeds, &cache, &results, None).unwrap();
     let out = results.join("tiny");
+    assert!(!out.join("claims.csv").exists(), "no claims file, no claims table");
     let probe = std::fs::read_to_string(out.join("linear_probe.csv")).unwrap();
     // 2 seeds x (untrained + 2 runs at epoch 1)
     assert_eq!(probe.lines().count(), 1 + 6, "{probe}");
@@ -129,12 +187,13 @@ fn cached_stages_are_not_recomputed_and_a_parameter_invalidates_exactly_its_down
         .iter()
         .map(|f| std::fs::read(out.join(f)).unwrap())
         .collect();
-    pad::pipeline::report::report(&seeds, &cache, &results).unwrap();
+    pad::pipeline::report::report(&seeds, &cache, &results, None).unwrap();
     let second: Vec<Vec<u8>> = ["summary.md", "occlusion.csv", "figures/occlusion_demo.svg"]
         .iter()
         .map(|f| std::fs::read(out.join(f)).unwrap())
         .collect();
     assert_eq!(first, second);
+    claims_are_checked_by_the_report_and_by_pad_claims_alike(tmp.path(), &seeds, &cache, &results);
 
     // Verification finds nothing, then names a file changed behind the cache's back.
     let (checked, bad) = cache.verify().unwrap();
@@ -211,7 +270,7 @@ fn dream_fid_stages_give_sample_counted_values_and_real_statistics_are_shared() 
 
     // The report: a table with the sample counts, a figure, a summary section.
     let results = tmp.path().join("results");
-    pad::pipeline::report::report(&p, &cache, &results).unwrap();
+    pad::pipeline::report::report(&p, &cache, &results, None).unwrap();
     let table = std::fs::read_to_string(results.join("tiny/fid.csv")).unwrap();
     assert!(table.starts_with("dataset,condition,seed,epoch,kind,fid,samples_real,samples_dreams\n"), "{table}");
     assert_eq!(table.lines().count(), 3);
@@ -336,4 +395,37 @@ fn parallel_dispatch_trains_every_condition_at_seed_0_before_any_seed_1() {
         trains,
         ["train demo/pad/seed0", "train demo/wo_rem/seed0", "train demo/pad/seed1", "train demo/wo_rem/seed1"]
     );
+}
+
+#[test]
+fn the_report_of_a_study_under_way_keeps_the_losses_so_far_and_says_how_far_each_run_got() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = Cache { root: tmp.path().join("cache") };
+    let p = plan(&config("", "[0]"));
+    // pad's training has one epoch in its partial directory; wo_rem's has started without one.
+    let train = |c: &str| p.nodes.iter().find(|n| n.is(&stages::train::KIND) && n.at.condition.as_deref() == Some(c));
+    let pad_dir = cache.work_dir("train", &train("pad").unwrap().key);
+    std::fs::create_dir_all(&pad_dir).unwrap();
+    std::fs::write(
+        pad_dir.join("losses.csv"),
+        "epoch,iterations,L_img,L_KL,L_real,L_NREM,L_fake,d_real,d_fake\n1,31,0.2,0.08,0.69,0.25,0.67,0.51,0.48\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(cache.work_dir("train", &train("wo_rem").unwrap().key)).unwrap();
+    let results = tmp.path().join("results");
+    pad::pipeline::report::report(&p, &cache, &results, None).unwrap();
+    let out = results.join("tiny");
+    let losses = std::fs::read_to_string(out.join("losses.csv")).unwrap();
+    assert_eq!(
+        losses.lines().nth(1),
+        Some("demo,pad,0,1,0.200000,0.080000,0.690000,0.250000,0.670000,0.510000,0.480000")
+    );
+    assert_eq!(losses.lines().count(), 2, "{losses}");
+    assert!(out.join("figures/losses_demo_pad_seed0.svg").is_file());
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(summary.contains("## Training in progress"), "{summary}");
+    assert!(summary.contains("| demo/pad/seed0 | 1 of 1 |\n| demo/wo_rem/seed0 | 0 of 1 |"), "{summary}");
+    // Provenance counts complete stages only: no training is reported as done.
+    let prov = std::fs::read_to_string(out.join("stages.csv")).unwrap();
+    assert!(prov.contains(&format!("\ntrain,{},2,0\n", stages::train::KIND.version)), "{prov}");
 }

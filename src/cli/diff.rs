@@ -11,7 +11,9 @@ pub const ABOUT: &str =
 pub const LONG_ABOUT: &str = "\
 Compare results/<profile>/ between two commits (or directories): every table's changed values
 (old, new, delta), rows and columns added or removed, next to what changed in pipeline.toml for
-the profile and in the stages' versions (stages.csv, written by the report).
+the profile and in the stages' versions (stages.csv, written by the report). First of all, the
+paper's claims whose verdict changed (claims.csv: old and new verdict, old and new effect); the
+claims table is compared by verdict only, its numbers restate the other tables'.
 
 Sides: A and B are git revisions (HEAD~3, a branch, a hash; files are read with git, nothing is
 checked out) or directories. Default: HEAD against the working tree; one argument: A against the

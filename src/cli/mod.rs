@@ -5,6 +5,7 @@
 //! Numbers are validated while parsing (values.rs), so a bad value stops a command before it reads
 //! or writes anything; the worker threads are decided once, before any command runs (threads.rs).
 mod bench;
+mod claims;
 mod data;
 mod diff;
 mod eval;
@@ -73,6 +74,8 @@ pub enum Cmd {
     Stage(pipeline::StageArgs),
     #[command(about = diff::ABOUT, long_about = diff::LONG_ABOUT)]
     Diff(diff::DiffArgs),
+    #[command(about = claims::ABOUT, long_about = claims::LONG_ABOUT)]
+    Claims(claims::ClaimsArgs),
     #[command(about = bench::ABOUT, long_about = bench::LONG_ABOUT)]
     Bench(bench::BenchArgs),
     #[command(about = replay::ABOUT, long_about = replay::LONG_ABOUT)]
@@ -96,7 +99,7 @@ impl Cmd {
             Cmd::Stage(a) => match &a.command {
                 pipeline::StageCmd::Run(k) | pipeline::StageCmd::Show(k) => k.threads.threads,
             },
-            Cmd::Conditions | Cmd::Status(_) | Cmd::Verify | Cmd::Diff(_) | Cmd::Bench(_) => None,
+            Cmd::Conditions | Cmd::Status(_) | Cmd::Verify | Cmd::Diff(_) | Cmd::Claims(_) | Cmd::Bench(_) => None,
         }
     }
 
@@ -131,6 +134,7 @@ impl Cmd {
             Cmd::Verify => done(pipeline::verify()),
             Cmd::Stage(a) => done(pipeline::stage(&a)),
             Cmd::Diff(a) => diff::diff(&a),
+            Cmd::Claims(a) => done(claims::claims(&a)),
             Cmd::Bench(a) => done(bench::bench(&a)),
             Cmd::Replay(a) => done(replay::replay(&a)),
         }

@@ -25,8 +25,22 @@ pub struct PipelineArgs {
 
 impl PipelineArgs {
     fn plan(&self) -> Result<Plan, super::Error> {
+        Ok(self.plan_and_claims(None)?.0)
+    }
+
+    /// The plan, and the claims file its report checks (`explicit`, else claims.toml beside the
+    /// experiment file where there is one), loaded and checked before any work.
+    pub fn plan_and_claims(
+        &self,
+        explicit: Option<&std::path::Path>,
+    ) -> Result<(Plan, Option<pad::pipeline::claims::Claims>), super::Error> {
         let cfg = pad::pipeline::Config::load(&self.config)?;
-        Ok(Plan::new(cfg.profile(&self.profile)?))
+        let plan = Plan::new(cfg.profile(&self.profile)?);
+        let claims = match pad::pipeline::claims::locate(&self.config, explicit) {
+            Some(path) => Some(pad::pipeline::claims::load(&path, &|c| cfg.knows_condition(c))?),
+            None => None,
+        };
+        Ok((plan, claims))
     }
 }
 
@@ -80,10 +94,14 @@ pub struct RunArgs {
     /// With --executor slurm: print the sbatch commands instead of submitting them.
     #[arg(long, requires = "executor")]
     pub dry_run: bool,
+    /// The paper's claims and numbers the report checks the results against [default:
+    /// claims.toml beside the experiment file, if there is one].
+    #[arg(long, value_name = "FILE")]
+    pub claims: Option<PathBuf>,
 }
 
 pub fn run(a: &RunArgs) -> Result<(), super::Error> {
-    let plan = a.pipeline.plan()?;
+    let (plan, claims) = a.pipeline.plan_and_claims(a.claims.as_deref())?;
     let kinds = a.stages.iter().filter(|s| *s != "report").map(|s| Plan::kind(s)).collect::<Result<Vec<_>, _>>()?;
     let want_report = a.stages.is_empty() || a.stages.iter().any(|s| s == "report");
     let cache = pad::pipeline::Cache::from_env();
@@ -108,7 +126,7 @@ pub fn run(a: &RunArgs) -> Result<(), super::Error> {
         );
     }
     if want_report {
-        for p in pad::pipeline::report::report(&plan, &cache, &a.results)? {
+        for p in pad::pipeline::report::report(&plan, &cache, &a.results, claims.as_ref())? {
             eprintln!("wrote {}", p.display());
         }
     }
@@ -173,6 +191,7 @@ fn submit(
         results: a.results.clone(),
         dry_run: a.dry_run,
         report,
+        claims: a.claims.clone(),
     };
     let (jobs, outcome) = pad::pipeline::cluster::submit(plan, cache, nodes, &launch)?;
     for line in outcome.describe(&jobs) {

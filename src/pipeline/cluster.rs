@@ -17,6 +17,8 @@ pub struct Launch {
     pub dry_run: bool,
     /// Submit the report as a last job.
     pub report: bool,
+    /// The claims file the report job checks (None: claims.toml beside the experiment file).
+    pub claims: Option<PathBuf>,
 }
 
 /// The selected nodes missing from the cache, as jobs in plan order (inputs first), with the
@@ -66,9 +68,15 @@ pub fn submit(
     let command: Vec<String> =
         ["stage", "run", "--config", &config, "--profile", &profile].iter().map(|a| a.to_string()).collect();
     let command: Vec<String> = std::iter::once(pad.clone()).chain(command).collect();
+    let claims = match &launch.claims {
+        Some(c) => vec!["--claims".to_string(), s(absolute(c)?)],
+        None => Vec::new(),
+    };
     let report: Vec<String> = [pad, "run".into(), "--config".into(), config, "--profile".into(), profile]
         .into_iter()
-        .chain(["--results".to_string(), s(absolute(&launch.results)?), "--quiet".into(), "report".into()])
+        .chain(["--results".to_string(), s(absolute(&launch.results)?), "--quiet".into()])
+        .chain(claims)
+        .chain(["report".to_string()])
         .collect();
     let sub = Submission {
         jobs: &jobs,

@@ -342,6 +342,11 @@ impl Config {
         })
     }
 
+    /// Whether a condition of that name exists (built in, or defined in this file).
+    pub fn knows_condition(&self, name: &str) -> bool {
+        self.raw.conditions.contains_key(name) || condition(name).is_ok()
+    }
+
     /// A built-in condition, or one defined in [conditions.NAME] from a built-in base.
     fn condition(&self, name: &str) -> Result<Condition, String> {
         let Some(spec) = self.raw.conditions.get(name) else {

@@ -2,6 +2,7 @@
 //! runner, status, the report, and `diff` (results compared across commits). Knows which stage
 //! needs what, not how a stage computes.
 pub mod cache;
+pub mod claims;
 pub mod cluster;
 pub mod config;
 pub mod diff;

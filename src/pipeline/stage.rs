@@ -207,6 +207,9 @@ pub struct Env {
 pub struct Item<'a> {
     pub node: &'a Node,
     pub dir: PathBuf,
+    /// False for a resumable stage still under way: `dir` is its partial directory, holding
+    /// what it has done so far (only resumable kinds see such items).
+    pub complete: bool,
 }
 
 impl Item<'_> {
@@ -270,6 +273,9 @@ pub struct ReportCtx<'a> {
     pub profile: &'a Profile,
     pub nodes: &'a [Node],
     pub cache: &'a Cache,
+    /// The paper's claims and numbers (claims.toml), where the report has them: figures mark
+    /// the paper's values.
+    pub claims: Option<&'a super::claims::Claims>,
 }
 
 impl ReportCtx<'_> {

@@ -107,8 +107,32 @@ fn sem_lines(conditions: &[Runs], colors: &Colors) -> Vec<Line> {
         .collect()
 }
 
-fn sem_panel(title: &str, xlabel: &str, ylabel: &str, conditions: &[Runs], colors: &Colors) -> Panel {
-    let lines = sem_lines(conditions, colors);
+/// A number of the paper drawn on a curve figure: a marker with its SEM, in its condition's
+/// colour, named "<condition> (paper)" in the legend.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PaperMark {
+    pub condition: String,
+    pub x: f64,
+    pub y: f64,
+    /// 0 where the paper gives none.
+    pub sem: f64,
+}
+
+fn sem_panel_marked(
+    title: &str,
+    xlabel: &str,
+    ylabel: &str,
+    conditions: &[Runs],
+    marks: &[PaperMark],
+    colors: &Colors,
+) -> Panel {
+    let mut lines = sem_lines(conditions, colors);
+    lines.extend(marks.iter().map(|m| Line {
+        name: format!("{} (paper)", m.condition),
+        color: colors.of(&m.condition),
+        points: vec![(m.x, m.y)],
+        band: vec![(m.x, m.y - m.sem, m.y + m.sem)],
+    }));
     let x = Axis::fit(xlabel, lines.iter().flat_map(|l| l.points.iter().map(|p| p.0)), None);
     let y = Axis::fit(ylabel, [], Some((0.0, 100.0)));
     Panel { title: title.into(), x, y, content: Content::Lines(lines) }
@@ -118,10 +142,19 @@ fn sem_panel(title: &str, xlabel: &str, ylabel: &str, conditions: &[Runs], color
 /// one line per condition (a condition that is one point, as the untrained networks at epoch 0,
 /// is a marker with an error bar).
 pub fn accuracy_vs_epoch(panels: &[CurvePanel], colors: &Colors) -> String {
+    accuracy_vs_epoch_with_paper(panels, &[], colors)
+}
+
+/// `accuracy_vs_epoch` with the paper's numbers marked: `marks[k]` on panel k (none where
+/// `marks` is shorter).
+pub fn accuracy_vs_epoch_with_paper(panels: &[CurvePanel], marks: &[Vec<PaperMark>], colors: &Colors) -> String {
     let panels: Vec<Panel> = panels
         .iter()
-        .map(|(title, conds)| {
-            sem_panel(title, "epoch (mean ± SEM over seeds)", "linear separability (% test accuracy)", conds, colors)
+        .enumerate()
+        .map(|(k, (title, conds))| {
+            let m = marks.get(k).map_or(&[][..], |v| v.as_slice());
+            let (x, y) = ("epoch (mean ± SEM over seeds)", "linear separability (% test accuracy)");
+            sem_panel_marked(title, x, y, conds, m, colors)
         })
         .collect();
     render(&panels)
@@ -130,10 +163,18 @@ pub fn accuracy_vs_epoch(panels: &[CurvePanel], colors: &Colors) -> String {
 /// Fig. 5c,d: test accuracy (%) against the occlusion probability (curves of (p, accuracy)), one
 /// panel per read-out, one line per condition.
 pub fn accuracy_vs_occlusion(panels: &[CurvePanel], colors: &Colors) -> String {
+    accuracy_vs_occlusion_with_paper(panels, &[], colors)
+}
+
+/// `accuracy_vs_occlusion` with the paper's numbers marked, as `accuracy_vs_epoch_with_paper`.
+pub fn accuracy_vs_occlusion_with_paper(panels: &[CurvePanel], marks: &[Vec<PaperMark>], colors: &Colors) -> String {
     let panels: Vec<Panel> = panels
         .iter()
-        .map(|(title, conds)| {
-            sem_panel(title, "occlusion probability (mean ± SEM over seeds)", "test accuracy (%)", conds, colors)
+        .enumerate()
+        .map(|(k, (title, conds))| {
+            let m = marks.get(k).map_or(&[][..], |v| v.as_slice());
+            let (x, y) = ("occlusion probability (mean ± SEM over seeds)", "test accuracy (%)");
+            sem_panel_marked(title, x, y, conds, m, colors)
         })
         .collect();
     render(&panels)

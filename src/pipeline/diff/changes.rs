@@ -11,6 +11,8 @@ pub struct Diff {
     pub a: String,
     pub b: String,
     pub profile: String,
+    /// The paper's claims whose verdict changed (claims.csv), shown before any number.
+    pub verdicts: super::verdicts::Verdicts,
     /// pipeline.toml: the profile and the sections it uses.
     pub config: Section,
     /// Stage versions and counts (stages.csv of the report).

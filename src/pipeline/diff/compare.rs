@@ -293,6 +293,7 @@ mod tests {
             a: "a".into(),
             b: "b".into(),
             profile: "demo".into(),
+            verdicts: Default::default(),
             config: Section::default(),
             stages: Section::default(),
             tables,

@@ -13,6 +13,7 @@ pub mod provenance;
 pub mod run;
 pub mod source;
 pub mod table;
+pub mod verdicts;
 
 pub use changes::Diff;
 pub use error::DiffError;

@@ -28,7 +28,12 @@ pub fn render(d: &Diff, format: Format) -> String {
 pub fn headline(d: &Diff) -> String {
     let changed = d.tables.iter().filter(|t| !t.is_unchanged()).count();
     let beyond = d.beyond_noise();
-    let mut line = format!(
+    let claims = match d.verdicts.changes.len() {
+        0 => String::new(),
+        n => format!("{n} claim verdict(s) changed; "),
+    };
+    let mut line = claims
+        + &format!(
         "{} value(s) changed in {changed} of {} table(s); {beyond} change(s) beyond noise (a mean moved by more than 2 SE of the seeds)",
         d.changed_values(),
         d.tables.len()
@@ -163,8 +168,46 @@ fn text_section(out: &mut String, title: &str, s: &Section) {
     out.push('\n');
 }
 
+/// The verdict changes' cells: dataset, claim, old, new, effect old -> new.
+fn verdict_rows(d: &Diff) -> Vec<Vec<String>> {
+    let or_none = |v: &Option<String>| v.clone().unwrap_or_else(|| "(no row)".into());
+    d.verdicts
+        .changes
+        .iter()
+        .map(|c| {
+            let effect = format!("{} -> {}", dash(&c.old_effect), dash(&c.new_effect));
+            vec![c.dataset.clone(), c.claim.clone(), or_none(&c.old), or_none(&c.new), effect]
+        })
+        .collect()
+}
+
+fn dash(s: &str) -> &str {
+    if s.is_empty() {
+        "-"
+    } else {
+        s
+    }
+}
+
+const VERDICT_HEADER: [&str; 5] = ["dataset", "claim", "a", "b", "effect a -> b"];
+
+/// Whether there is anything to say about the claims (a claims table on either side).
+fn has_verdicts(d: &Diff) -> bool {
+    d.verdicts.compared
+}
+
 fn text(d: &Diff) -> String {
     let mut out = format!("pad diff, profile {}: a = {}, b = {}\n\n", d.profile, d.a, d.b);
+    if has_verdicts(d) {
+        out.push_str(&format!("the paper's claims (claims.csv): {} verdict(s) changed\n", d.verdicts.changes.len()));
+        for n in &d.verdicts.notes {
+            out.push_str(&format!("  {n}\n"));
+        }
+        if !d.verdicts.changes.is_empty() {
+            out.push_str(&aligned(&VERDICT_HEADER.map(String::from), &verdict_rows(d), &[false; 5]));
+        }
+        out.push('\n');
+    }
     text_section(&mut out, "pipeline.toml (the profile and the sections it uses)", &d.config);
     text_section(&mut out, "stage versions (stages.csv)", &d.stages);
     for t in &d.tables {
@@ -217,7 +260,20 @@ fn markdown(d: &Diff) -> String {
     let mut out = format!("### pad diff, profile `{}`: {} → {}\n\n", d.profile, d.a, d.b);
     let beyond = d.beyond_noise();
     let head = headline(d);
-    out.push_str(&if beyond > 0 { format!("**{head}**\n\n") } else { format!("{head}\n\n") });
+    let loud = beyond > 0 || !d.verdicts.changes.is_empty();
+    out.push_str(&if loud { format!("**{head}**\n\n") } else { format!("{head}\n\n") });
+    if has_verdicts(d) {
+        out.push_str("#### The paper's claims (claims.csv)\n\n");
+        for n in &d.verdicts.notes {
+            out.push_str(&format!("- {n}\n"));
+        }
+        if !d.verdicts.changes.is_empty() {
+            out.push_str(&md_table(&VERDICT_HEADER.map(String::from), &verdict_rows(d)));
+        } else if d.verdicts.notes.is_empty() {
+            out.push_str("no verdict changed\n");
+        }
+        out.push('\n');
+    }
     md_section(&mut out, "pipeline.toml", &d.config);
     md_section(&mut out, "Stage versions (stages.csv)", &d.stages);
     for t in &d.tables {
@@ -240,6 +296,15 @@ fn csv(d: &Diff) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut put = |r: [&str; 10]| w.write_record(r).expect("in-memory write");
     put(["section", "table", "key", "column", "old", "new", "delta", "two_se", "verdict", "detail"]);
+    for n in &d.verdicts.notes {
+        put(["claims_note", "claims.csv", "", "", "", "", "", "", "", n]);
+    }
+    for c in &d.verdicts.changes {
+        let key = format!("dataset={};claim={}", c.dataset, c.claim);
+        let (old, new) = (c.old.clone().unwrap_or_default(), c.new.clone().unwrap_or_default());
+        let detail = format!("effect {} -> {}", dash(&c.old_effect), dash(&c.new_effect));
+        put(["claim_verdict", "claims.csv", &key, "verdict", &old, &new, "", "", "", &detail]);
+    }
     for (sec, name) in [(&d.config, "config"), (&d.stages, "stages")] {
         for n in &sec.notes {
             put([&format!("{name}_note"), "", "", "", "", "", "", "", "", n]);

@@ -5,6 +5,7 @@ use super::compare;
 use super::error::DiffError;
 use super::source::{Layout, Source};
 use super::table::{self, Parsed};
+use crate::pipeline::claims::TABLE as CLAIMS;
 use crate::pipeline::error::PipelineError;
 use crate::pipeline::report::PROVENANCE;
 use std::path::Path;
@@ -27,6 +28,8 @@ pub fn diff(o: &Options) -> Result<Diff, PipelineError> {
         Some(arg) => Source::resolve(arg, &o.layout)?,
         None => Source::work_tree(&o.layout),
     };
+    let want_claims = o.tables.is_empty() || o.tables.iter().any(|t| t == CLAIMS || format!("{t}.csv") == CLAIMS);
+    let verdicts = if want_claims { verdicts(&a, &b)? } else { Default::default() };
     let mut tables = Vec::new();
     for name in table_names(&a, &b, o)? {
         let (ta, tb) = (read_table(&a, &name)?, read_table(&b, &name)?);
@@ -38,12 +41,26 @@ pub fn diff(o: &Options) -> Result<Diff, PipelineError> {
         a: a.label,
         b: b.label,
         profile: o.layout.profile.clone(),
+        verdicts,
         tables,
     })
 }
 
+/// claims.csv of both sides, compared by verdict.
+fn verdicts(a: &Source, b: &Source) -> Result<super::verdicts::Verdicts, DiffError> {
+    let read = |s: &Source| -> Result<Option<(Vec<u8>, String)>, DiffError> {
+        let path = s.results.join(CLAIMS);
+        Ok(s.read(&path)?.map(|bytes| (bytes, s.name(&path))))
+    };
+    let (ra, rb) = (read(a)?, read(b)?);
+    fn side(r: &Option<(Vec<u8>, String)>) -> Option<(&[u8], &str)> {
+        r.as_ref().map(|(b, n)| (b.as_slice(), n.as_str()))
+    }
+    super::verdicts::compare(side(&ra), side(&rb))
+}
+
 /// The tables to compare: those asked for (which both sides must have), else every table either
-/// side has, the provenance table aside.
+/// side has, the provenance table and the claims' verdicts (compared by verdict) aside.
 fn table_names(a: &Source, b: &Source, o: &Options) -> Result<Vec<String>, DiffError> {
     let list = |s: &Source| {
         s.tables()?.ok_or_else(|| DiffError::NoResults {
@@ -54,7 +71,7 @@ fn table_names(a: &Source, b: &Source, o: &Options) -> Result<Vec<String>, DiffE
     };
     let (la, lb) = (list(a)?, list(b)?);
     if o.tables.is_empty() {
-        let mut all: Vec<String> = la.iter().chain(&lb).filter(|n| *n != PROVENANCE).cloned().collect();
+        let mut all: Vec<String> = la.iter().chain(&lb).filter(|n| *n != PROVENANCE && *n != CLAIMS).cloned().collect();
         all.sort();
         all.dedup();
         return Ok(all);
@@ -62,6 +79,9 @@ fn table_names(a: &Source, b: &Source, o: &Options) -> Result<Vec<String>, DiffE
     let mut names = Vec::new();
     for t in &o.tables {
         let name = if t.ends_with(".csv") { t.clone() } else { format!("{t}.csv") };
+        if name == CLAIMS {
+            continue;
+        }
         for (s, l) in [(a, &la), (b, &lb)] {
             if !l.contains(&name) {
                 return Err(DiffError::MissingTable {

@@ -7,6 +7,7 @@ use crate::eval::SweepRow;
 use crate::pipeline::error::PipelineError;
 use crate::pipeline::rows::{self as report, push_seed, BySeeds};
 use crate::pipeline::stage::{decode, Contribution, Env, Inputs, Item, Kind, Planner, ReportCtx, Unit};
+use crate::report::claims::Metric;
 use crate::report::figures;
 use crate::report::tables::{Cell, Table};
 use serde::{Deserialize, Serialize};
@@ -140,9 +141,11 @@ fn report(ctx: &ReportCtx, items: &[Item]) -> Result<Contribution, PipelineError
     for (d, conds) in &sweeps {
         let panels: Vec<figures::CurvePanel> =
             (0..2).map(|k| (format!("{d}, last epoch: {}", names[k]), curves(conds, READOUTS[k]))).collect();
+        let marks = [Metric::OcclusionProbe, Metric::OcclusionRidge]
+            .map(|m| crate::pipeline::claims::marks(ctx.claims, ctx.profile, d, m));
         out.files.push((
             format!("figures/occlusion_{d}.svg"),
-            figures::accuracy_vs_occlusion(&panels, &ctx.colors()).into_bytes(),
+            figures::accuracy_vs_occlusion_with_paper(&panels, &marks, &ctx.colors()).into_bytes(),
         ));
     }
     if !sweeps.is_empty() {

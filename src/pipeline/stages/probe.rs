@@ -209,9 +209,11 @@ fn report(ctx: &ReportCtx, items: &[Item]) -> Result<Contribution, PipelineError
                 (format!("{d}: {}", names[k]), conds)
             })
             .collect();
+        // The paper's numbers are its probe's: marked on that panel only.
+        let marks = [crate::pipeline::claims::marks(ctx.claims, p, d, crate::report::claims::Metric::Probe)];
         out.files.push((
             format!("figures/accuracy_{d}.svg"),
-            figures::accuracy_vs_epoch(&panels, &ctx.colors()).into_bytes(),
+            figures::accuracy_vs_epoch_with_paper(&panels, &marks, &ctx.colors()).into_bytes(),
         ));
     }
     // summary.csv is written even when nothing is probed yet: the file a script looks for first.

@@ -91,7 +91,7 @@ impl Unit for Train {
 
 const LOSS_COLUMNS: [&str; 7] = ["L_img", "L_KL", "L_real", "L_NREM", "L_fake", "d_real", "d_fake"];
 
-/// losses.csv (every run, every epoch) and the first seed's loss figures.
+/// losses.csv (every run, every epoch trained so far) and the first seed's loss figures.
 fn report(ctx: &ReportCtx, items: &[Item]) -> Result<Contribution, PipelineError> {
     let mut out = Contribution::default();
     let mut header = vec!["dataset", "condition", "seed", "epoch"];
@@ -99,6 +99,10 @@ fn report(ctx: &ReportCtx, items: &[Item]) -> Result<Contribution, PipelineError
     let mut t = Table::new(&header);
     for it in items {
         let path = it.dir.join("losses.csv");
+        if !it.complete && !path.is_file() {
+            // A run that has not finished its first epoch yet.
+            continue;
+        }
         let (d, c, s) = (&it.node.at.dataset, it.node.at.condition_name(), it.node.at.seed.unwrap_or(0));
         if s == ctx.profile.seeds[0] {
             let text = std::fs::read_to_string(&path).at(&path)?;
