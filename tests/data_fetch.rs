@@ -353,3 +353,72 @@ fn cifar10_over_http_and_bad_records() {
     assert!(matches!(e, DataError::Truncated { .. } | DataError::MissingMember { .. }), "{e}");
     assert!(leftovers(dir.path()).is_empty());
 }
+
+/// `pad ARGS` with its address space capped at `cap` bytes (as `prlimit --as` would): a process
+/// that tried to allocate what a hostile file declares would abort (SIGABRT), not fail cleanly.
+fn pad_capped(args: &[&std::ffi::OsStr], cap: u64) -> std::process::Output {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_pad"));
+    cmd.args(args).env("RAYON_NUM_THREADS", "2");
+    // SAFETY: setrlimit is async-signal-safe; the closure touches nothing else of the parent.
+    unsafe {
+        cmd.pre_exec(move || {
+            let lim = libc::rlimit { rlim_cur: cap, rlim_max: cap };
+            if libc::setrlimit(libc::RLIMIT_AS, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd.output().unwrap()
+}
+
+#[test]
+fn a_decompression_bomb_in_an_image_folder_is_a_clear_error_under_a_memory_cap() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("shapes");
+    let png = data::image_folder::testing::png_bytes(40, 40, 3, &[9u8; 40 * 40 * 3]);
+    for p in ["train/x/1.png", "test/x/1.png"] {
+        std::fs::create_dir_all(root.join(p).parent().unwrap()).unwrap();
+        std::fs::write(root.join(p), &png).unwrap();
+    }
+    let dl = dir.path().join("dl");
+    let fetch = |root: &Path| {
+        let args =
+            ["fetch".as_ref(), "image-folder".as_ref(), "--path".as_ref(), root.as_os_str(), "--data-dir".as_ref()];
+        let mut args: Vec<&std::ffi::OsStr> = args.to_vec();
+        args.push(dl.as_os_str());
+        pad_capped(&args, 1 << 30)
+    };
+    // The cap leaves room for real work: the folder as it is decodes.
+    let o = fetch(&root);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::remove_dir_all(&dl).unwrap();
+
+    // 1 MB on disk, a valid PNG of 16384 x 16384 RGBA pixels: 1 GiB decoded, the whole cap.
+    let bomb = data::image_folder::testing::png_bomb(16_384, 16_384);
+    assert!(bomb.len() < 2 << 20);
+    std::fs::write(root.join("train/x/bomb.png"), &bomb).unwrap();
+    let o = fetch(&root);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!((o.status.code(), o.status.signal()), (Some(1), None), "{stderr}");
+    assert!(
+        stderr.contains("train/x/bomb.png: image of 16384x16384 pixels, decoding to 1 GiB (4 bytes a pixel), is larger than pad reads (at most 128 MiB decoded per image)"),
+        "{stderr}"
+    );
+    assert!(!dl.join("shapes.safetensors").exists() && leftovers(&dl).is_empty());
+
+    // A header declaring 60000 x 60000 pixels (10.8 GB), as a JPEG this time.
+    std::fs::remove_file(root.join("train/x/bomb.png")).unwrap();
+    std::fs::write(root.join("test/x/big.jpg"), data::image_folder::testing::jpeg_header(60_000, 60_000)).unwrap();
+    let o = fetch(&root);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!((o.status.code(), o.status.signal()), (Some(1), None), "{stderr}");
+    assert!(
+        stderr.contains(
+            "test/x/big.jpg: image of 60000x60000 pixels is larger than pad reads (at most 16384 pixels a side)"
+        ),
+        "{stderr}"
+    );
+}

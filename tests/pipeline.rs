@@ -229,6 +229,51 @@ fn two_runs_sharing_a_cache_compute_each_key_once() {
     assert_eq!(cache.verify().unwrap().0, 6);
 }
 
+#[test]
+fn bad_conditions_and_absurd_profiles_are_refused_at_load_naming_key_line_and_size() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("pipeline.toml");
+    let cache = tmp.path().join("cache");
+    let status = |text: &str| {
+        std::fs::write(&path, text).unwrap();
+        let t = std::time::Instant::now();
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_pad"))
+            .args(["status", "--profile", "tiny", "--config"])
+            .arg(&path)
+            .env("PAD_CACHE", &cache)
+            .output()
+            .unwrap();
+        assert!(t.elapsed() < std::time::Duration::from_secs(20), "{:?}", t.elapsed());
+        assert_eq!(o.status.code(), Some(1));
+        assert!(!cache.exists());
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    let base = config("", "[0]");
+    let line_of = |text: &str, needle: &str| text.lines().position(|l| l.starts_with(needle)).unwrap() + 1;
+    // A condition defined in the file, with a parameter no training can use: named with its line,
+    // whether a profile uses it or not.
+    for (value, why) in [("n = nan", "NaN is not a loss weight"), ("epsilon = -0.5", "-0.5 is not a noise std")] {
+        let text = format!("{base}\n[conditions.odd]\nbase = \"pad\"\n{value}\n");
+        let key = value.split(' ').next().unwrap();
+        let want = format!("pad: error: {}:{}: conditions.odd.{key}: {why}", path.display(), line_of(&text, key));
+        assert!(status(&text).starts_with(&want), "{want}");
+    }
+    // An absurd epoch count, and a plan that would be too large, answer at once.
+    let text = base.replace("epochs = 1", "epochs = 1000000000000");
+    let want = format!(
+        "{}:{}: profiles.tiny.epochs: 1000000000000 is more than 10000",
+        path.display(),
+        line_of(&text, "epochs")
+    );
+    let e = status(&text);
+    assert!(e.contains(&want), "{e}");
+    let seeds: Vec<String> = (0..12).map(|s| s.to_string()).collect();
+    let text =
+        base.replace("epochs = 1", "epochs = 10000").replace("seeds = [0]", &format!("seeds = [{}]", seeds.join(", ")));
+    let e = status(&text);
+    assert!(e.contains("profiles.tiny: its plan would have 240193 stages (1 dataset(s) x 2 condition(s) x 12 seed(s), 10001 probed epochs each), more than the 100000 pad plans at once"), "{e}");
+}
+
 /// Synthetic Inception weights (the formula of tests/golden/make_fid_fixture.py) as a file.
 fn synthetic_inception(dir: &Path) -> std::path::PathBuf {
     let path = dir.join("inception-synthetic.safetensors");

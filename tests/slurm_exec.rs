@@ -7,8 +7,8 @@
 //! Tests share the one cluster and never restart it; each has its own cache and control
 //! directory, and keys unique to the run (job ids restart after a clean cluster start).
 use pad::pipeline::slurm::{
-    cluster_info, final_status, record_path, statuses, submit, Action, Job, JobStatus, SlurmConfig, SlurmRecord,
-    Submission,
+    cluster_info, final_status, job_name, log_tail, record_path, statuses, submit, Action, FinalJob, Job, JobStatus,
+    SlurmConfig, SlurmRecord, Submission,
 };
 use sha2::{Digest, Sha256};
 use std::io::Write;
@@ -36,7 +36,8 @@ fn slurm_or_skip(test: &str) -> bool {
 
 /// Stands in for `pad stage run --config .. --profile .. KEY`: argv CTL KEY; CTL/KEY.job says
 /// "stage S", "input STAGE/KEY" and "sleep SECONDS" lines; CTL/KEY.fail makes it fail,
-/// CTL/KEY.gate makes it wait until the file is removed.
+/// CTL/KEY.kill makes it kill itself (SIGKILL) mid-run, CTL/KEY.gate makes it wait until the
+/// file is removed.
 const FAKE_PAD: &str = r#"#!/bin/sh
 ctl=$1; key=$2
 stage=$(sed -n 's/^stage //p' "$ctl/$key.job")
@@ -50,6 +51,7 @@ s=$(sed -n 's/^sleep //p' "$ctl/$key.job")
 n=0
 while [ -e "$ctl/$key.gate" ] && [ $n -lt 1200 ]; do sleep 0.1; n=$((n+1)); done
 if [ -e "$ctl/$key.fail" ]; then echo "failing on purpose: $key"; exit 1; fi
+if [ -e "$ctl/$key.kill" ]; then echo "epoch 1 of 50"; echo "killed mid-run: $key"; kill -9 $$; fi
 tmp="$PAD_CACHE/$stage/.$key.$$"
 mkdir -p "$tmp" && echo '{}' > "$tmp/manifest.json" && mv "$tmp" "$PAD_CACHE/$stage/$key" || exit 3
 echo "computed $key"
@@ -123,7 +125,7 @@ impl World {
             command: &self.command,
             cache: &self.cache,
             config: &self.config,
-            final_job: final_job.then_some(self.report.as_slice()),
+            final_job: final_job.then_some(FinalJob { id: "report", argv: &self.report }),
             dry_run,
         };
         submit(&sub).unwrap()
@@ -137,7 +139,7 @@ impl World {
         let t = Instant::now();
         loop {
             let st = self.statuses(jobs);
-            let fin = final_status(&self.cache, &self.report, &self.config);
+            let fin = final_status(&self.cache, "report", &self.config);
             let busy = |s: &JobStatus| matches!(s, JobStatus::Queued { .. } | JobStatus::Running { .. });
             if !st.iter().any(busy) && !busy(&fin) {
                 return st;
@@ -189,7 +191,7 @@ fn chain_runs_in_dependency_order_and_the_final_job_last() {
     eprintln!("chain of 4 jobs (3 afterok hops) + final job: {:.1} s", t.elapsed().as_secs_f64());
     assert_eq!(st, vec![JobStatus::Fresh; 4]);
     let Some(fin) = &out.final_job else { panic!() };
-    assert_eq!(final_status(&w.cache, &w.report, &w.config), JobStatus::Completed { id: id(fin) });
+    assert_eq!(final_status(&w.cache, "report", &w.config), JobStatus::Completed { id: id(fin) });
     assert!(w.cache.join("final-out/FINAL/manifest.json").is_file());
     // Each stage started only after its inputs were committed; the final job after everything.
     assert!(w.pos(&format!("done {}", js[0].key)) < w.pos(&format!("start {}", js[1].key)));
@@ -242,7 +244,7 @@ fn failure_cancels_dependants_and_a_rerun_submits_only_what_is_missing() {
         };
         assert_eq!(s, &want);
     }
-    assert!(matches!(final_status(&w.cache, &w.report, &w.config), JobStatus::Failed { .. }));
+    assert!(matches!(final_status(&w.cache, "report", &w.config), JobStatus::Failed { .. }));
 
     // Fixed; the caller passes what is missing (deps re-indexed), as `pad run` would.
     w.flag(&js[1].key, "fail", false);
@@ -256,7 +258,7 @@ fn failure_cancels_dependants_and_a_rerun_submits_only_what_is_missing() {
         assert!(matches!(a, Action::Submitted { .. }) && id(a) != id(old), "{a:?} vs {old:?}");
     }
     assert_eq!(w.settle(&js), vec![JobStatus::Fresh; 5]);
-    assert!(matches!(final_status(&w.cache, &w.report, &w.config), JobStatus::Completed { .. }));
+    assert!(matches!(final_status(&w.cache, "report", &w.config), JobStatus::Completed { .. }));
     assert_eq!(w.count(&format!("start {}", js[0].key)), 1);
     assert_eq!(w.count(&format!("start {}", js[4].key)), 1);
     assert_eq!(w.count(&format!("start {}", js[1].key)), 2);
@@ -319,4 +321,134 @@ fn a_record_of_a_job_slurm_no_longer_knows_is_resubmitted() {
     let out = w.submit(&js, false, false);
     assert!(matches!(out.jobs[0], Action::Submitted { .. }), "{out:?}");
     assert_eq!(w.settle(&js), vec![JobStatus::Fresh]);
+}
+
+/// The jobs squeue knows (any state) that write their logs into `cache`: (name, id).
+fn jobs_of(cache: &std::path::Path) -> Vec<(String, u64)> {
+    let out = std::process::Command::new("squeue")
+        .args(["-h", "-t", "all", "-O", "JobID:|,Name:|,StdOut:|"])
+        .output()
+        .unwrap();
+    let logs = format!("{}/logs/", cache.display().to_string().replace('%', "%%"));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.splitn(3, '|').collect();
+            (f.len() == 3 && f[2].starts_with(&logs)).then(|| (f[1].to_string(), f[0].trim().parse().unwrap()))
+        })
+        .collect()
+}
+
+#[test]
+fn two_submitters_at_once_submit_each_key_once() {
+    if !slurm_or_skip("concurrent") {
+        return;
+    }
+    let w = world("concurrent");
+    let js = w.jobs(&[
+        ("data", "data d", &[], 0.0),
+        ("train", "train d/pad/seed0", &[0], 0.0),
+        ("probe", "probe d/pad/seed0", &[1], 0.0),
+        ("dreams", "dreams d/pad/seed0", &[1, 0], 0.0),
+        ("data", "data e", &[], 0.0),
+    ]);
+    w.final_needs(&js);
+    // The first job waits, so nothing completes while the two submit.
+    w.flag(&js[0].key, "gate", true);
+    let start = std::sync::Barrier::new(2);
+    let outs: Vec<_> = std::thread::scope(|s| {
+        let run = || {
+            start.wait();
+            w.submit(&js, true, false)
+        };
+        let a = s.spawn(run);
+        let b = s.spawn(run);
+        vec![a.join().unwrap(), b.join().unwrap()]
+    });
+    let submitted: usize = outs
+        .iter()
+        .map(|o| o.jobs.iter().chain(&o.final_job).filter(|a| matches!(a, Action::Submitted { .. })).count())
+        .sum();
+    assert_eq!(submitted, js.len() + 1, "{outs:?}");
+    for (a, b) in outs[0].jobs.iter().chain(&outs[0].final_job).zip(outs[1].jobs.iter().chain(&outs[1].final_job)) {
+        assert_eq!(id(a), id(b), "both submitters wait for the same jobs");
+    }
+    let mut names: Vec<String> = jobs_of(&w.cache).into_iter().map(|(n, _)| n).collect();
+    names.sort();
+    assert_eq!(names.len(), js.len() + 1, "{names:?}");
+    names.dedup();
+    assert_eq!(names.len(), js.len() + 1, "no job name twice");
+    w.flag(&js[0].key, "gate", false);
+    assert_eq!(w.settle(&js), vec![JobStatus::Fresh; js.len()]);
+    assert!(matches!(final_status(&w.cache, "report", &w.config), JobStatus::Completed { .. }));
+    for j in &js {
+        assert_eq!(w.count(&format!("start {}", j.key)), 1);
+    }
+    assert_eq!(w.count("start FINAL"), 1);
+}
+
+#[test]
+fn a_job_whose_record_is_lost_and_reruns_in_flight_keep_one_job_per_key_and_one_report() {
+    if !slurm_or_skip("lost") {
+        return;
+    }
+    let w = world("lost");
+    let js = w.jobs(&[("data", "data d", &[], 0.0), ("probe", "probe d", &[0], 0.0), ("data", "data e", &[], 0.0)]);
+    w.final_needs(&js);
+    w.flag(&js[0].key, "gate", true);
+    let first = w.submit(&js, true, false);
+    // data e completes while data d waits: the rerun's final job waits for a subset of the jobs
+    // the first one waits for, so it is kept, not doubled.
+    let t = Instant::now();
+    while w.statuses(&js)[2] != JobStatus::Fresh {
+        assert!(t.elapsed() < Duration::from_secs(120), "{:?}", w.statuses(&js));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The probe's record is deleted (what the "unreadable record" error tells the user to do)
+    // while its job waits.
+    std::fs::remove_file(record_path(&w.cache, "probe", &js[1].key)).unwrap();
+    for _ in 0..2 {
+        let again = w.submit(&js, true, false);
+        assert_eq!(again.jobs[1], Action::Reused { id: id(&first.jobs[1]), state: "PENDING".into() });
+        assert_eq!(again.jobs[2], Action::Fresh);
+        let (Some(a), Some(f)) = (&again.final_job, &first.final_job) else { panic!() };
+        assert_eq!(id(a), id(f), "{again:?}");
+    }
+    let rec = SlurmRecord::read(&record_path(&w.cache, "probe", &js[1].key)).unwrap().unwrap();
+    assert_eq!((rec.job_id, rec.job_name.as_str()), (id(&first.jobs[1]), job_name("probe", &js[1].key).as_str()));
+    assert_eq!(jobs_of(&w.cache).len(), js.len() + 1, "{:?}", jobs_of(&w.cache));
+    w.flag(&js[0].key, "gate", false);
+    assert_eq!(w.settle(&js), vec![JobStatus::Fresh; 3]);
+    assert_eq!(w.count(&format!("start {}", js[1].key)), 1);
+    assert_eq!(w.count("start FINAL"), 1);
+}
+
+#[test]
+fn a_killed_stage_and_a_failed_report_say_why_with_their_logs() {
+    if !slurm_or_skip("killed") {
+        return;
+    }
+    let w = world("killed");
+    let js = w.jobs(&[("data", "data d", &[], 0.0), ("train", "train d/pad/seed0", &[0], 0.0)]);
+    w.final_needs(&js);
+    w.flag(&js[1].key, "kill", true);
+    w.submit(&js, true, false);
+    let st = w.settle(&js);
+    let JobStatus::Failed { log: Some(log), .. } = &st[1] else { panic!("{st:?}") };
+    let line = st[1].to_string();
+    assert!(line.contains(": FAILED, killed by signal 9 (SIGKILL)); log: "), "{line}");
+    assert!(!line.contains("JobLaunchFailure"), "{line}");
+    assert_eq!(log_tail(log, 2), ["epoch 1 of 50", format!("killed mid-run: {}", js[1].key).as_str()]);
+    let fin = final_status(&w.cache, "report", &w.config);
+    assert!(matches!(fin, JobStatus::Failed { log: None, .. }), "cancelled, as its input failed: {fin}");
+
+    // The stages fixed, the report itself fails: it is shown failed, with its log.
+    w.flag(&js[1].key, "kill", false);
+    w.flag("FINAL", "fail", true);
+    w.submit(&js[1..2].iter().map(|j| Job { deps: vec![], ..j.clone() }).collect::<Vec<_>>(), true, false);
+    assert_eq!(w.settle(&js), vec![JobStatus::Fresh; 2]);
+    let fin = final_status(&w.cache, "report", &w.config);
+    let JobStatus::Failed { log: Some(log), .. } = &fin else { panic!("{fin:?}") };
+    assert!(fin.to_string().contains(": FAILED, exit code 1:0, NonZeroExitCode); log: "), "{fin}");
+    assert_eq!(log_tail(log, 5), ["failing on purpose: FINAL"]);
 }

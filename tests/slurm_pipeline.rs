@@ -141,3 +141,93 @@ fn a_profile_on_slurm_gives_the_local_results_and_a_failure_costs_only_its_depen
     assert_eq!(std::fs::metadata(data_dir).unwrap().modified().unwrap(), fresh_before, "fresh data not recomputed");
     assert_eq!(read_tree(&tmp.path().join("broken")), read_tree(&tmp.path().join("local")), "resumed vs local results");
 }
+
+/// The jobs squeue knows (any state) that write their logs into `cache`, by name.
+fn job_names_of(cache: &Path) -> Vec<String> {
+    let out = Command::new("squeue").args(["-h", "-t", "all", "-O", "Name:|,StdOut:|"]).output().unwrap();
+    let logs = format!("{}/logs/", cache.display().to_string().replace('%', "%%"));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once('|').filter(|(_, out)| out.starts_with(&logs)).map(|(n, _)| n.to_string()))
+        .collect()
+}
+
+/// Waits until no stage is queued or running and the report job has ended; returns `pad
+/// status`'s (stdout, stderr).
+fn settle_with_report(cache: &Path, config: &str) -> (String, String) {
+    let t = Instant::now();
+    loop {
+        let (_, out, err) = pad(cache, &["status", "--config", config, "--profile", "tiny"]);
+        let busy = out.lines().any(|l| l.contains("queued") || l.contains("running"));
+        let report = err.lines().find(|l| l.starts_with("report job: ")).unwrap_or_default();
+        if !busy && (report.contains("failed") || report.contains("completed")) {
+            return (out, err);
+        }
+        assert!(t.elapsed() < Duration::from_secs(900), "jobs did not settle:\n{out}{err}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[test]
+fn two_runs_at_once_submit_each_stage_once_and_a_failed_report_is_shown_until_rewritten() {
+    if !slurm_or_skip() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    // One condition and one seed: 11 stages.
+    let rest = "\n[eval]\nprobe_epochs = 2\npca_samples = 300\n\n[slurm]\ncpus_per_task = 1\ntime = \"00:20:00\"\n";
+    let config = tmp.path().join("pipeline.toml");
+    std::fs::write(&config, common::demo_dataset() + rest + &common::tiny_profile(r#"["pad"]"#, "[0]")).unwrap();
+    let config = config.to_str().unwrap();
+    let stages = Plan::new(Config::load(Path::new(config)).unwrap().profile("tiny").unwrap()).nodes.len();
+    assert_eq!(stages, 11);
+    // The results "directory" is a file, so the report job fails.
+    let results = tmp.path().join("results");
+    std::fs::write(&results, "not a directory").unwrap();
+    let cache = tmp.path().join("cache");
+    let run =
+        ["run", "--config", config, "--profile", "tiny", "--executor", "slurm", "--results", results.to_str().unwrap()];
+
+    // Two `pad run`s started at the same moment on one cache.
+    let start = std::sync::Barrier::new(2);
+    let outs: Vec<(bool, String, String)> = std::thread::scope(|s| {
+        let go = || {
+            start.wait();
+            pad(&cache, &run)
+        };
+        let (a, b) = (s.spawn(go), s.spawn(go));
+        vec![a.join().unwrap(), b.join().unwrap()]
+    });
+    for (ok, _, err) in &outs {
+        assert!(ok, "{err}");
+    }
+    let submitted: usize =
+        outs.iter().map(|(_, out, _)| out.lines().filter(|l| l.starts_with("submitted")).count()).sum();
+    let mut names = job_names_of(&cache);
+    assert_eq!((submitted, names.len()), (stages + 1, stages + 1), "{outs:?}\n{names:?}");
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), stages + 1, "a job name twice");
+
+    // Every stage fresh, yet the results are not written: status says so, with the log's end.
+    let (out, err) = settle_with_report(&cache, config);
+    assert!(out.lines().all(|l| l.contains(" fresh ")), "{out}");
+    let report = err.lines().find(|l| l.starts_with("report job: ")).unwrap();
+    assert!(
+        report.starts_with("report job: failed (job ")
+            && report.contains(": FAILED, exit code 1:0, NonZeroExitCode); log: ")
+            && report.ends_with(": the results are not written; fix the cause, then `pad run --executor slurm` submits the report again"),
+        "{err}"
+    );
+    assert!(err.lines().any(|l| l.starts_with("  | pad: error: ") && l.contains("results")), "{err}");
+
+    // Fixed: the next run submits the report alone, and status then says the results are written.
+    std::fs::remove_file(&results).unwrap();
+    let (ok, out, err) = pad(&cache, &run);
+    assert!(ok, "{err}");
+    assert_eq!(out.lines().filter(|l| l.starts_with("submitted")).collect::<Vec<_>>().len(), 1, "{out}");
+    assert!(out.lines().any(|l| l.starts_with("submitted  final job")), "{out}");
+    let (_, err) = settle_with_report(&cache, config);
+    assert!(err.contains("report job: completed (job ") && err.contains("): the results are written"), "{err}");
+    assert!(results.join("tiny/summary.md").is_file());
+}

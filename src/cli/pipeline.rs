@@ -297,6 +297,9 @@ pub fn status(a: &StatusArgs) -> Result<(), super::Error> {
             _ => st.name().to_string(),
         };
         println!("{:<10} {:<24} {}  {}", n.kind().name, word, &n.key[..16], n.label);
+        if let Some(pad::pipeline::slurm::JobStatus::Failed { log: Some(log), .. }) = jobs.as_ref().map(|j| &j[i]) {
+            print_tail(log);
+        }
     }
     eprintln!(
         "{} stages, {} missing (profile {}, cache {})",
@@ -305,6 +308,26 @@ pub fn status(a: &StatusArgs) -> Result<(), super::Error> {
         plan.profile.name,
         cache.root.display()
     );
+    // The report job, when `pad run --executor slurm` submitted one: "all fresh" alone does not
+    // say the results were written.
+    if let Some(report) = pad::pipeline::cluster::report_status(&plan, &cache, &a.pipeline.config)? {
+        use pad::pipeline::slurm::JobStatus;
+        let what = match &report {
+            JobStatus::Completed { .. } => "the results are written",
+            JobStatus::Queued { .. } => "the results are not yet written (it runs once every stage is fresh)",
+            JobStatus::Running { .. } => "the results are being written",
+            JobStatus::Failed { .. } => {
+                "the results are not written; fix the cause, then `pad run --executor slurm` submits the report again"
+            }
+            _ => "whether the results are written is not known",
+        };
+        eprintln!("report job: {report}: {what}");
+        if let JobStatus::Failed { log: Some(log), .. } = &report {
+            for line in pad::pipeline::slurm::log_tail(log, TAIL_LINES) {
+                eprintln!("  | {line}");
+            }
+        }
+    }
     let c = pad::pipeline::status::costs(&plan, &cache);
     if c.total > 0.0 {
         eprintln!(
@@ -322,6 +345,16 @@ pub fn status(a: &StatusArgs) -> Result<(), super::Error> {
         }
     }
     Ok(())
+}
+
+/// Lines of a failed job's log shown under its status.
+const TAIL_LINES: usize = 3;
+
+/// The last lines of a failed job's log, indented under its line.
+fn print_tail(log: &std::path::Path) {
+    for line in pad::pipeline::slurm::log_tail(log, TAIL_LINES) {
+        println!("{:<10} | {line}", "");
+    }
 }
 
 pub fn verify() -> Result<(), super::Error> {

@@ -3,12 +3,8 @@
 //! gzip stream (nothing is extracted to disk). A record is 1 label byte then 3,072 bytes of
 //! R, G, B planes, row-major, i.e. already CHW.
 
-use super::error::stream_err;
-use super::image_folder::safe_components;
-use super::{DataError, Dataset, Split, PLANE};
-use crate::files::At;
+use super::{limits, targz, DataError, Dataset, Split, PLANE};
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::Path;
 
 pub const RECORD: usize = 1 + 3 * PLANE;
@@ -28,6 +24,7 @@ pub fn parse_batch(bytes: &[u8], archive: &Path, member: &str, split: &mut Split
             record: RECORD,
         });
     }
+    limits::check_count(archive, (split.n + bytes.len() / RECORD) as u64)?;
     for (i, rec) in bytes.chunks_exact(RECORD).enumerate() {
         if rec[0] as usize >= CLASSES.len() {
             return Err(DataError::LabelOutOfRange {
@@ -47,21 +44,14 @@ pub fn parse_batch(bytes: &[u8], archive: &Path, member: &str, split: &mut Split
 
 /// Reads the six batch files from the archive stream and builds the dataset.
 pub fn load_cifar10(archive: &Path) -> Result<Dataset, DataError> {
-    let f = std::fs::File::open(archive).at(archive)?;
-    let gz = flate2::read::GzDecoder::new(std::io::BufReader::with_capacity(1 << 20, f));
-    let mut tar = tar::Archive::new(gz);
     let mut members: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    for entry in tar.entries().map_err(|e| stream_err(archive, e))? {
-        let mut entry = entry.map_err(|e| stream_err(archive, e))?;
-        let path = entry.path().map_err(|e| stream_err(archive, e))?.into_owned();
-        let parts = safe_components(&path, archive)?;
-        let Some(file) = parts.last() else { continue };
+    targz::read_members(archive, |m| {
+        let Some(file) = m.parts.last().cloned() else { return Ok(()) };
         if TRAIN_MEMBERS.contains(&file.as_str()) || file == TEST_MEMBER {
-            let mut bytes = Vec::with_capacity(entry.size().min(1 << 28) as usize);
-            entry.read_to_end(&mut bytes).map_err(|e| stream_err(archive, e))?;
-            members.insert(file.clone(), bytes);
+            members.insert(file, m.read(limits::MAX_FILE_BYTES)?);
         }
-    }
+        Ok(())
+    })?;
     let mut take = |m: &str| {
         members.remove(m).ok_or_else(|| DataError::MissingMember { path: archive.to_path_buf(), member: m.to_string() })
     };

@@ -48,6 +48,9 @@ pub enum DataError {
     Lock { path: PathBuf, detail: String },
     #[error("{key}: {detail}")]
     Config { key: String, detail: String },
+    /// A size the file declares (or its inflated length) over one of `limits`' bounds.
+    #[error("{path}: {what} is larger than pad reads (at most {limit})")]
+    TooLarge { path: PathBuf, what: String, limit: String },
 }
 
 /// What is wrong with an artifact: its bytes are not safetensors, or its content is not a
@@ -64,6 +67,9 @@ pub enum ArtifactProblem {
 /// archive, everything else stays an I/O error.
 pub(crate) fn stream_err(path: &std::path::Path, e: std::io::Error) -> DataError {
     use std::io::ErrorKind::*;
+    if let Some(over) = e.get_ref().and_then(|i| i.downcast_ref::<super::limits::OverLimit>()) {
+        return over.to_error();
+    }
     match e.kind() {
         UnexpectedEof | InvalidData | InvalidInput => {
             DataError::Truncated { path: path.to_path_buf(), detail: e.to_string() }

@@ -1,9 +1,8 @@
 //! IDX files (MNIST, Fashion-MNIST): `00 00 08 ndim`, big-endian u32 dims, then u8 data.
 
 use super::error::stream_err;
-use super::{resize, DataError, Split, PLANE};
+use super::{limits, resize, DataError, Split, PLANE};
 use crate::files::At;
-use std::io::Read;
 use std::path::Path;
 
 /// A decoded IDX array of unsigned bytes.
@@ -13,12 +12,12 @@ pub struct IdxArray {
     pub data: Vec<u8>,
 }
 
-/// Decompresses a whole .gz file; a truncated or corrupt stream is a `Truncated` error.
+/// Decompresses a whole .gz file; a truncated or corrupt stream is a `Truncated` error, one that
+/// inflates past `limits::MAX_FILE_BYTES` a `TooLarge` one.
 pub fn read_gz(path: &Path) -> Result<Vec<u8>, DataError> {
     let f = std::fs::File::open(path).at(path)?;
-    let mut out = Vec::new();
-    flate2::read::GzDecoder::new(std::io::BufReader::new(f)).read_to_end(&mut out).map_err(|e| stream_err(path, e))?;
-    Ok(out)
+    let gz = flate2::read::GzDecoder::new(std::io::BufReader::new(f));
+    limits::read_bounded(gz, limits::MAX_FILE_BYTES, path, "the gzip stream").map_err(|e| stream_err(path, e))
 }
 
 /// Parses an IDX byte buffer holding unsigned bytes (type 0x08).
@@ -82,6 +81,8 @@ pub fn split_from_idx(
         });
     }
     let (n, h, w) = (images.dims[0], images.dims[1], images.dims[2]);
+    // Each image becomes a 32x32 plane whatever its size: tiny declared images would multiply.
+    limits::check_count(image_path, n as u64)?;
     if let Some((i, &l)) = labels.data.iter().enumerate().find(|(_, &l)| l as usize >= classes) {
         return Err(DataError::LabelOutOfRange {
             path: label_path.to_path_buf(),

@@ -10,10 +10,12 @@ pub mod fetch_artifact;
 pub mod idx;
 pub mod image_folder;
 pub mod images;
+pub mod limits;
 pub mod lock;
 pub mod resize;
 pub mod sources;
 pub mod svhn_mat;
+pub mod targz;
 
 use std::path::Path;
 

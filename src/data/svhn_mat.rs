@@ -3,9 +3,8 @@
 //! train_32x32.mat / test_32x32.mat: X is 32x32x3xN uint8 in column-major order
 //! (X[row, col, channel, image]), y is Nx1 double where 10 stands for digit 0 (stored as 0).
 
-use super::{DataError, Split, PLANE, SIDE};
+use super::{limits, DataError, Split, PLANE, SIDE};
 use crate::files::At;
-use std::io::Read;
 use std::path::Path;
 
 const MI_INT8: u32 = 1;
@@ -178,10 +177,14 @@ pub fn parse_mat(bytes: &[u8], path: &Path) -> Result<Vec<MatVar>, DataError> {
         match ty {
             MI_MATRIX => vars.push(parse_matrix(data, at + 8, be, path)?),
             MI_COMPRESSED => {
-                let mut out = Vec::new();
-                flate2::read::ZlibDecoder::new(data)
-                    .read_to_end(&mut out)
-                    .map_err(|e| err(at, format!("compressed element does not inflate: {e}")))?;
+                let z = flate2::read::ZlibDecoder::new(data);
+                let out = match limits::read_bounded(z, limits::MAX_FILE_BYTES, path, "a compressed element") {
+                    Ok(out) => out,
+                    Err(e) => match e.get_ref().and_then(|i| i.downcast_ref::<limits::OverLimit>()) {
+                        Some(over) => return Err(over.to_error()),
+                        None => return Err(err(at, format!("compressed element does not inflate: {e}"))),
+                    },
+                };
                 let mut inner = Cursor { buf: &out, pos: 0, base: at, be, path };
                 let (ity, idata) = inner.element(false)?;
                 if ity == MI_MATRIX {

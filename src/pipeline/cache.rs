@@ -229,14 +229,18 @@ fn verify_entry(dir: &Path) -> Result<(), CacheError> {
 
 /// `<key>.partial-<host>-`: the private work directories of `key` made on this host.
 fn private_prefix(key: &str) -> String {
+    format!("{key}.partial-{}-", hostname())
+}
+
+/// This host's name, as letters, digits and '-' only (it goes into file names).
+pub(crate) fn hostname() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-    let host: String = host.trim().chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
-    format!("{key}.partial-{host}-")
+    host.trim().chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect()
 }
 
 /// Whether a process with this pid exists on this host (a recycled pid counts as alive: its
 /// directory then waits for a later run, which is safe).
-fn process_alive(pid: u32) -> bool {
+pub(crate) fn process_alive(pid: u32) -> bool {
     Path::new("/proc").join(pid.to_string()).exists()
 }
 

@@ -4,7 +4,7 @@
 use super::cache::Cache;
 use super::error::PipelineError;
 use super::plan::Plan;
-use super::slurm::{self, Job, JobStatus, Outcome, Submission};
+use super::slurm::{self, FinalJob, Job, JobStatus, Outcome, Submission};
 use crate::files::At;
 use std::path::{Path, PathBuf};
 
@@ -65,6 +65,7 @@ pub fn submit(
     let s = |p: PathBuf| p.to_string_lossy().into_owned();
     let (pad, config) = (s(absolute(&launch.pad)?), s(absolute(&launch.config)?));
     let profile = plan.profile.name.clone();
+    let id = report_id(Path::new(&config), &profile);
     let command: Vec<String> =
         ["stage", "run", "--config", &config, "--profile", &profile].iter().map(|a| a.to_string()).collect();
     let command: Vec<String> = std::iter::once(pad.clone()).chain(command).collect();
@@ -83,7 +84,7 @@ pub fn submit(
         command: &command,
         cache: &root,
         config: &plan.profile.slurm,
-        final_job: launch.report.then_some(report.as_slice()),
+        final_job: launch.report.then_some(FinalJob { id: &id, argv: &report }),
         dry_run: launch.dry_run,
     };
     let outcome = slurm::submit(&sub)?;
@@ -95,6 +96,21 @@ pub fn submit(
 pub fn check_config(plan: &Plan) -> Result<(), PipelineError> {
     let kinds: Vec<&str> = super::stages::KINDS.iter().map(|k| k.name).collect();
     Ok(plan.profile.slurm.validate(&kinds)?)
+}
+
+/// The identity of a profile's report job: one per experiment file (absolute) and profile, so a
+/// second `pad run` keeps it or replaces it, and `pad status` finds it.
+fn report_id(config: &Path, profile: &str) -> String {
+    format!("report\0{}\0{profile}", config.display())
+}
+
+/// The report job of this experiment file and profile, if one was ever submitted to this cache.
+pub fn report_status(plan: &Plan, cache: &Cache, config: &Path) -> Result<Option<JobStatus>, PipelineError> {
+    let id = report_id(&absolute(config)?, &plan.profile.name);
+    if !slurm::final_record_path(&cache.root, &id).exists() {
+        return Ok(None);
+    }
+    Ok(Some(slurm::final_status(&cache.root, &id, &plan.profile.slurm)))
 }
 
 /// Every node's Slurm state (fresh, not submitted, queued, running, failed with its log).

@@ -44,12 +44,12 @@ pub struct DatasetSpec {
 pub struct ConditionSpec {
     pub base: Spanned<String>,
     pub summary: Option<String>,
-    pub w: Option<f32>,
-    pub n: Option<f32>,
-    pub r: Option<f32>,
-    pub epsilon: Option<f32>,
+    pub w: Option<Spanned<f32>>,
+    pub n: Option<Spanned<f32>>,
+    pub r: Option<Spanned<f32>>,
+    pub epsilon: Option<Spanned<f32>>,
     /// [z, z_old, noise] coefficients of REM's latent mixture.
-    pub rem_mix: Option<[f32; 3]>,
+    pub rem_mix: Option<Spanned<[f32; 3]>>,
     /// "latent" or "rem_mixture"
     pub nrem_source: Option<Spanned<String>>,
     /// "wake_nrem_rem" or "wake_rem_nrem"
@@ -60,8 +60,11 @@ pub struct ConditionSpec {
 #[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct EvalSpec {
+    #[serde(deserialize_with = "positive_number")]
     pub probe_lr: f32,
+    #[serde(deserialize_with = "probe_batch")]
     pub probe_batch: usize,
+    #[serde(deserialize_with = "probe_epochs")]
     pub probe_epochs: usize,
     pub probe_seed: u64,
     /// Penalty of the ridge read-out beside the paper's probe (eval/ridge.rs).
@@ -71,10 +74,12 @@ pub struct EvalSpec {
     /// images and noise, FID samples.
     pub eval_seed: u64,
     /// Test images in the PCA projection (Fig. 6b-d).
+    #[serde(deserialize_with = "pca_samples")]
     pub pca_samples: usize,
     /// The "early" checkpoint of dreams and dream FID (Fig. 3); the late one is the last epoch.
     pub early_epoch: usize,
     /// Images per FID side (the paper: 10,000; the authors' script: 500).
+    #[serde(deserialize_with = "fid_samples")]
     pub fid_samples: usize,
     /// Inception-v3 weights as safetensors (tools/convert_inception.py, docs/fid.md).
     pub fid_weights: Option<String>,
@@ -82,15 +87,67 @@ pub struct EvalSpec {
     pub fid_layout: crate::eval::inception::Layout,
 }
 
-/// A finite number > 0 (refused while the file is read, so the error shows the line).
-fn positive_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-    let v = <f64 as Deserialize>::deserialize(d)?;
-    if v.is_finite() && v > 0.0 {
+/// A finite number > 0 (refused while the file is read, so the error shows the line). An f32 is
+/// checked after its conversion: 1e39 becomes infinite.
+fn positive_number<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Copy + Into<f64> + std::fmt::Display,
+{
+    let v = T::deserialize(d)?;
+    let x: f64 = v.into();
+    if x.is_finite() && x > 0.0 {
         Ok(v)
     } else {
         Err(serde::de::Error::custom(format!("must be a finite number > 0, not {v}")))
     }
 }
+
+/// `eval.KEY`, a whole number in `lo..=hi`, refused while the file is read (so the error shows
+/// the line).
+fn within<'de, D: serde::Deserializer<'de>>(
+    d: D,
+    key: &str,
+    lo: usize,
+    hi: usize,
+    why: &str,
+) -> Result<usize, D::Error> {
+    let v = <usize as Deserialize>::deserialize(d)?;
+    if (lo..=hi).contains(&v) {
+        Ok(v)
+    } else {
+        Err(serde::de::Error::custom(format!("eval.{key}: {v} is not in {lo}..={hi}{why}")))
+    }
+}
+
+fn probe_batch<'de, D: serde::Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    within(d, "probe_batch", 1, MAX_PROBE_BATCH, "")
+}
+
+fn probe_epochs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    within(d, "probe_epochs", 1, MAX_EPOCHS, "")
+}
+
+/// A covariance needs two samples; a dataset has at most `MAX_IMAGES` images.
+const SAMPLES: &str = " (a covariance needs 2; no dataset has more images)";
+
+fn pca_samples<'de, D: serde::Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    within(d, "pca_samples", 2, crate::data::limits::MAX_IMAGES as usize, SAMPLES)
+}
+
+fn fid_samples<'de, D: serde::Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    within(d, "fid_samples", 2, crate::data::limits::MAX_IMAGES as usize, SAMPLES)
+}
+
+/// Training epochs of a profile, and epochs of the probe's SGD.
+pub const MAX_EPOCHS: usize = 10_000;
+/// Training mini-batch (the paper's: 64).
+pub const MAX_BATCH: usize = 4096;
+/// The probe's mini-batch (on latent codes, not images).
+pub const MAX_PROBE_BATCH: usize = 65_536;
+/// Stages of one profile's plan (the paper's grid has 4,116): `pad status` and `pad run` hold the
+/// whole plan in memory.
+pub const MAX_PLAN_STAGES: u128 = 100_000;
 
 impl Default for EvalSpec {
     fn default() -> Self {
@@ -132,6 +189,11 @@ pub struct ProfileSpec {
     #[serde(default)]
     pub fid_conditions: Option<Spanned<Vec<Spanned<String>>>>,
     pub summary: Option<String>,
+}
+
+/// The first entry of `list` that repeats an earlier one.
+fn repeated(list: &[(String, std::ops::Range<usize>)]) -> Option<&(String, std::ops::Range<usize>)> {
+    list.iter().enumerate().find(|(i, a)| list[..*i].iter().any(|b| b.0 == a.0)).map(|(_, a)| a)
 }
 
 fn one() -> Spanned<usize> {
@@ -188,11 +250,38 @@ impl Profile {
     /// The training epochs whose checkpoints are probed, ascending: 0 (untrained), every k-th,
     /// those of probe_also, and the last.
     pub fn probed_epochs(&self) -> Vec<usize> {
-        let mut v: Vec<usize> = (0..=self.epochs)
-            .filter(|e| e % self.probe_every == 0 || *e == self.epochs || self.probe_also.contains(e))
-            .collect();
+        let mut v: Vec<usize> = (0..=self.epochs).step_by(self.probe_every).collect();
+        v.extend(&self.probe_also);
+        v.push(self.epochs);
+        v.sort_unstable();
         v.dedup();
         v
+    }
+
+    /// How many epochs `probed_epochs` gives, counted without listing them.
+    pub fn probed_count(&self) -> u128 {
+        let k = self.probe_every;
+        let mut also: Vec<usize> =
+            self.probe_also.iter().copied().filter(|&e| !e.is_multiple_of(k) && e != self.epochs).collect();
+        also.sort_unstable();
+        also.dedup();
+        (self.epochs / k) as u128 + 1 + u128::from(!self.epochs.is_multiple_of(k)) + also.len() as u128
+    }
+
+    /// The number of stages the plan of this profile has, computed from its sizes (the plan's
+    /// kinds, stages/*.rs, each add theirs; a test in plan.rs holds the two equal). Per dataset:
+    /// its data, a training run and the probes of its probed epochs per condition and seed, each
+    /// seed's untrained networks probed, and for those and every run's last epoch an occlusion
+    /// sweep, distances and a PCA; dreams at the early and last epoch of every run; with FID, the
+    /// real images' statistics and the FID of each FID condition's dreams.
+    pub fn plan_stages(&self) -> u128 {
+        let (c, s) = (self.conditions.len() as u128, self.seeds.len() as u128);
+        let runs = c * s;
+        let dream_epochs: u128 = if self.eval.early_epoch == self.epochs { 1 } else { 2 };
+        let fid =
+            if self.fid_conditions.is_empty() { 0 } else { 1 + self.fid_conditions.len() as u128 * s * dream_epochs };
+        let per_dataset = 1 + runs + s + runs * (self.probed_count() - 1) + 3 * (s + runs) + runs * dream_epochs + fid;
+        self.datasets.len() as u128 * per_dataset
     }
 }
 
@@ -213,7 +302,11 @@ impl Config {
         let raw: RawConfig =
             toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.into(), msg: e.to_string() })?;
         let cfg = Config { path: path.into(), text, raw };
-        // Check every profile now, so a typo anywhere in the file is reported at once.
+        // Check every condition and profile now, so a bad value anywhere in the file is reported
+        // at once, used or not.
+        for (name, spec) in &cfg.raw.conditions {
+            cfg.defined_condition(name, spec)?;
+        }
         for name in cfg.raw.profiles.keys() {
             cfg.profile(name)?;
         }
@@ -252,15 +345,38 @@ impl Config {
                     ),
                 )
             })?;
+            self.check_dataset(d.get_ref(), spec)?;
             datasets.push((d.get_ref().clone(), spec.clone()));
         }
         let mut conditions = Vec::new();
         for c in p.conditions.get_ref() {
-            conditions.push(self.condition(c.get_ref()).map_err(|msg| self.err(c.span(), key("conditions"), msg))?);
+            conditions.push(self.condition(c.get_ref(), c.span(), key("conditions"))?);
         }
         for (k, v) in [("epochs", &p.epochs), ("probe_every", &p.probe_every), ("batch", &p.batch)] {
             if *v.get_ref() == 0 {
                 return Err(self.err(v.span(), key(k), "must be at least 1".into()));
+            }
+        }
+        for (k, v, max, why) in [
+            ("epochs", &p.epochs, MAX_EPOCHS, "the paper trains 50"),
+            ("batch", &p.batch, MAX_BATCH, "the paper's is 64"),
+        ] {
+            if *v.get_ref() > max {
+                return Err(self.err(v.span(), key(k), format!("{} is more than {max} ({why})", v.get_ref())));
+            }
+        }
+        let names = |v: &[Spanned<String>]| v.iter().map(|x| (x.get_ref().clone(), x.span())).collect::<Vec<_>>();
+        let seeds: Vec<(String, std::ops::Range<usize>)> =
+            p.seeds.get_ref().iter().map(|s| (s.to_string(), p.seeds.span())).collect();
+        let fids = p.fid_conditions.as_ref().map(|l| names(l.get_ref())).unwrap_or_default();
+        for (k, list) in [
+            ("datasets", names(p.datasets.get_ref())),
+            ("conditions", names(p.conditions.get_ref())),
+            ("seeds", seeds),
+            ("fid_conditions", fids),
+        ] {
+            if let Some((dup, span)) = repeated(&list) {
+                return Err(self.err(span.clone(), key(k), format!("'{dup}' is listed twice (the same stages twice)")));
             }
         }
         let mut probe_also = Vec::new();
@@ -325,7 +441,7 @@ impl Config {
                 format!("{} is not an epoch of profile {name} (1..={})", self.raw.eval.early_epoch, p.epochs.get_ref()),
             ));
         }
-        Ok(Profile {
+        let profile = Profile {
             name: name.into(),
             datasets,
             conditions,
@@ -339,7 +455,24 @@ impl Config {
             eval: self.raw.eval.clone(),
             data_dir: PathBuf::from(self.raw.defaults.data_dir.clone().unwrap_or_else(|| "data".into())),
             slurm: self.raw.slurm.clone(),
-        })
+        };
+        let stages = profile.plan_stages();
+        if stages > MAX_PLAN_STAGES {
+            return Err(self.err(
+                p.epochs.span(),
+                format!("profiles.{name}"),
+                format!(
+                    "its plan would have {stages} stages ({} dataset(s) x {} condition(s) x {} seed(s), {} probed \
+                     epochs each), more than the {MAX_PLAN_STAGES} pad plans at once; probe fewer epochs \
+                     (probe_every) or split the profile",
+                    profile.datasets.len(),
+                    profile.conditions.len(),
+                    profile.seeds.len(),
+                    profile.probed_count()
+                ),
+            ));
+        }
+        Ok(profile)
     }
 
     /// Whether a condition of that name exists (built in, or defined in this file).
@@ -347,21 +480,57 @@ impl Config {
         self.raw.conditions.contains_key(name) || condition(name).is_ok()
     }
 
-    /// A built-in condition, or one defined in [conditions.NAME] from a built-in base.
-    fn condition(&self, name: &str) -> Result<Condition, String> {
-        let Some(spec) = self.raw.conditions.get(name) else {
-            return condition(name).map_err(|e| format!("{e}; or define [conditions.{name}] in this file"));
-        };
-        let ckey = format!("conditions.{name}");
-        let base = condition(spec.base.get_ref())
-            .map_err(|e| format!("{ckey}.base (line {}): {e}", self.line(spec.base.span())))?;
+    /// A [datasets.NAME] table names a source pad knows, with what it needs. (Its fields are
+    /// hashed into the data stage's key as they are, so they carry no spans: the error points at
+    /// the table's header.)
+    fn check_dataset(&self, name: &str, spec: &DatasetSpec) -> Result<(), ConfigError> {
+        let header = format!("[datasets.{name}]");
+        let at = self.text.find(&header).or_else(|| self.text.find(&format!("[datasets.\"{name}\"]"))).unwrap_or(0);
+        let known = crate::data::sources::DATASETS.iter().map(|d| d.name).chain(["image-folder"]);
+        if !known.clone().any(|k| k == spec.source) {
+            let known: Vec<&str> = known.collect();
+            return Err(self.err(
+                at..at,
+                format!("datasets.{name}.source"),
+                format!("'{}' is not a source pad knows ({})", spec.source, known.join(", ")),
+            ));
+        }
+        if spec.source == "image-folder" && spec.path.is_none() {
+            return Err(self.err(
+                at..at,
+                format!("datasets.{name}.path"),
+                "an image-folder needs path = \"ROOT\" (a directory or .tar.gz with train/<class>/, test/<class>/)"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A built-in condition, or one defined in [conditions.NAME]; `at` and `key` say where the
+    /// profile names it.
+    fn condition(&self, name: &str, at: std::ops::Range<usize>, key: String) -> Result<Condition, ConfigError> {
+        match self.raw.conditions.get(name) {
+            Some(spec) => self.defined_condition(name, spec),
+            None => condition(name)
+                .map_err(|e| self.err(at, key, format!("{e}; or define [conditions.{name}] in this file"))),
+        }
+    }
+
+    /// The condition of a [conditions.NAME] table: a built-in base with parameters changed, each
+    /// checked (`Condition::check`); an error names the key and its line.
+    fn defined_condition(&self, name: &str, spec: &ConditionSpec) -> Result<Condition, ConfigError> {
+        let key = |field: &str| format!("conditions.{name}.{field}");
+        let base =
+            condition(spec.base.get_ref()).map_err(|e| self.err(spec.base.span(), key("base"), e.to_string()))?;
         let summary = spec.summary.clone().unwrap_or_else(|| format!("{} with changes", base.name));
         let mut c = Condition { name: name.to_string(), summary, ..base.clone() };
-        c.w = spec.w.unwrap_or(c.w);
-        c.n = spec.n.unwrap_or(c.n);
-        c.r = spec.r.unwrap_or(c.r);
-        c.epsilon = spec.epsilon.unwrap_or(c.epsilon);
-        if let Some([z, z_old, noise]) = spec.rem_mix {
+        let value = |v: &Option<Spanned<f32>>, default: f32| v.as_ref().map_or(default, |v| *v.get_ref());
+        c.w = value(&spec.w, c.w);
+        c.n = value(&spec.n, c.n);
+        c.r = value(&spec.r, c.r);
+        c.epsilon = value(&spec.epsilon, c.epsilon);
+        if let Some(m) = &spec.rem_mix {
+            let [z, z_old, noise] = *m.get_ref();
             c.rem_mix = Mix { z, z_old, noise };
         }
         if let Some(s) = &spec.nrem_source {
@@ -369,9 +538,10 @@ impl Config {
                 "latent" => NremSource::Latent,
                 "rem_mixture" => NremSource::RemMixture,
                 other => {
-                    return Err(format!(
-                        "{ckey}.nrem_source (line {}): '{other}' is not latent or rem_mixture",
-                        self.line(s.span())
+                    return Err(self.err(
+                        s.span(),
+                        key("nrem_source"),
+                        format!("'{other}' is not latent or rem_mixture"),
                     ))
                 }
             };
@@ -381,13 +551,26 @@ impl Config {
                 "wake_nrem_rem" => PhaseOrder::WakeNremRem,
                 "wake_rem_nrem" => PhaseOrder::WakeRemNrem,
                 other => {
-                    return Err(format!(
-                        "{ckey}.order (line {}): '{other}' is not wake_nrem_rem or wake_rem_nrem",
-                        self.line(s.span())
+                    return Err(self.err(
+                        s.span(),
+                        key("order"),
+                        format!("'{other}' is not wake_nrem_rem or wake_rem_nrem"),
                     ))
                 }
             };
         }
+        c.check().map_err(|(field, msg)| {
+            // The line of the value that is wrong, or of the table's base when it came from there.
+            let span = match field {
+                "w" => spec.w.as_ref().map(|v| v.span()),
+                "n" => spec.n.as_ref().map(|v| v.span()),
+                "r" => spec.r.as_ref().map(|v| v.span()),
+                "epsilon" => spec.epsilon.as_ref().map(|v| v.span()),
+                "rem_mix" => spec.rem_mix.as_ref().map(|v| v.span()),
+                _ => None,
+            };
+            self.err(span.unwrap_or_else(|| spec.base.span()), key(field), msg)
+        })?;
         Ok(c)
     }
 }
@@ -449,8 +632,6 @@ epochs = 3
         assert!(e.contains("profiles.demo.epochs") && e.contains("at least 1"), "{e}");
         let e = parse(&GOOD.replace("epochs = 3", "epochs = -3")).err().unwrap().to_string();
         assert!(e.contains("line 16") || e.contains("epochs"), "{e}");
-        let e = parse(&GOOD.replace("n = 0.5", "n = 0.5\norder = \"sideways\"")).err().unwrap().to_string();
-        assert!(e.contains("conditions.half_nrem.order") && e.contains("sideways"), "{e}");
         for bad in ["0", "-1.0", "nan", "inf"] {
             let text = format!("[eval]\nridge_lambda = {bad}\n{GOOD}");
             let e = parse(&text).err().unwrap().to_string();
@@ -458,6 +639,106 @@ epochs = 3
         }
         let ok = parse(&format!("[eval]\nridge_lambda = 2\n{GOOD}")).unwrap().profile("demo").unwrap();
         assert_eq!((ok.eval.ridge_lambda, EvalSpec::default().ridge_lambda), (2.0, 1.0));
+    }
+
+    #[test]
+    fn condition_parameters_are_checked_with_key_and_line_used_or_not() {
+        for (bad, want) in [
+            ("n = nan", "pipeline.toml:8: conditions.half_nrem.n: NaN is not a loss weight"),
+            ("n = 1e39", "pipeline.toml:8: conditions.half_nrem.n: inf is not a loss weight"),
+            ("n = 0.5\nepsilon = -0.1", "pipeline.toml:9: conditions.half_nrem.epsilon: -0.1 is not a noise std"),
+            ("n = 0.5\nr = 0.5", "pipeline.toml:9: conditions.half_nrem.r: 0.5 is not 0 or 1"),
+            ("n = 0.5\nrem_mix = [0.5, inf, 0]", "pipeline.toml:9: conditions.half_nrem.rem_mix: [0.5, inf, 0]"),
+            ("n = 0.5\nrem_mix = [0, 0, 0]", "conditions.half_nrem.rem_mix: [0, 0, 0] makes every dream latent 0"),
+            ("n = 0\nw = 0\nr = 0", "conditions.half_nrem.w: w = n = r = 0 trains nothing"),
+            ("n = 0.5\norder = \"sideways\"", "pipeline.toml:9: conditions.half_nrem.order: 'sideways' is not"),
+        ] {
+            let e = parse(&GOOD.replace("n = 0.5", bad)).err().unwrap().to_string();
+            assert!(e.contains(want), "{bad}: {e}");
+        }
+        // A condition no profile uses is checked all the same.
+        let unused = GOOD.replace("conditions = [\"pad\", \"half_nrem\"]", "conditions = [\"pad\"]");
+        parse(&unused).unwrap();
+        let e = parse(&unused.replace("n = 0.5", "n = -1")).err().unwrap().to_string();
+        assert!(e.contains("conditions.half_nrem.n: -1 is not a loss weight"), "{e}");
+        // Good values are taken as written.
+        let c = parse(&GOOD.replace("n = 0.5", "n = 0.25\nepsilon = 0.5\nrem_mix = [0.5, 0.5, 0]")).unwrap();
+        let c = c.profile("demo").unwrap().conditions[1].clone();
+        assert_eq!((c.n, c.epsilon, c.rem_mix), (0.25, 0.5, Mix { z: 0.5, z_old: 0.5, noise: 0.0 }));
+    }
+
+    #[test]
+    fn profile_and_eval_parameters_are_checked() {
+        let e = parse(&GOOD.replace("seeds = [0, 1]", "seeds = [0, 1, 0]")).err().unwrap().to_string();
+        assert!(e.contains("pipeline.toml:13: profiles.demo.seeds: '0' is listed twice"), "{e}");
+        let e = parse(&GOOD.replace("[\"pad\", \"half_nrem\"]", "[\"pad\", \"half_nrem\", \"pad\"]")).err().unwrap();
+        assert!(e.to_string().contains("profiles.demo.conditions: 'pad' is listed twice"), "{e}");
+        let e = parse(&GOOD.replace("datasets = [\"demo\"]", "datasets = [\"demo\", \"demo\"]")).err().unwrap();
+        assert!(e.to_string().contains("profiles.demo.datasets: 'demo' is listed twice"), "{e}");
+        let e = parse(&GOOD.replace("epochs = 3", "epochs = 1000000000000")).err().unwrap().to_string();
+        assert!(e.contains("pipeline.toml:14: profiles.demo.epochs: 1000000000000 is more than 10000"), "{e}");
+        let e = parse(&GOOD.replace("epochs = 3", "epochs = 3\nbatch = 100000")).err().unwrap().to_string();
+        assert!(e.contains("profiles.demo.batch: 100000 is more than 4096"), "{e}");
+        for (bad, want) in [
+            ("probe_batch = 0", "eval.probe_batch: 0 is not in 1..=65536"),
+            ("probe_epochs = 0", "eval.probe_epochs: 0 is not in 1..=10000"),
+            ("fid_samples = 1", "eval.fid_samples: 1 is not in 2..=1000000 (a covariance needs 2"),
+            ("pca_samples = 1", "eval.pca_samples: 1 is not in 2..=1000000"),
+            ("probe_lr = nan", "must be a finite number > 0, not NaN"),
+            ("probe_lr = -0.2", "must be a finite number > 0, not -0.2"),
+        ] {
+            let e = parse(&format!("[eval]\n{bad}\n{GOOD}")).err().unwrap().to_string();
+            let key = bad.split(' ').next().unwrap();
+            assert!(e.contains("line 2") && e.contains(key) && e.contains(want), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_dataset_source_pad_does_not_know_is_refused_at_its_table() {
+        let e = parse(&GOOD.replace("\"fashion-mnist\"", "\"fashion-mnst\"")).err().unwrap().to_string();
+        assert!(
+            e.contains("pipeline.toml:2: datasets.demo.source: 'fashion-mnst' is not a source pad knows (cifar10"),
+            "{e}"
+        );
+        let e = parse(&GOOD.replace("\"fashion-mnist\"", "\"image-folder\"")).err().unwrap().to_string();
+        assert!(e.contains("pipeline.toml:2: datasets.demo.path: an image-folder needs path"), "{e}");
+    }
+
+    #[test]
+    fn a_plan_too_large_is_refused_with_its_size_before_it_is_built() {
+        let seeds = (0..20).map(|s| s.to_string()).collect::<Vec<_>>().join(", ");
+        let huge = GOOD.replace("seeds = [0, 1]", &format!("seeds = [{seeds}]")).replace("epochs = 3", "epochs = 5000");
+        let t = std::time::Instant::now();
+        let e = parse(&huge).err().unwrap().to_string();
+        assert!(t.elapsed() < std::time::Duration::from_secs(1), "{:?}", t.elapsed());
+        // Per dataset: 1 + 40 runs + 20 + 40 x 5000 probes + 3 x 60 + 40 x 2 dream epochs.
+        let stages = 1 + 40 + 20 + 40 * 5000 + 3 * 60 + 40 * 2;
+        assert!(
+            e.contains(&format!(
+                "pipeline.toml:14: profiles.demo: its plan would have {stages} stages (1 dataset(s) x 2 condition(s) x \
+                 20 seed(s), 5001 probed epochs each), more than the 100000"
+            )),
+            "{e}"
+        );
+        // Probed every 100th epoch, the same grid fits.
+        let p = parse(&huge.replace("epochs = 5000", "epochs = 5000\nprobe_every = 100")).unwrap();
+        assert_eq!(p.profile("demo").unwrap().probed_count(), 51);
+    }
+
+    #[test]
+    fn probed_epochs_are_every_kth_the_extra_and_the_last_counted_alike() {
+        let p = parse(GOOD).unwrap().profile("demo").unwrap();
+        for epochs in 1..40usize {
+            for k in 1..12 {
+                for also in [vec![], vec![1], vec![epochs, 1, 1], vec![epochs.div_ceil(2), 3.min(epochs)]] {
+                    let q = Profile { epochs, probe_every: k, probe_also: also.clone(), ..p.clone() };
+                    let want: Vec<usize> =
+                        (0..=epochs).filter(|e| e % k == 0 || *e == epochs || also.contains(e)).collect();
+                    assert_eq!(q.probed_epochs(), want, "{epochs} {k} {also:?}");
+                    assert_eq!(q.probed_count(), want.len() as u128, "{epochs} {k} {also:?}");
+                }
+            }
+        }
     }
 
     #[test]

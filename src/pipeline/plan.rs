@@ -83,3 +83,32 @@ impl Plan {
         self.nodes.iter().filter(move |n| n.is(kind))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::config::Config;
+
+    /// The size a profile announces (checked at load against the bound) is the size of its plan.
+    #[test]
+    fn plan_stages_counts_what_the_kinds_plan() {
+        let text = |profile: &str| {
+            format!(
+                "[datasets.a]\nsource = \"mnist\"\n[datasets.b]\nsource = \"svhn\"\n\
+                 [eval]\nfid_weights = \"no/such/weights.safetensors\"\nearly_epoch = 2\n\
+                 [profiles.p]\ndatasets = [\"a\", \"b\"]\nseeds = [3, 1, 2]\nbatch = 8\n{profile}"
+            )
+        };
+        for profile in [
+            "conditions = [\"pad\"]\nepochs = 2\n",
+            "conditions = [\"pad\", \"wo_rem\", \"wake_only\"]\nepochs = 7\nprobe_every = 3\nprobe_also = [1, 7, 4]\n",
+            "conditions = [\"pad\", \"wo_nrem\"]\nepochs = 5\nfid_conditions = [\"wo_nrem\"]\n",
+            "conditions = [\"pad\", \"wo_nrem\"]\nepochs = 2\nprobe_every = 9\nfid_conditions = [\"pad\", \"wo_nrem\"]\n",
+        ] {
+            let cfg = Config::parse(std::path::Path::new("t.toml"), text(profile)).unwrap();
+            let p = cfg.profile("p").unwrap();
+            let want = p.plan_stages();
+            assert_eq!(Plan::new(p).nodes.len() as u128, want, "{profile}");
+        }
+    }
+}

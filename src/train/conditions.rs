@@ -63,6 +63,41 @@ impl Condition {
     pub fn first_mix(&self) -> Mix {
         Mix { z: self.rem_mix.z + self.rem_mix.z_old, z_old: 0.0, noise: self.rem_mix.noise }
     }
+    /// The parameters this training loop can run, as (field, why) for the first that is not:
+    /// weights and the noise's std finite and >= 0; `r` a switch (0 or 1, as the reference reads
+    /// it: any other value would act as 1); the REM mixture's coefficients finite, >= 0 and not all
+    /// 0 where a phase draws from it; and something to train (not w = n = r = 0).
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        for (field, v, what) in
+            [("w", self.w, "a loss weight"), ("n", self.n, "a loss weight"), ("epsilon", self.epsilon, "a noise std")]
+        {
+            if !v.is_finite() || v < 0.0 {
+                return Err((field, format!("{v} is not {what} (a finite number >= 0)")));
+            }
+        }
+        if self.r != 0.0 && self.r != 1.0 {
+            return Err((
+                "r",
+                format!(
+                    "{} is not 0 or 1: REM is a switch (as in the authors' code, where any r > 0 acts as 1)",
+                    self.r
+                ),
+            ));
+        }
+        let Mix { z, z_old, noise } = self.rem_mix;
+        if [z, z_old, noise].iter().any(|v| !v.is_finite() || *v < 0.0) {
+            return Err(("rem_mix", format!("[{z}, {z_old}, {noise}] must be finite numbers >= 0")));
+        }
+        let drawn = self.rem_on() || self.nrem_source == NremSource::RemMixture;
+        if drawn && z + z_old + noise == 0.0 {
+            return Err(("rem_mix", "[0, 0, 0] makes every dream latent 0".into()));
+        }
+        if self.w == 0.0 && self.n == 0.0 && !self.rem_on() {
+            return Err(("w", "w = n = r = 0 trains nothing".into()));
+        }
+        Ok(())
+    }
+
     /// This condition under another name and summary, with `change` applied.
     pub fn variant(&self, name: &str, summary: &str, change: impl FnOnce(&mut Condition)) -> Condition {
         let mut c = Condition { name: name.to_string(), summary: summary.to_string(), ..self.clone() };
@@ -141,5 +176,24 @@ mod tests {
         assert_eq!(names.len(), all.len());
         assert_eq!(condition("pad").unwrap().first_mix(), Mix { z: 0.5, z_old: 0.0, noise: 0.5 });
         assert!(condition("nope").unwrap_err().to_string().contains("wo_rem"));
+    }
+
+    #[test]
+    fn every_built_in_condition_passes_the_check_and_bad_values_are_named() {
+        for c in conditions() {
+            assert_eq!(c.check(), Ok(()), "{}", c.name);
+        }
+        let pad = condition("pad").unwrap();
+        let bad = |f: fn(&mut Condition)| pad.variant("x", "", f).check().unwrap_err();
+        assert_eq!(bad(|c| c.n = f32::NAN).0, "n");
+        assert_eq!(bad(|c| c.w = f32::INFINITY).0, "w");
+        assert_eq!(bad(|c| c.epsilon = -0.5), ("epsilon", "-0.5 is not a noise std (a finite number >= 0)".into()));
+        assert_eq!(bad(|c| c.r = 0.5).0, "r");
+        assert_eq!(bad(|c| c.rem_mix.noise = -1.0).0, "rem_mix");
+        assert_eq!(bad(|c| c.rem_mix = Mix { z: 0.0, z_old: 0.0, noise: 0.0 }).0, "rem_mix");
+        assert_eq!(bad(|c| (c.w, c.n, c.r) = (0.0, 0.0, 0.0)).0, "w");
+        // A mixture nothing draws from may be anything finite and >= 0.
+        let off = pad.variant("x", "", |c| (c.r, c.rem_mix) = (0.0, Mix { z: 0.0, z_old: 0.0, noise: 0.0 }));
+        assert_eq!(off.check(), Ok(()));
     }
 }

@@ -19,6 +19,10 @@ pub struct QueueEntry {
     /// Why it waits or ended: Dependency, Priority, DependencyNeverSatisfied, NonZeroExitCode, None.
     pub reason: String,
     pub name: String,
+    /// "EXIT:SIGNAL" as the jobcomp log writes it ("0:9": killed by SIGKILL), once it ended.
+    pub exit_code: Option<String>,
+    /// The --output pattern it was submitted with (%j not filled in): which cache it writes to.
+    pub stdout: String,
 }
 
 /// The part of Slurm the executor uses.
@@ -28,6 +32,10 @@ pub trait SlurmCtl {
     /// The jobs among `ids` that Slurm still knows (queued, running, or ended within MinJobAge).
     /// Unknown ids are simply absent.
     fn squeue(&self, ids: &[u64]) -> Result<BTreeMap<u64, QueueEntry>, SlurmError>;
+    /// The jobs still queued or running under any of these names (whatever their id).
+    fn squeue_names(&self, names: &[String]) -> Result<BTreeMap<u64, QueueEntry>, SlurmError>;
+    /// Cancels a job (one that is not needed any more).
+    fn scancel(&self, id: u64) -> Result<(), SlurmError>;
 }
 
 /// Job states after which a job will not run again: everything else is still active.
@@ -62,8 +70,12 @@ impl QueueEntry {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SlurmCli;
 
-/// More ids per squeue call would make a very long command line; a plan rarely has this many.
+/// More ids (or names) per squeue call would make a very long command line.
 const SQUEUE_CHUNK: usize = 500;
+
+/// squeue's fields: the name and the output path last, as they are the only ones that may hold
+/// a '|' (the name cannot in pad's jobs, so the path is the rest of the line).
+const SQUEUE_FORMAT: &str = "JobID:|,State:|,Reason:|,exit_code:|,Name:|,StdOut:|";
 
 fn run(program: &str, args: &[String]) -> Result<(String, String), SlurmError> {
     let out = Command::new(program)
@@ -94,7 +106,7 @@ impl SlurmCtl for SlurmCli {
             // makes squeue fail ("Invalid job id specified"); several, of which some are unknown,
             // just leave those out.
             let args: Vec<String> =
-                ["-h", "-t", "all", "-o", "%i|%T|%r|%j", "-j", &list.join(",")].map(String::from).to_vec();
+                ["-h", "-t", "all", "-O", SQUEUE_FORMAT, "-j", &list.join(",")].map(String::from).to_vec();
             match run("squeue", &args) {
                 Ok((stdout, _)) => all.extend(parse_squeue(&stdout)?),
                 Err(SlurmError::Command { stderr, .. }) if chunk.len() == 1 && stderr.contains("Invalid job id") => {}
@@ -102,6 +114,21 @@ impl SlurmCtl for SlurmCli {
             }
         }
         Ok(all)
+    }
+
+    fn squeue_names(&self, names: &[String]) -> Result<BTreeMap<u64, QueueEntry>, SlurmError> {
+        let mut all = BTreeMap::new();
+        for chunk in names.chunks(SQUEUE_CHUNK) {
+            // Without -t: the jobs that are queued or running (or completing) only.
+            let args: Vec<String> = ["-h", "-O", SQUEUE_FORMAT, "-n", &chunk.join(",")].map(String::from).to_vec();
+            let (stdout, _) = run("squeue", &args)?;
+            all.extend(parse_squeue(&stdout)?.into_iter().filter(|(_, q)| chunk.contains(&q.name)));
+        }
+        Ok(all)
+    }
+
+    fn scancel(&self, id: u64) -> Result<(), SlurmError> {
+        run("scancel", &[id.to_string()]).map(|_| ())
     }
 }
 
@@ -115,20 +142,33 @@ pub fn parse_sbatch(stdout: &str) -> Result<u64, SlurmError> {
     })
 }
 
-/// Lines of `squeue -o %i|%T|%r|%j` (the name last: it is the only field that may hold a '|').
+/// Lines of `squeue -O JobID:|,State:|,Reason:|,exit_code:|,Name:|,StdOut:|`. squeue's exit code
+/// is the raw wait status (768: exit 3; 9: killed by signal 9), given here as "3:0" and "0:9".
 pub fn parse_squeue(stdout: &str) -> Result<BTreeMap<u64, QueueEntry>, SlurmError> {
     let mut out = BTreeMap::new();
     for line in stdout.lines().filter(|l| !l.trim().is_empty()) {
-        let f: Vec<&str> = line.splitn(4, '|').collect();
+        let f: Vec<&str> = line.splitn(6, '|').collect();
         let id = f.first().and_then(|s| s.trim().parse::<u64>().ok());
-        let (Some(id), [_, state, reason, name]) = (id, f.as_slice()) else {
+        let status = f.get(3).and_then(|s| s.trim().parse::<u32>().ok());
+        let (Some(id), Some(status), [_, state, reason, _, name, stdout]) = (id, status, f.as_slice()) else {
             return Err(SlurmError::Output {
-                command: "squeue -o %i|%T|%r|%j".into(),
+                command: format!("squeue -O {SQUEUE_FORMAT}"),
                 output: line.to_string(),
-                expected: "ID|STATE|REASON|NAME".into(),
+                expected: "ID|STATE|REASON|EXIT|NAME|STDOUT|".into(),
             });
         };
-        out.insert(id, QueueEntry { state: state.trim().into(), reason: reason.trim().into(), name: name.to_string() });
+        let state = state.trim().to_string();
+        let ended = ENDED.contains(&state.as_str());
+        out.insert(
+            id,
+            QueueEntry {
+                state,
+                reason: reason.trim().into(),
+                name: name.trim().to_string(),
+                exit_code: ended.then(|| format!("{}:{}", (status >> 8) & 0xff, status & 0x7f)),
+                stdout: stdout.strip_suffix('|').unwrap_or(stdout).to_string(),
+            },
+        );
     }
     Ok(out)
 }
@@ -223,15 +263,32 @@ mod tests {
         assert_eq!(parse_sbatch("18;cluster\n").unwrap(), 18);
         assert!(parse_sbatch("Submitted batch job 19").unwrap_err().to_string().contains("expected a job id"));
 
-        let q = parse_squeue("3|CANCELLED|DependencyNeverSatisfied|pad-a|b\n1|PENDING|Priority|pad-x\n\n").unwrap();
+        // Real lines of this cluster's squeue (a path with blanks, '%' and '|').
+        let q = parse_squeue(
+            "3|CANCELLED|DependencyNeverSatisfied|0|pad-a|/c 1/50%%/logs/a/k.%j.log|\n\
+             1|PENDING|Priority|0|pad-x|/c|x/o.%j.log|\n\n\
+             4|FAILED|JobLaunchFailure|9|t-three|/tmp/hx/o.%j.log|\n\
+             5|FAILED|NonZeroExitCode|768|t-ex3|/tmp/hx/o.%j.log|\n",
+        )
+        .unwrap();
         assert_eq!(
             q[&3],
-            QueueEntry { state: "CANCELLED".into(), reason: "DependencyNeverSatisfied".into(), name: "pad-a|b".into() }
+            QueueEntry {
+                state: "CANCELLED".into(),
+                reason: "DependencyNeverSatisfied".into(),
+                name: "pad-a".into(),
+                exit_code: Some("0:0".into()),
+                stdout: "/c 1/50%%/logs/a/k.%j.log".into(),
+            }
         );
+        assert_eq!((q[&1].exit_code.as_deref(), q[&1].stdout.as_str()), (None, "/c|x/o.%j.log"));
+        assert_eq!((q[&4].exit_code.as_deref(), q[&5].exit_code.as_deref()), (Some("0:9"), Some("3:0")));
         assert!(!q[&3].is_active() && q[&1].is_active() && q[&1].is_waiting());
-        assert!(QueueEntry { state: "COMPLETING".into(), reason: "None".into(), name: String::new() }.is_active());
+        let completing = QueueEntry { state: "COMPLETING".into(), ..q[&1].clone() };
+        assert!(completing.is_active() && !completing.is_waiting());
         assert!(parse_squeue("garbage\n").is_err());
-        assert!(parse_squeue("12_3|PENDING|None|x\n").is_err());
+        assert!(parse_squeue("12_3|PENDING|None|0|x|o|\n").is_err());
+        assert!(parse_squeue("12|PENDING|None|x|o|\n").is_err());
 
         // A real line of this cluster's /var/log/slurm/jobcomp.log (WorkDir with a blank added).
         let line = "JobId=2 UserId=root(0) GroupId=root(0) Name=t-fail JobState=FAILED Partition=debug \

@@ -48,23 +48,19 @@ impl SlurmRecord {
     }
 }
 
-/// Directory names under `<cache>/logs/` and the record of the final job, which has no key: a
-/// hash of its argv, so a second `pad run` with the same report command finds it.
-pub(super) fn final_id(argv: &[String]) -> String {
-    let mut h = Sha256::new();
-    for a in argv {
-        h.update(a.as_bytes());
-        h.update([0]);
-    }
-    hex::encode(&h.finalize()[..8])
+/// The file name of the final job's record and logs, which has no key: a hash of the identity
+/// the caller gives it (`pad run`: the experiment file and profile), so every `pad run` of a
+/// profile finds the one report job of that profile.
+pub(super) fn final_id(id: &str) -> String {
+    hex::encode(&Sha256::digest(id.as_bytes())[..8])
 }
 
-pub fn final_record_path(cache: &Path, argv: &[String]) -> PathBuf {
-    cache.join("slurm").join(format!("final-{}.slurm", final_id(argv)))
+pub fn final_record_path(cache: &Path, id: &str) -> PathBuf {
+    cache.join("slurm").join(format!("final-{}.slurm", final_id(id)))
 }
 
-pub(super) fn final_job_name(argv: &[String]) -> String {
-    format!("pad-final-{}", &final_id(argv)[..12])
+pub(super) fn final_job_name(id: &str) -> String {
+    format!("pad-final-{}", &final_id(id)[..12])
 }
 
 #[cfg(test)]

@@ -59,11 +59,20 @@ impl std::fmt::Display for JobStatus {
                 if let Some(s) = state {
                     write!(f, ": {s}")?;
                 }
-                if let Some(c) = exit_code.as_deref().filter(|c| *c != "0:0") {
-                    write!(f, ", exit code {c}")?;
+                let signal = exit_code.as_deref().and_then(signal_of);
+                match (signal, exit_code.as_deref().filter(|c| *c != "0:0")) {
+                    (Some(sig), _) => write!(f, ", killed by signal {sig} ({})", signal_name(sig))?,
+                    (None, Some(c)) => write!(f, ", exit code {c}")?,
+                    (None, None) => {}
                 }
                 match reason.as_deref() {
                     Some("DependencyNeverSatisfied") => write!(f, ", an input's job failed")?,
+                    // Slurm's reason for a batch step that ended by a signal, though it ran.
+                    Some("JobLaunchFailure") if signal.is_some() => {}
+                    Some("JobLaunchFailure") if log.is_none() => write!(
+                        f,
+                        ", could not start (JobLaunchFailure: is the log directory reachable from the node?)"
+                    )?,
                     Some(r) => write!(f, ", {r}")?,
                     None => {}
                 }
@@ -78,6 +87,40 @@ impl std::fmt::Display for JobStatus {
     }
 }
 
+/// The signal that ended a job, from its "EXIT:SIGNAL" code, when it is one of the standard
+/// signals (Slurm writes codes of its own, e.g. 53, for a job that could not start).
+fn signal_of(code: &str) -> Option<u32> {
+    let (_, sig) = code.split_once(':')?;
+    sig.trim().parse().ok().filter(|s| (1..=31).contains(s))
+}
+
+/// SIGKILL, SIGTERM, ...: Linux's numbering.
+fn signal_name(sig: u32) -> String {
+    const NAMES: &str = "HUP INT QUIT ILL TRAP ABRT BUS FPE KILL USR1 SEGV USR2 PIPE ALRM TERM STKFLT CHLD CONT STOP \
+                         TSTP TTIN TTOU URG XCPU XFSZ VTALRM PROF WINCH IO PWR SYS";
+    NAMES.split_whitespace().nth(sig as usize - 1).map_or("?".into(), |n| format!("SIG{n}"))
+}
+
+/// The last `n` lines of a job's log (read from its last 8 KiB only, whatever its size), for
+/// showing why it failed. Progress bars' carriage returns split lines too; blank lines are left
+/// out. Nothing when the file cannot be read.
+pub fn log_tail(path: &Path, n: usize) -> Vec<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    const TAIL: u64 = 8 << 10;
+    let Ok(mut f) = std::fs::File::open(path) else { return vec![] };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut buf = Vec::new();
+    if f.seek(SeekFrom::Start(len.saturating_sub(TAIL))).is_err() || f.take(TAIL).read_to_end(&mut buf).is_err() {
+        return vec![];
+    }
+    let text = String::from_utf8_lossy(&buf);
+    let mut lines: Vec<&str> = text.split(['\n', '\r']).map(str::trim_end).filter(|l| !l.trim().is_empty()).collect();
+    if len > TAIL && !lines.is_empty() {
+        lines.remove(0); // cut in the middle
+    }
+    lines[lines.len().saturating_sub(n)..].iter().map(|l| l.to_string()).collect()
+}
+
 /// The status of one key; see `statuses`.
 pub fn status(cache: &Path, stage: &str, key: &str, config: &SlurmConfig) -> JobStatus {
     statuses_with(cache, &[(stage, key)], config, &SlurmCli).pop().unwrap_or(JobStatus::NotSubmitted)
@@ -89,9 +132,10 @@ pub fn statuses(cache: &Path, keys: &[(&str, &str)], config: &SlurmConfig) -> Ve
     statuses_with(cache, keys, config, &SlurmCli)
 }
 
-/// The status of the final job submitted with this argv (`Completed` once it succeeded).
-pub fn final_status(cache: &Path, argv: &[String], config: &SlurmConfig) -> JobStatus {
-    final_status_with(cache, argv, config, &SlurmCli)
+/// The status of the final job of this identity (`FinalJob::id`): `Completed` once it
+/// succeeded, `NotSubmitted` when there never was one.
+pub fn final_status(cache: &Path, id: &str, config: &SlurmConfig) -> JobStatus {
+    final_status_with(cache, id, config, &SlurmCli)
 }
 
 enum Kind {
@@ -110,8 +154,8 @@ pub fn statuses_with(
     classify_all(&paths, config, slurm, |i| c.is_complete(keys[i].0, keys[i].1), Kind::Stage)
 }
 
-pub fn final_status_with(cache: &Path, argv: &[String], config: &SlurmConfig, slurm: &dyn SlurmCtl) -> JobStatus {
-    classify_all(&[final_record_path(cache, argv)], config, slurm, |_| false, Kind::Final)
+pub fn final_status_with(cache: &Path, id: &str, config: &SlurmConfig, slurm: &dyn SlurmCtl) -> JobStatus {
+    classify_all(&[final_record_path(cache, id)], config, slurm, |_| false, Kind::Final)
         .pop()
         .unwrap_or(JobStatus::NotSubmitted)
 }
@@ -214,7 +258,7 @@ fn classify(rec: &SlurmRecord, entry: Option<&QueueEntry>, jobcomp: &[JobCompEnt
             }
         },
     };
-    let exit_code = comp.and_then(|c| c.exit_code.clone());
+    let exit_code = entry.and_then(|q| q.exit_code.clone()).or_else(|| comp.and_then(|c| c.exit_code.clone()));
     match kind {
         Kind::Final if state == "COMPLETED" => JobStatus::Completed { id },
         Kind::Stage if state == "COMPLETED" => JobStatus::Failed {

@@ -5,12 +5,19 @@ use super::*;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
+/// Something another submitter does while this one runs (see `Fake::meanwhile`).
+type Meanwhile = Box<dyn FnOnce(&Fake)>;
+
 /// Records sbatch calls, gives ids 1, 2, ... and keeps each new job PENDING in its queue.
 #[derive(Default)]
 struct Fake {
     calls: RefCell<Vec<Vec<String>>>,
     queue: RefCell<BTreeMap<u64, QueueEntry>>,
     next: RefCell<u64>,
+    cancelled: RefCell<Vec<u64>>,
+    /// Run once, right after the first squeue by name has answered: another `pad run` acting
+    /// between this one's first look and its submissions.
+    meanwhile: RefCell<Option<Meanwhile>>,
     /// sbatch fails on this call (0-based), as a controller that stops answering would.
     fail_call: Option<usize>,
     squeue_down: bool,
@@ -29,8 +36,24 @@ impl SlurmCtl for Fake {
         let mut next = self.next.borrow_mut();
         *next += 1;
         let name = args.iter().find_map(|a| a.strip_prefix("--job-name=")).unwrap().to_string();
-        self.queue.borrow_mut().insert(*next, QueueEntry { state: "PENDING".into(), reason: "None".into(), name });
+        let stdout = args.iter().find_map(|a| a.strip_prefix("--output=")).unwrap().to_string();
+        let entry = QueueEntry { state: "PENDING".into(), reason: "None".into(), name, exit_code: None, stdout };
+        self.queue.borrow_mut().insert(*next, entry);
         Ok(*next)
+    }
+    fn squeue_names(&self, names: &[String]) -> Result<BTreeMap<u64, QueueEntry>, SlurmError> {
+        let all = self.squeue(&self.queue.borrow().keys().copied().collect::<Vec<_>>())?;
+        let found = all.into_iter().filter(|(_, q)| names.contains(&q.name) && q.is_active()).collect();
+        let hook = self.meanwhile.borrow_mut().take();
+        if let Some(f) = hook {
+            f(self);
+        }
+        Ok(found)
+    }
+    fn scancel(&self, id: u64) -> Result<(), SlurmError> {
+        self.cancelled.borrow_mut().push(id);
+        self.set(id, "CANCELLED", "None");
+        Ok(())
     }
     fn squeue(&self, ids: &[u64]) -> Result<BTreeMap<u64, QueueEntry>, SlurmError> {
         if self.squeue_down {
@@ -82,6 +105,7 @@ struct Env {
     command: Vec<String>,
     config: SlurmConfig,
     report: Vec<String>,
+    report_id: String,
 }
 
 fn env() -> Env {
@@ -95,7 +119,7 @@ fn env() -> Env {
         .map(String::from)
         .to_vec();
     let report = ["/opt/pad dir/pad", "run", "--profile", "demo", "report"].map(String::from).to_vec();
-    Env { _dir: dir, cache, command, config, report }
+    Env { _dir: dir, cache, command, config, report, report_id: "report of demo".into() }
 }
 
 impl Env {
@@ -105,7 +129,7 @@ impl Env {
             command: &self.command,
             cache: &self.cache,
             config: &self.config,
-            final_job: Some(&self.report),
+            final_job: Some(FinalJob { id: &self.report_id, argv: &self.report }),
             dry_run,
         }
     }
@@ -220,6 +244,92 @@ fn final_job_is_resubmitted_when_what_it_waits_for_changed() {
     assert_eq!(fake.arg(5, "--dependency=").as_deref(), Some("afterok:2"));
     assert_eq!(out.final_job.as_ref().and_then(Action::id), Some(7));
     assert_eq!(fake.arg(6, "--dependency=").as_deref(), Some("afterok:1:2:6:4"));
+    assert_eq!(*fake.cancelled.borrow(), [5], "the old final job, still waiting, is cancelled");
+}
+
+#[test]
+fn a_second_submitter_that_got_there_first_is_seen_under_the_claim() {
+    let (e, js) = (env(), jobs());
+    let fake = Fake::default();
+    // Between this submission's first look (no records, nothing queued under the names) and its
+    // first sbatch, another one submits every key and the final job.
+    let (cache, command, config, report, report_id) =
+        (e.cache.clone(), e.command.clone(), e.config.clone(), e.report.clone(), e.report_id.clone());
+    let others = js.clone();
+    *fake.meanwhile.borrow_mut() = Some(Box::new(move |f: &Fake| {
+        let sub = Submission {
+            jobs: &others,
+            command: &command,
+            cache: &cache,
+            config: &config,
+            final_job: Some(FinalJob { id: &report_id, argv: &report }),
+            dry_run: false,
+        };
+        let out = submit_with(&sub, f).unwrap();
+        assert_eq!(ids(&out), [Some(1), Some(2), Some(3), Some(4)]);
+    }));
+    let out = submit_with(&e.sub(&js, false), &fake).unwrap();
+    assert_eq!(fake.calls.borrow().len(), 5, "each key and the final job submitted once in all");
+    assert_eq!(out.jobs, (1..=4).map(|id| Action::Reused { id, state: "PENDING".into() }).collect::<Vec<_>>());
+    assert_eq!(out.final_job, Some(Action::Reused { id: 5, state: "PENDING".into() }));
+    assert!(fake.cancelled.borrow().is_empty());
+    let names: Vec<_> = std::fs::read_dir(e.cache.join("train")).unwrap().map(|d| d.unwrap().file_name()).collect();
+    assert_eq!(names.len(), 1, "the record only, no claim left: {names:?}");
+}
+
+#[test]
+fn a_job_queued_without_its_record_is_found_by_name_and_kept() {
+    let (e, js, fake) = (env(), jobs(), Fake::default());
+    submit_with(&e.sub(&js, false), &fake).unwrap();
+    // The train record is deleted (as its "unreadable record" error says) while the job waits.
+    let rec = record_path(&e.cache, "train", &js[1].key);
+    let before = SlurmRecord::read(&rec).unwrap().unwrap();
+    std::fs::remove_file(&rec).unwrap();
+    let dry = submit_with(&e.sub(&js, true), &fake).unwrap();
+    assert_eq!(dry.jobs[1], Action::Reused { id: 2, state: "PENDING".into() });
+    assert!(!rec.exists(), "a dry run writes nothing");
+    let out = submit_with(&e.sub(&js, false), &fake).unwrap();
+    assert_eq!(out.jobs[1], Action::Reused { id: 2, state: "PENDING".into() });
+    assert_eq!(fake.calls.borrow().len(), 5, "nothing submitted twice");
+    let after = SlurmRecord::read(&rec).unwrap().unwrap();
+    assert_eq!((after.job_id, after.job_name, after.log), (2, before.job_name, before.log));
+    assert_eq!(out.final_job, Some(Action::Reused { id: 5, state: "PENDING".into() }));
+
+    // The same name from another cache (keys do not depend on the cache) is not ours.
+    std::fs::remove_file(&rec).unwrap();
+    fake.queue.borrow_mut().get_mut(&2).unwrap().stdout = "/elsewhere/logs/train/x.%j.log".into();
+    let out = submit_with(&e.sub(&js, false), &fake).unwrap();
+    assert_eq!(out.jobs[1], Action::Submitted { id: 6, log: e.cache.join(format!("logs/train/{}.6.log", js[1].key)) });
+}
+
+#[test]
+fn one_final_job_waits_at_a_time() {
+    let (e, js, fake) = (env(), jobs(), Fake::default());
+    submit_with(&e.sub(&js, false), &fake).unwrap();
+    // data completed; rerun while the rest is in flight: the final job waits for a subset of
+    // what it already waits for, and is kept.
+    fake.set(1, "COMPLETED", "None");
+    e.complete(&js[0]);
+    let out = submit_with(&e.sub(&js, false), &fake).unwrap();
+    assert_eq!(out.final_job, Some(Action::Reused { id: 5, state: "PENDING".into() }));
+    assert_eq!(fake.calls.borrow().len(), 5);
+    // probe failed; Slurm has not yet cancelled the final job: a new one is submitted (after the
+    // resubmitted probe) and the old one cancelled at once.
+    fake.set(3, "FAILED", "NonZeroExitCode");
+    let out = submit_with(&e.sub(&js, false), &fake).unwrap();
+    assert_eq!(ids(&out), [None, Some(2), Some(6), Some(4)]);
+    assert_eq!(out.final_job.as_ref().and_then(Action::id), Some(7));
+    assert_eq!(fake.arg(6, "--dependency=").as_deref(), Some("afterok:2:6:4"));
+    assert_eq!(*fake.cancelled.borrow(), [5]);
+    let active =
+        |f: &Fake| f.queue.borrow().values().filter(|q| q.name.starts_with("pad-final") && q.is_active()).count();
+    assert_eq!(active(&fake), 1);
+    // A final job already running is left to finish, whatever replaces it.
+    fake.set(7, "RUNNING", "None");
+    fake.set(6, "FAILED", "NonZeroExitCode");
+    let out = submit_with(&e.sub(&js, false), &fake).unwrap();
+    assert_eq!(out.final_job.as_ref().and_then(Action::id), Some(9));
+    assert_eq!(*fake.cancelled.borrow(), [5]);
 }
 
 #[test]
@@ -227,9 +337,8 @@ fn an_id_recycled_by_another_job_is_not_mistaken_for_ours() {
     let (e, js, fake) = (env(), jobs(), Fake::default());
     submit_with(&e.sub(&js[..1], false), &fake).unwrap();
     // After a clean cluster restart, id 1 belongs to someone else's running job.
-    fake.queue
-        .borrow_mut()
-        .insert(1, QueueEntry { state: "RUNNING".into(), reason: "None".into(), name: "other".into() });
+    let other = QueueEntry { state: "RUNNING".into(), name: "other".into(), ..fake.queue.borrow()[&1].clone() };
+    fake.queue.borrow_mut().insert(1, other);
     let out = submit_with(&e.sub(&js[..1], false), &fake).unwrap();
     assert_eq!(ids(&out), [Some(3)]);
 }
@@ -299,6 +408,8 @@ fn failed_sbatch_stops_with_the_job_named_and_a_rerun_submits_only_the_rest() {
     assert!(err.contains("submitting probe fashion-demo/pad/seed0 e2") && err.contains("2 job(s) submitted"), "{err}");
     assert!(err.contains("Socket timed out"), "{err}");
     assert!(e.record(&js[1]).is_some() && e.record(&js[2]).is_none());
+    assert!(e.cache.join("logs/train").is_dir());
+    assert!(!e.cache.join("logs/probe").exists(), "no empty log directory left by the failed submission");
     let fake = Fake { fail_call: None, ..fake };
     let out = submit_with(&e.sub(&js, false), &fake).unwrap();
     assert_eq!(
@@ -334,7 +445,8 @@ fn bad_input_is_refused_before_anything_is_submitted() {
     let empty: Vec<String> = vec![];
     let err = submit_with(&Submission { command: &empty, ..e.sub(&js, false) }, &fake).unwrap_err().to_string();
     assert!(err.contains("stage command: is empty"), "{err}");
-    let err = submit_with(&Submission { final_job: Some(&empty), ..e.sub(&js, false) }, &fake).unwrap_err().to_string();
+    let fin = FinalJob { id: "x", argv: &empty };
+    let err = submit_with(&Submission { final_job: Some(fin), ..e.sub(&js, false) }, &fake).unwrap_err().to_string();
     assert!(err.contains("final job: command is empty"), "{err}");
     let rel = PathBuf::from("rel/cache");
     let err = submit_with(&Submission { cache: &rel, ..e.sub(&js, false) }, &fake).unwrap_err().to_string();
@@ -462,11 +574,38 @@ fn status_follows_cache_then_queue_then_logs() {
 #[test]
 fn final_status_is_completed_once_its_job_succeeded() {
     let (e, js, fake) = (env(), jobs(), Fake::default());
-    assert_eq!(final_status_with(&e.cache, &e.report, &e.config, &fake), JobStatus::NotSubmitted);
+    assert_eq!(final_status_with(&e.cache, &e.report_id, &e.config, &fake), JobStatus::NotSubmitted);
     submit_with(&e.sub(&js, false), &fake).unwrap();
-    assert_eq!(final_status_with(&e.cache, &e.report, &e.config, &fake), JobStatus::Queued { id: 5 });
+    assert_eq!(final_status_with(&e.cache, &e.report_id, &e.config, &fake), JobStatus::Queued { id: 5 });
     fake.set(5, "COMPLETED", "None");
-    assert_eq!(final_status_with(&e.cache, &e.report, &e.config, &fake), JobStatus::Completed { id: 5 });
+    assert_eq!(final_status_with(&e.cache, &e.report_id, &e.config, &fake), JobStatus::Completed { id: 5 });
     fake.set(5, "CANCELLED", "DependencyNeverSatisfied");
-    assert!(matches!(final_status_with(&e.cache, &e.report, &e.config, &fake), JobStatus::Failed { id: 5, .. }));
+    assert!(matches!(final_status_with(&e.cache, &e.report_id, &e.config, &fake), JobStatus::Failed { id: 5, .. }));
+}
+
+#[test]
+fn a_job_killed_by_a_signal_is_shown_with_it_and_its_log_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("k.9.log");
+    // Progress bars redraw with carriage returns; only the last 8 KiB are read.
+    let text = format!("{}\nepoch 1/50 [==>   ]\repoch 2/50 [====> ]\n\nlast words\n", "x".repeat(20_000));
+    std::fs::write(&log, text).unwrap();
+    assert_eq!(log_tail(&log, 3), ["epoch 1/50 [==>   ]", "epoch 2/50 [====> ]", "last words"]);
+    assert_eq!(log_tail(&log, 9).len(), 3, "the cut first line is dropped");
+    assert!(log_tail(&dir.path().join("absent.log"), 3).is_empty());
+
+    let failed = |exit: &str, reason: &str, log: Option<PathBuf>| JobStatus::Failed {
+        id: 9,
+        state: Some("FAILED".into()),
+        reason: Some(reason.into()),
+        exit_code: Some(exit.into()),
+        log,
+    };
+    let shown = failed("0:9", "JobLaunchFailure", Some(log.clone())).to_string();
+    assert_eq!(shown, format!("failed (job 9: FAILED, killed by signal 9 (SIGKILL)); log: {}", log.display()));
+    assert!(failed("0:15", "None", None).to_string().contains("killed by signal 15 (SIGTERM)"));
+    // A job that never started: Slurm's own code, no log.
+    let shown = failed("0:53", "JobLaunchFailure", None).to_string();
+    assert!(shown.contains("exit code 0:53, could not start (JobLaunchFailure"), "{shown}");
+    assert!(failed("1:0", "NonZeroExitCode", None).to_string().contains("exit code 1:0, NonZeroExitCode"));
 }
