@@ -280,7 +280,7 @@ fn cli_end_to_end_image_folder() {
     let dir = tempfile::tempdir().unwrap();
     let png = data::image_folder::testing::png_bytes(40, 40, 3, &[9u8; 40 * 40 * 3]);
     let tgz = dir.path().join("shapes.tar.gz");
-    std::fs::write(&tgz, data::image_folder::testing::targz(&[("train/x/1.png", &png), ("test/x/1.png", &png)]))
+    std::fs::write(&tgz, data::targz::testing::targz(&[("train/x/1.png", &png), ("test/x/1.png", &png)]))
         .unwrap();
     let run = |p: &Path| {
         std::process::Command::new(env!("CARGO_BIN_EXE_pad"))
@@ -299,7 +299,7 @@ fn cli_end_to_end_image_folder() {
     assert_eq!((ds.name.as_str(), ds.channels, ds.train.n), ("shapes", 3, 1));
     // bad image: non-zero exit, the message names the file, no artifact
     let bad = dir.path().join("broken.tar.gz");
-    std::fs::write(&bad, data::image_folder::testing::targz(&[("train/x/1.png", &png), ("test/x/2.png", &png[..60])]))
+    std::fs::write(&bad, data::targz::testing::targz(&[("train/x/1.png", &png), ("test/x/2.png", &png[..60])]))
         .unwrap();
     let o = run(&bad);
     assert!(!o.status.success());
@@ -323,7 +323,7 @@ fn cifar_archive(record_len: usize, label: u8) -> Vec<u8> {
     let mut files: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), train.as_slice())).collect();
     files.push(("cifar-10-batches-bin/batches.meta.txt", b"airplane\n"));
     files.push(("cifar-10-batches-bin/test_batch.bin", &test));
-    data::image_folder::testing::targz(&files)
+    data::targz::testing::targz(&files)
 }
 
 #[test]

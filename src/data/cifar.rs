@@ -72,7 +72,7 @@ pub fn load_cifar10(archive: &Path) -> Result<Dataset, DataError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::image_folder::testing::targz;
+    use super::super::targz::testing::targz;
     use super::*;
 
     fn batch(labels: &[u8]) -> Vec<u8> {

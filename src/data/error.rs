@@ -62,18 +62,3 @@ pub enum ArtifactProblem {
     #[error("{0}")]
     Content(String),
 }
-
-/// Maps a read error inside a compressed stream: EOF and corrupt data mean a truncated/corrupt
-/// archive, everything else stays an I/O error.
-pub(crate) fn stream_err(path: &std::path::Path, e: std::io::Error) -> DataError {
-    use std::io::ErrorKind::*;
-    if let Some(over) = e.get_ref().and_then(|i| i.downcast_ref::<super::limits::OverLimit>()) {
-        return over.to_error();
-    }
-    match e.kind() {
-        UnexpectedEof | InvalidData | InvalidInput => {
-            DataError::Truncated { path: path.to_path_buf(), detail: e.to_string() }
-        }
-        _ => PathIo { path: path.to_path_buf(), source: e }.into(),
-    }
-}

@@ -1,6 +1,5 @@
 //! IDX files (MNIST, Fashion-MNIST): `00 00 08 ndim`, big-endian u32 dims, then u8 data.
 
-use super::error::stream_err;
 use super::{limits, resize, DataError, Split, PLANE};
 use crate::files::At;
 use std::path::Path;
@@ -17,7 +16,7 @@ pub struct IdxArray {
 pub fn read_gz(path: &Path) -> Result<Vec<u8>, DataError> {
     let f = std::fs::File::open(path).at(path)?;
     let gz = flate2::read::GzDecoder::new(std::io::BufReader::new(f));
-    limits::read_bounded(gz, limits::MAX_FILE_BYTES, path, "the gzip stream").map_err(|e| stream_err(path, e))
+    limits::read_bounded(gz, limits::MAX_FILE_BYTES, path, "the gzip stream").map_err(|e| limits::stream_err(path, e))
 }
 
 /// Parses an IDX byte buffer holding unsigned bytes (type 0x08).

@@ -341,30 +341,11 @@ pub mod testing {
         out.extend_from_slice(&[3, 1, 0x11, 0, 2, 0x11, 0, 3, 0x11, 0]);
         out
     }
-
-    /// A .tar.gz holding `files` (path, bytes); paths are written raw, so `..` can be tested.
-    pub fn targz(files: &[(&str, &[u8])]) -> Vec<u8> {
-        let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        let mut b = tar::Builder::new(gz);
-        for (path, data) in files {
-            let mut h = tar::Header::new_gnu();
-            h.set_size(data.len() as u64);
-            h.set_mode(0o644);
-            h.set_entry_type(tar::EntryType::Regular);
-            {
-                let name = &mut h.as_old_mut().name;
-                let p = path.as_bytes();
-                name[..p.len()].copy_from_slice(p);
-            }
-            h.set_cksum();
-            b.append(&h, *data).expect("tar append");
-        }
-        b.into_inner().expect("tar finish").finish().expect("gz finish")
-    }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::targz::testing::targz;
     use super::testing::*;
     use super::*;
 

@@ -8,6 +8,7 @@
 //! train X 225 MB, MNIST's train images 47 MB; its images are 32x32 or 28x28) and low enough that
 //! the worst case fits a small machine.
 use super::DataError;
+use crate::files::PathIo;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -86,7 +87,7 @@ pub fn check_len(path: &Path, what: &str, len: u64, limit: u64) -> Result<(), Da
 /// Reads a stream to its end, failing (without holding more) once it yields more than `limit`
 /// bytes: for inflating streams, whose output size nothing declares. `what` names the stream
 /// ("the gzip stream"); the error comes back through `std::io::Error` as an `OverLimit`, which
-/// `error::stream_err` turns into `DataError::TooLarge`.
+/// `stream_err` turns into `DataError::TooLarge`.
 pub fn read_bounded(mut r: impl Read, limit: u64, path: &Path, what: &str) -> Result<Vec<u8>, std::io::Error> {
     let mut out = Vec::new();
     (&mut r).take(limit + 1).read_to_end(&mut out)?;
@@ -130,6 +131,21 @@ pub fn check_count(path: &Path, n: u64) -> Result<(), DataError> {
     Ok(())
 }
 
+/// Maps a read error inside a compressed stream: EOF and corrupt data mean a truncated/corrupt
+/// archive, everything else stays an I/O error.
+pub(crate) fn stream_err(path: &std::path::Path, e: std::io::Error) -> DataError {
+    use std::io::ErrorKind::*;
+    if let Some(over) = e.get_ref().and_then(|i| i.downcast_ref::<OverLimit>()) {
+        return over.to_error();
+    }
+    match e.kind() {
+        UnexpectedEof | InvalidData | InvalidInput => {
+            DataError::Truncated { path: path.to_path_buf(), detail: e.to_string() }
+        }
+        _ => PathIo { path: path.to_path_buf(), source: e }.into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,7 +180,7 @@ mod tests {
         assert_eq!(read_bounded(&[7u8; 10][..], 10, p, "x").unwrap(), vec![7; 10]);
         let e = read_bounded(std::io::repeat(0), 1 << 20, p, "gzip stream").unwrap_err();
         assert!(e.to_string().contains("a.gz: gzip stream (it inflates past 1 MiB) is larger than pad reads"), "{e}");
-        let e = crate::data::error::stream_err(p, e);
+        let e = stream_err(p, e);
         assert!(matches!(e, DataError::TooLarge { .. }), "{e:?}");
     }
 }

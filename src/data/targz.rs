@@ -3,7 +3,6 @@
 //! checked, and the tar reader's own records between members (headers, GNU long names, pax
 //! extensions, which it reads whole) may inflate to at most `RECORDS` bytes. A member's path that
 //! leaves its folder (`..`, absolute) is an error.
-use super::error::stream_err;
 use super::limits::{self, OverLimit};
 use super::DataError;
 use crate::files::At;
@@ -60,7 +59,7 @@ impl Member<'_, '_> {
         limits::check_len(self.archive, &format!("member {}", self.path.display()), size, limit)?;
         self.room.set(size);
         let mut bytes = Vec::with_capacity(size as usize);
-        self.entry.read_to_end(&mut bytes).map_err(|e| stream_err(self.archive, e))?;
+        self.entry.read_to_end(&mut bytes).map_err(|e| limits::stream_err(self.archive, e))?;
         Ok(bytes)
     }
 }
@@ -75,9 +74,9 @@ pub fn read_members(
     let room = Rc::new(Cell::new(RECORDS));
     let gz = flate2::read::GzDecoder::new(BufReader::with_capacity(1 << 20, f));
     let mut tar = tar::Archive::new(Budget { inner: gz, room: room.clone(), archive: archive.to_path_buf() });
-    for entry in tar.entries().map_err(|e| stream_err(archive, e))? {
-        let mut entry = entry.map_err(|e| stream_err(archive, e))?;
-        let path = entry.path().map_err(|e| stream_err(archive, e))?.into_owned();
+    for entry in tar.entries().map_err(|e| limits::stream_err(archive, e))? {
+        let mut entry = entry.map_err(|e| limits::stream_err(archive, e))?;
+        let path = entry.path().map_err(|e| limits::stream_err(archive, e))?.into_owned();
         let parts = safe_components(&path, archive)?;
         let is_file = entry.header().entry_type().is_file();
         let mut m = Member { path, parts, is_file, entry: &mut entry, room: &room, archive };
@@ -85,7 +84,7 @@ pub fn read_members(
         // The rest of the member streams past here (it may be large, and is not kept); then the
         // next member's records get their budget.
         room.set(u64::MAX);
-        std::io::copy(&mut entry, &mut std::io::sink()).map_err(|e| stream_err(archive, e))?;
+        std::io::copy(&mut entry, &mut std::io::sink()).map_err(|e| limits::stream_err(archive, e))?;
         room.set(RECORDS);
     }
     Ok(())
@@ -109,9 +108,33 @@ pub fn safe_components(entry: &Path, archive: &Path) -> Result<Vec<String>, Data
     Ok(out)
 }
 
+/// Test helpers: archives in the real format.
+#[doc(hidden)]
+pub mod testing {
+    /// A .tar.gz holding `files` (path, bytes); paths are written raw, so `..` can be tested.
+    pub fn targz(files: &[(&str, &[u8])]) -> Vec<u8> {
+        let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let mut b = tar::Builder::new(gz);
+        for (path, data) in files {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_entry_type(tar::EntryType::Regular);
+            {
+                let name = &mut h.as_old_mut().name;
+                let p = path.as_bytes();
+                name[..p.len()].copy_from_slice(p);
+            }
+            h.set_cksum();
+            b.append(&h, *data).expect("tar append");
+        }
+        b.into_inner().expect("tar finish").finish().expect("gz finish")
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::super::image_folder::testing::targz;
+    use super::testing::targz;
     use super::*;
 
     #[test]
