@@ -29,7 +29,7 @@ Small networks (nf=4, nz=8) keep the file small; the code path is the paper's.
 Paper-era optimizer semantics: zero_grad(set_to_none=False), so parameters that got no gradient
 in a phase still move by Adam momentum when their optimizer steps (PyTorch 1.x behaviour).
 
-Run with the PyTorch venv of ../shared/bench/setup-torch.sh:
+Run with the PyTorch venv of scripts/setup-torch.sh:
     $HOME/.cache/pad-peer-torch/bin/python tests/golden/make_pad_fixture.py
 """
 import json

@@ -22,7 +22,7 @@ run again and compare, without PyTorch:
     float32 and float64 replays differ by more than 1e-5 of the tensor's scale, which the test holds
     to the float64 value within 4x PyTorch's own float32 error (as tests/golden_pad.rs does).
 
-Run from the repository root with the PyTorch venv of ../shared/bench/setup-torch.sh, after
+Run from the repository root with the PyTorch venv of scripts/setup-torch.sh, after
 `cargo build --release`:
     $HOME/.cache/pad-peer-torch/bin/python tests/golden/make_replay_fixture.py
 """
