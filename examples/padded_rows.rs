@@ -1,7 +1,6 @@
 //! The three GEMMs of a convolution layer on its column matrix, with the matrix's rows unpadded
-//! (a power-of-two number of floats apart, as before 2026-12-05) and padded by one cache line (as
-//! im2col::Patches::ld lays them out now), alternating, medians; and a check that both give the
-//! same bytes. The weight gradient, whose packing reads down 64 rows at once, is what gains.
+//! (a power-of-two number of floats apart) and padded by one cache line (as im2col::Patches::ld
+//! lays them out), alternating, medians; and a check that both give the same bytes. The weight gradient, whose packing reads down 64 rows at once, is what gains.
 //!     cargo run --release --example padded_rows -- [threads]
 use pad::engine::gemm::{gemm, MatRef};
 use std::time::Instant;

@@ -3,12 +3,15 @@
 //!
 //!   cargo run --release --example probe_speed -- [ARTIFACT] [CHECKPOINT]
 //!
-//! Without a checkpoint the untrained networks of seed 0 are probed (same cost).
+//! ARTIFACT defaults to data/cifar10-jpeg.safetensors in the repository (`pad fetch cifar10-jpeg
+//! --mirror DIR` writes it). Without a checkpoint the untrained networks of seed 0 are probed
+//! (same cost).
 use std::time::Instant;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let data = args.next().unwrap_or_else(|| "/work/main/data/cifar10-jpeg.safetensors".into());
+    let data =
+        args.next().unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/data/cifar10-jpeg.safetensors").into());
     let ckpt = args.next();
     let ds = pad::data::load_artifact(std::path::Path::new(&data))?;
     let enc = match &ckpt {

@@ -6,33 +6,15 @@
 //!
 //! Tests share the one cluster and never restart it; each has its own cache and control
 //! directory, and keys unique to the run (job ids restart after a clean cluster start).
+mod common;
+use common::slurm_or_skip;
 use pad::pipeline::slurm::{
-    cluster_info, final_status, job_name, log_tail, record_path, statuses, submit, Action, FinalJob, Job, JobStatus,
-    SlurmConfig, SlurmRecord, Submission,
+    final_status, job_name, log_tail, record_path, statuses, submit, Action, FinalJob, Job, JobStatus, SlurmConfig,
+    SlurmRecord, Submission,
 };
 use sha2::{Digest, Sha256};
-use std::io::Write;
 use std::path::PathBuf;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
-
-/// Checks the cluster answers (once per test binary: sinfo takes ~9 s to give up on a controller
-/// that is down); otherwise says why and, unless Slurm is required, skips.
-fn slurm_or_skip(test: &str) -> bool {
-    static PROBE: OnceLock<Result<(), String>> = OnceLock::new();
-    let probe = PROBE.get_or_init(|| match cluster_info() {
-        Ok(info) if info.split_whitespace().any(|w| w == "up") => Ok(()),
-        Ok(info) => Err(format!("no partition is up: {info}")),
-        Err(e) => Err(e.to_string()),
-    });
-    let Err(why) = probe else { return true };
-    if std::env::var("PAD_REQUIRE_SLURM").as_deref() == Ok("1") {
-        panic!("PAD_REQUIRE_SLURM=1 but slurm is not available: {why}");
-    }
-    // Straight to the stream, past the test harness's capture, so a skip is seen.
-    let _ = writeln!(std::io::stderr(), "SKIPPED: slurm not available: {why} ({test})");
-    false
-}
 
 /// Stands in for `pad stage run --config .. --profile .. KEY`: argv CTL KEY; CTL/KEY.job says
 /// "stage S", "input STAGE/KEY" and "sleep SECONDS" lines; CTL/KEY.fail makes it fail,

@@ -6,25 +6,11 @@
 //! PAD_REQUIRE_SLURM=1 (CI), which makes that a failure.
 mod common;
 use pad::pipeline::{stages, Cache, Config, Plan};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 const PAD: &str = env!("CARGO_BIN_EXE_pad");
-
-fn slurm_or_skip() -> bool {
-    let why = match pad::pipeline::slurm::cluster_info() {
-        Ok(info) if info.split_whitespace().any(|w| w == "up") => return true,
-        Ok(info) => format!("no partition is up: {info}"),
-        Err(e) => e.to_string(),
-    };
-    if std::env::var("PAD_REQUIRE_SLURM").as_deref() == Ok("1") {
-        panic!("PAD_REQUIRE_SLURM=1 but slurm is not available: {why}");
-    }
-    let _ = writeln!(std::io::stderr(), "SKIPPED: slurm not available: {why} (slurm_pipeline)");
-    false
-}
 
 fn experiment(dir: &Path) -> PathBuf {
     let rest = "\n[eval]\nprobe_epochs = 2\npca_samples = 300\n\n[slurm]\ncpus_per_task = 1\ntime = \"00:20:00\"\n";
@@ -74,7 +60,7 @@ fn read_tree(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
 
 #[test]
 fn a_profile_on_slurm_gives_the_local_results_and_a_failure_costs_only_its_dependants() {
-    if !slurm_or_skip() {
+    if !common::slurm_or_skip("slurm_pipeline") {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -170,7 +156,7 @@ fn settle_with_report(cache: &Path, config: &str) -> (String, String) {
 
 #[test]
 fn two_runs_at_once_submit_each_stage_once_and_a_failed_report_is_shown_until_rewritten() {
-    if !slurm_or_skip() {
+    if !common::slurm_or_skip("slurm_pipeline concurrent") {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The full-epoch replay of one condition on the CIFAR-10 JPEG stand-in (README, Correctness):
+# The full-epoch replay of one condition on the CIFAR-10 JPEG stand-in (docs/correctness.md):
 # pad records one epoch with every random draw; PyTorch replays it from the same initial weights on
 # 2 threads, 1 thread (float32) and in float64; the divergence tables of
 #   pad vs PyTorch f32 2t,  PyTorch f32 1t vs 2t,  PyTorch f32 vs f64,  pad vs PyTorch f64
@@ -9,7 +9,7 @@
 #
 #   usage (from the repository root): scripts/replay/full_epoch.sh CONDITION [OUT]
 #   needs: target/release/pad, data/cifar10-jpeg.safetensors (`pad fetch cifar10-jpeg --mirror ../shared/data`),
-#          the PyTorch venv of ../shared/bench/setup-torch.sh ($PY, default $HOME/.cache/pad-peer-torch/bin/python)
+#          the PyTorch venv of scripts/setup-torch.sh ($PY, default $HOME/.cache/pad-peer-torch/bin/python)
 # Steps whose output exists are skipped, so a stopped run continues. Runs one step at a time.
 # PAD (default target/release/pad), DATA (default data/cifar10-jpeg.safetensors) and PY can be set.
 set -euo pipefail

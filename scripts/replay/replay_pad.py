@@ -24,7 +24,7 @@ Input conversion: images are pad's dataset artifact (u8), converted as pad and t
 recorded (x.first), so the inputs of both runs are the same numbers. A float64 run converts those
 float32 images (and draws) to float64.
 
-Needs the PyTorch venv of ../shared/bench/setup-torch.sh (torch, numpy, safetensors).
+Needs a Python with torch, numpy and safetensors (scripts/setup-torch.sh makes one).
 """
 import argparse
 import hashlib

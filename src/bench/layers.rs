@@ -1,8 +1,8 @@
 //! `pad bench --layers`: where an iteration's time goes. For every layer of E and G at the paper's
 //! batch, the time of its forward pass, its input gradient and its weight gradient, as GFLOP/s and
 //! as a share of a GEMM ceiling measured in the same run with the same kernel (engine::gemm on a
-//! large square product). A weak kernel would make the shares look good, so the README also
-//! compares that ceiling with MKL's sgemm on the same machine.
+//! large square product). A weak kernel would make the shares look good, so `pad bench` also
+//! measures that ceiling against MKL's sgemm on the same machine (docs/performance.md).
 //!
 //! Attribution: a forward pass is im2col + GEMM + bias (conv) or GEMM + col2im + bias (transposed
 //! conv); the weight gradient is its GEMM + bias sums, plus, for a transposed conv, the im2col of
@@ -266,7 +266,8 @@ pub fn layer_table(pool: &rayon::ThreadPool, batch: usize, reps: usize, ceiling_
 mod tests {
     use super::*;
 
-    /// The paper's count (README, ../shared/bench torch_pad.py macs): 18.76 G multiply-adds an iteration.
+    /// The count the PyTorch peer uses (scripts/torch_pad.py, iteration_flop): 18.76 G multiply-adds
+    /// an iteration.
     #[test]
     fn iteration_account_matches_the_peers_count() {
         let macs: f64 = super::super::iteration_macs(64, 3, 64, 256).iter().sum();

@@ -123,7 +123,7 @@ pub fn time_peer_gemm(python: &Path, script: &Path, threads: usize, n: usize) ->
 fn run_peer(python: &Path, script: &Path, args: &[&str]) -> Result<String, String> {
     if !python.exists() || !script.exists() {
         return Err(format!(
-            "PyTorch peer not found ({} / {}); see ../shared/bench/README.md",
+            "PyTorch peer not found ({} / {}); see docs/performance.md (scripts/setup-torch.sh)",
             python.display(),
             script.display()
         ));
@@ -156,7 +156,7 @@ pub fn median(v: &mut [f64]) -> f64 {
     v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
-/// The PyTorch peer: a Python with torch and its PAD step script (../shared/bench/).
+/// The PyTorch peer: a Python with torch and its PAD step script (scripts/torch_pad.py).
 #[derive(Clone, Debug)]
 pub struct Peer {
     pub python: PathBuf,

@@ -14,8 +14,10 @@ For each thread count, pad, the GEMM ceiling (engine::gemm on an --ceiling-n cub
 yardstick of --layers), the peer and MKL's sgemm (the peer's torch.mm on the same cube) alternate
 for --reps repetitions (pad: --iters timed iterations after two warm-up ones), so that all see
 the same machine load; the table gives medians, GFLOP/s, pad's share of its ceiling and of MKL's
-sgemm (so a weak ceiling cannot flatter pad), and pad's speed relative to PyTorch's. Without the
-peer (see ../shared/bench/README.md) pad is measured alone.
+sgemm (so a weak ceiling cannot flatter pad), and pad's speed relative to PyTorch's. The peer is
+scripts/torch_pad.py run by a Python with torch (scripts/setup-torch.sh makes one where
+--peer-python looks by default); without it, or with --no-peer, pad is measured alone
+(docs/performance.md).
 
 With --layers, the account of where the time goes: for each of the nine layers of E and G at
 batch 64, the forward pass, the input gradient (dx) and the weight gradient (dW), each as ms,
@@ -60,11 +62,12 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 3, value_name = "N", allow_negative_numbers = true,
           value_parser = whole(1, 1_000, ""))]
     pub reps: usize,
-    /// Python with PyTorch for the peer (made by ../shared/bench/setup-torch.sh).
+    /// Python with PyTorch for the peer (scripts/setup-torch.sh makes this one).
     #[arg(long, env = "PAD_PEER_PYTHON", default_value_os_t = default_peer_python(), value_name = "FILE")]
     pub peer_python: PathBuf,
-    /// The peer's PAD step (../shared/bench/torch_pad.py).
-    #[arg(long, env = "PAD_PEER_SCRIPT", default_value = "../shared/bench/torch_pad.py", value_name = "FILE")]
+    /// The peer's PAD step, a script with `bench` and `gemm` subcommands (relative to the directory
+    /// pad runs in: the repository's root).
+    #[arg(long, env = "PAD_PEER_SCRIPT", default_value = "scripts/torch_pad.py", value_name = "FILE")]
     pub peer_script: PathBuf,
     /// Skip the PyTorch peer.
     #[arg(long)]

@@ -65,7 +65,7 @@ pub fn pool(n: usize) -> Result<rayon::ThreadPool, String> {
 
 /// With PAD_LOG_THREADS=1, says on stderr how many workers the global pool has, counted from inside
 /// it: each worker answers a broadcast, so the line shows the pool the command's work runs on (and
-/// tests/cli_threads.rs can check that `--threads` reached it).
+/// tests/commands/cli_threads.rs can check that `--threads` reached it).
 fn log_if_asked() {
     if std::env::var_os("PAD_LOG_THREADS").is_some_and(|v| v == "1") {
         let answers = rayon::broadcast(|_| rayon::current_num_threads());

@@ -14,7 +14,6 @@ use crate::files::At;
 use std::collections::BTreeMap;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 pub const FORMAT: &str = "pad-dataset-v1";
 
@@ -160,15 +159,6 @@ pub fn load_artifact_verified(path: &Path, expected: &str) -> Result<Dataset, Da
         });
     }
     load_artifact(path)
-}
-
-/// Time to load an artifact once (for `pad bench` and benches/data_load.rs).
-pub fn bench_load(path: &Path) -> Result<Duration, DataError> {
-    let t = Instant::now();
-    let ds = load_artifact(path)?;
-    let d = t.elapsed();
-    std::hint::black_box(&ds);
-    Ok(d)
 }
 
 #[cfg(test)]

@@ -37,7 +37,7 @@ pub struct Lock {
     pub artifact: Vec<ArtifactEntry>,
 }
 
-const HEADER: &str = "# pad dataset lock (issue 3): sha256 of each archive by origin, recorded on first fetch and\n\
+const HEADER: &str = "# pad dataset lock: sha256 of each archive by origin, recorded on first fetch and\n\
 # verified ever after; content_sha256 is the sha256 of a .gz file's decompressed content.\n\
 # Artifacts: sha256 of the canonical safetensors file built from them (the dataset's identity).\n\n";
 

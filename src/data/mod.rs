@@ -1,6 +1,6 @@
 //! Dataset layer: fetch official archives, verify them, decode them, and store one canonical
 //! artifact per dataset (u8 images [N, C, 32, 32] CHW RGB + u8 labels in a safetensors file whose
-//! sha256 is the dataset's identity). See issue 3.
+//! sha256 is the dataset's identity).
 
 pub mod artifact;
 pub mod cifar;
@@ -19,7 +19,7 @@ pub mod targz;
 
 use std::path::Path;
 
-pub use artifact::{bench_load, load_artifact, load_artifact_verified, write_artifact};
+pub use artifact::{load_artifact, load_artifact_verified, write_artifact};
 pub use error::DataError;
 pub use fetch_artifact::{fetch_to_artifact, FetchRequest, Fetched};
 pub use images::Images;

@@ -70,7 +70,7 @@ impl Patches {
     /// the same L1 sets; the GEMM's packing reads down 64 such rows at once (the weight gradient
     /// transposes them) and kept evicting its own lines. One cache line of padding (where the
     /// count is a multiple of 256 floats, 1 KB, so that every 4th row or more would share L1
-    /// sets) spreads them: the weight-gradient products ran 10-17% faster (README, Performance),
+    /// sets) spreads them: the weight-gradient products ran 10-17% faster (docs/performance.md),
     /// with the same bytes.
     pub fn ld(&self) -> usize {
         let n = self.cols();

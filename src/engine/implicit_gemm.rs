@@ -8,7 +8,7 @@
 //! consecutive columns of one row of the column matrix, which is how im2col lays them out. So
 //! each GEMM tile makes its own block of columns (whole images, 0.25-1 MB, still in cache) and
 //! the kernel reads it in place. Measured on conv2 alone: 10.3 -> 8.4 ms at 1 thread, 4.8 ->
-//! 4.1 ms at 2 (README, "Feature extraction").
+//! 4.1 ms at 2 (docs/performance.md).
 //!
 //! Same bytes as im2col + engine::gemm, by construction and by test: the same tiles
 //! (`par_tiles`), the same micro-kernels (`gemm_f32`'s AVX-512 table, which the crate itself

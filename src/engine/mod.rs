@@ -1,6 +1,8 @@
 //! The numeric engine: tensors as flat f32 buffers in CNHW order ([channels, batch, height,
-//! width]), convolutions by im2col + GEMM, activations, losses, Adam and seeded random streams.
-//! Knows nothing of PAD or files.
+//! width]); convolutions, either by direct kernels on channel-blocked images (direct/: the
+//! networks' middle layers on CPUs with AVX-512 or AVX2) or by im2col and the tiled GEMM (gemm/:
+//! the other layers, and every layer elsewhere); activations, losses, Adam and seeded random
+//! streams. Knows nothing of PAD or files.
 //!
 //! Every op comes as a `*_forward` / `*_backward` pair. Parallel work is split into pieces whose
 //! boundaries depend only on tensor shapes, and every reduction runs in index order, so results

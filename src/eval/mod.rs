@@ -1,7 +1,7 @@
 //! Evaluation of trained networks (Methods 4.4): frozen features, the paper's linear probe and a
-//! closed-form ridge read-out beside it (Fig. 4),
-//! the occlusion sweep (Fig. 5), latent distances and PCA (Fig. 6), dreams (Fig. 3).
-pub mod curves;
+//! closed-form ridge read-out beside it (Fig. 4), the occlusion sweep (Fig. 5), latent distances
+//! and PCA (Fig. 6), dreams (Fig. 3), and their FID (Fig. 3d): Inception-v3 on pad's engine, the
+//! statistics and the Fréchet distance in f64. standalone.rs runs each on one checkpoint.
 pub mod distances;
 pub mod dream_fid;
 pub mod dreams;

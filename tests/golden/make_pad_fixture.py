@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes tests/golden/pad_fixture.safetensors: two full PAD iterations computed by PyTorch,
 following the authors' main_PAD.py (NicoZenith/PAD) step by step, for pad's golden test
-(tests/golden_pad.rs).
+(tests/numerics/golden_pad.rs).
 
 What it stores (all float32):
   x.{0,1}            [B, C, 32, 32] input batches (uniform in [-1, 1])
@@ -29,7 +29,7 @@ Small networks (nf=4, nz=8) keep the file small; the code path is the paper's.
 Paper-era optimizer semantics: zero_grad(set_to_none=False), so parameters that got no gradient
 in a phase still move by Adam momentum when their optimizer steps (PyTorch 1.x behaviour).
 
-Run with the PyTorch venv of ../shared/bench/setup-torch.sh:
+Run with the PyTorch venv of scripts/setup-torch.sh:
     $HOME/.cache/pad-peer-torch/bin/python tests/golden/make_pad_fixture.py
 """
 import json

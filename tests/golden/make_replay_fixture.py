@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes tests/golden/replay_fixture.safetensors: a test-sized run of `pad replay` (3 epochs of 4
 iterations, so epoch boundaries and the first REM batch of an epoch are in it) replayed in PyTorch
-by scripts/replay/replay_pad.py, for pad's replay test (tests/golden_replay.rs).
+by scripts/replay/replay_pad.py, for pad's replay test (tests/numerics/golden_replay.rs).
 
 How: pad records the run (`pad replay --init ...`: every random draw, from the initial weights
 below) on the first 24 images of the shipped Fashion-MNIST slice (data/demo); PyTorch replays the
@@ -20,9 +20,9 @@ run again and compare, without PyTorch:
     {cond: sha256 of pad's draws.safetensors} (the test checks it records the same draws), and
     unstable {cond: {"iter<K>.<param>": [[index, float64 value], ...]}}: the elements where PyTorch's
     float32 and float64 replays differ by more than 1e-5 of the tensor's scale, which the test holds
-    to the float64 value within 4x PyTorch's own float32 error (as tests/golden_pad.rs does).
+    to the float64 value within 4x PyTorch's own float32 error (as tests/numerics/golden_pad.rs does).
 
-Run from the repository root with the PyTorch venv of ../shared/bench/setup-torch.sh, after
+Run from the repository root with the PyTorch venv of scripts/setup-torch.sh, after
 `cargo build --release`:
     $HOME/.cache/pad-peer-torch/bin/python tests/golden/make_replay_fixture.py
 """

@@ -1,13 +1,14 @@
 //! Direct convolution kernels: k4 s2 p1 convolutions, transposed convolutions and their weight
 //! gradients computed from image to image on channel-blocked images (layout.rs), with no column
-//! matrix, no col2im and no packing of activations. The engine's GEMM path reached 67-91% of its
-//! ceiling on PAD's large layers, most of the rest going to im2col, col2im and the library's
-//! packing; these kernels read the images where they are (`pad bench --layers` times them).
+//! matrix, no col2im and no packing of activations. On the GEMM path much of a large layer's time
+//! goes to im2col, col2im and the library's packing; these kernels read the images where they are
+//! (`pad bench --layers` times them).
 //!
 //! Bytes: every output value is one chain of fused multiply-adds in an order fixed by tiles.rs,
 //! whatever the thread count and whichever instruction set runs it: the AVX-512, AVX2 and
-//! plain-Rust tiles give the same bits (tested), unlike the GEMM library, whose reduction blocks
-//! follow the CPU's cache sizes.
+//! plain-Rust tiles give the same bits (tested). The order differs from the GEMM path's summation
+//! rule (engine/gemm/blocks.rs), so a layer's bytes depend on which path it takes, never on the
+//! CPU that runs that path.
 //!
 //! Used by the model for the middle layers (conv2, conv3, tconv2, tconv3) on CPUs with AVX-512
 //! or AVX2 (model::param::ConvLayer::is_direct); the others stay on the GEMM path.

@@ -1,6 +1,6 @@
 //! Training runs end to end on small synthetic data: bytes identical across thread counts, exact
 //! resume, refusal to mix runs, and a clear stop on a non-finite loss.
-mod common;
+use crate::common;
 
 use pad::data::Images;
 use pad::model::checkpoint::{read_file, to_bytes};
@@ -96,12 +96,18 @@ fn resumed_run_writes_the_same_bytes_as_an_uninterrupted_one() {
     }
 }
 
+/// A run directory holding one finished epoch of pad (small networks) on `imgs`.
+fn one_epoch_of_pad(imgs: Images) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    train(&spec("pad", 1, 4, 8, 8), imgs, dir.path(), false).unwrap();
+    dir
+}
+
 #[test]
 fn a_run_directory_of_another_run_is_refused_by_name() {
     let data = images(16, 1);
     let imgs = Images::new(&data, 1).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    train(&spec("pad", 1, 4, 8, 8), imgs, dir.path(), false).unwrap();
+    let dir = one_epoch_of_pad(imgs);
     let err = train(&spec("wo_nrem", 2, 4, 8, 8), imgs, dir.path(), false).unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, TrainError::Mismatch { .. }), "{msg}");
@@ -112,8 +118,7 @@ fn a_run_directory_of_another_run_is_refused_by_name() {
 fn non_finite_loss_stops_with_epoch_iteration_and_loss_and_keeps_the_last_checkpoint() {
     let data = images(16, 1);
     let imgs = Images::new(&data, 1).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    train(&spec("pad", 1, 4, 8, 8), imgs, dir.path(), false).unwrap();
+    let dir = one_epoch_of_pad(imgs);
     // Poison one weight of the saved state: the next epoch's first loss is NaN.
     let path = dir.path().join("state.safetensors");
     let mut f = read_file(&path).unwrap();

@@ -2,13 +2,14 @@
 //! PyTorch (scripts/replay/replay_pad.py, following the authors' main_PAD.py; fixture made by
 //! tests/golden/make_replay_fixture.py). Three epochs of four iterations on real images, so the
 //! epoch's shuffle, the input conversion, the epoch boundary and the first REM batch of an epoch
-//! are covered, which the two-iteration golden test (tests/golden_pad.rs) does not reach. pad
+//! are covered, which the two-iteration golden test (tests/numerics/golden_pad.rs) does not reach. pad
 //! records the run again here and must draw the same numbers and match PyTorch's losses at every
 //! iteration and its parameters after the first and the last epoch to the golden test's 1e-4.
 //! (Rounding alone leaves pad within 4e-7 of PyTorch here; an epoch boundary that kept z_old,
 //! tried on purpose, moved parameters by 2e-4 to 3e-4 and failed.)
 //!
 //! And recording is only watching: a recorded run has exactly the bytes of `pad train`'s.
+use crate::common::{assert_close, GOLDEN_TOL};
 use pad::data::Images;
 use pad::files::safetensors::{self, Loaded};
 use pad::model::checkpoint::read_file;
@@ -20,7 +21,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/replay_fixture.safetensors");
-const TOL: f64 = 1e-4;
 
 /// Elements PyTorch cannot pin down in float32, with their float64 values (see the script).
 type Unstable = BTreeMap<String, BTreeMap<String, Vec<(usize, f64)>>>;
@@ -69,30 +69,6 @@ impl Fixture {
     }
 }
 
-/// As tests/golden_pad.rs: |pad - torch| <= 1e-4 * max|torch| over the tensor; elements listed as
-/// unstable are held to their float64 value within 4x PyTorch's own float32 error (+ the same 1e-4).
-fn assert_close(what: &str, got: &[f32], want: &[f32], unstable: Option<&Vec<(usize, f64)>>) -> f64 {
-    assert_eq!(got.len(), want.len(), "{what}: length");
-    let scale = want.iter().fold(0.0f64, |m, &v| m.max((v as f64).abs())).max(1e-3);
-    let loose: BTreeMap<usize, f64> = unstable.map(|u| u.iter().cloned().collect()).unwrap_or_default();
-    let mut worst = 0.0f64;
-    for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        let (g, w) = (*g as f64, *w as f64);
-        match loose.get(&i) {
-            Some(&exact) => {
-                let allowed = 4.0 * (w - exact).abs() + TOL * scale;
-                assert!((g - exact).abs() <= allowed, "{what}[{i}]: pad {g} vs float64 {exact} (PyTorch float32 {w})");
-            }
-            None => {
-                let err = (g - w).abs() / scale;
-                worst = worst.max(err);
-                assert!(err <= TOL, "{what}[{i}]: pad {g} vs PyTorch {w} (relative error {err:.2e})");
-            }
-        }
-    }
-    worst
-}
-
 fn replay(cond: &str) {
     let f = Fixture::load();
     let channels = f.file.header.tensors["images"].shape[1];
@@ -114,9 +90,9 @@ fn replay(cond: &str) {
             let scale = w.abs().max(1e-3);
             let err = (got as f64 - w).abs() / scale;
             // As for unstable elements: no farther from float64 than PyTorch's float32 is (x4).
-            let near64 = (got as f64 - exact).abs() <= 4.0 * (w - exact).abs() + TOL * scale;
+            let near64 = (got as f64 - exact).abs() <= 4.0 * (w - exact).abs() + GOLDEN_TOL * scale;
             assert!(
-                err <= TOL || near64,
+                err <= GOLDEN_TOL || near64,
                 "{cond} iteration {} {name}: pad {got} vs PyTorch {w} (relative error {err:.2e}; float64 {exact})",
                 it + 1
             );

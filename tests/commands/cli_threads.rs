@@ -1,6 +1,6 @@
-//! `--threads` reaches the pool the evaluation commands compute on. Until the command line was one
-//! module, `pad occlusion | distances | pca | dreams | fid` built the global pool before reading
-//! `--threads`, which was then silently ignored. Here each command runs with PAD_LOG_THREADS=1
+//! `--threads` reaches the pool the evaluation commands compute on: a command that built the global
+//! pool before reading `--threads` would ignore it silently. Here each of `pad occlusion |
+//! distances | pca | dreams | fid` runs with PAD_LOG_THREADS=1
 //! (the binary reports the number of workers that answer a broadcast in its global pool) and with
 //! RAYON_NUM_THREADS=3, so an ignored flag shows as 3, not as the 1 or 2 asked for.
 use pad::data::{write_artifact, Dataset, Split};

@@ -7,12 +7,12 @@
 //! engine::gemm alone (the golden tests' size), and the encoder's inference path
 //! (engine::implicit_gemm on AVX-512 CPUs, im2col + engine::gemm elsewhere).
 //!
-//! These hashes were written on an AMD EPYC with AVX2 (no AVX-512), 2026-12-05; this test then
-//! passing on an Intel Xeon with AVX-512 is what says results/ is reproduced across the two. If
-//! it fails after a change that moves bytes on purpose, bump the versions of the stages that run
-//! the networks (README, Determinism) and write the new hashes here; if it fails on another CPU
+//! These hashes were written on an AMD EPYC with AVX2 (no AVX-512) at 5575383; this test passing
+//! on an Intel Xeon with AVX-512 is what says results/ is reproduced across the two. If it fails
+//! after a change that moves bytes on purpose, bump the versions of the stages that run the
+//! networks (docs/correctness.md, Determinism; docs/stages.md) and write the new hashes here; if it fails on another CPU
 //! with no change, that CPU computes something differently: a bug.
-mod common;
+use crate::common;
 
 use pad::data::Images;
 use pad::train::{train, RunSpec};
@@ -75,7 +75,7 @@ fn training_and_features_give_the_bytes_written_down() {
         .collect();
     assert!(
         differ.is_empty(),
-        "bytes differ from those written down in tests/cross_cpu.rs (see its header):\n{}",
+        "bytes differ from those written down in tests/numerics/cross_cpu.rs (see its header):\n{}",
         differ.join("\n")
     );
 }

@@ -1,6 +1,6 @@
 //! The pipeline on the shipped demo slice, tiny settings: caching by key, exact invalidation,
 //! concurrent runs sharing one cache, verification, and the report's tables.
-mod common;
+use crate::common;
 use pad::pipeline::stages;
 use pad::pipeline::{run::run, Cache, Config, Kind, Plan};
 use std::collections::BTreeSet;
@@ -274,14 +274,6 @@ fn bad_conditions_and_absurd_profiles_are_refused_at_load_naming_key_line_and_si
     assert!(e.contains("profiles.tiny: its plan would have 240193 stages (1 dataset(s) x 2 condition(s) x 12 seed(s), 10001 probed epochs each), more than the 100000 pad plans at once"), "{e}");
 }
 
-/// Synthetic Inception weights (the formula of tests/golden/make_fid_fixture.py) as a file.
-fn synthetic_inception(dir: &Path) -> std::path::PathBuf {
-    let path = dir.join("inception-synthetic.safetensors");
-    let bytes = pad::model::checkpoint::to_bytes(&pad::eval::inception::synthetic::state_dict(), &Default::default());
-    std::fs::write(&path, bytes).unwrap();
-    path
-}
-
 fn fid_config(weights: &Path) -> String {
     config(&format!("fid_samples = 12\nfid_weights = \"{}\"", weights.display()), "[0]")
         .replace("limit_train = 128", "limit_train = 128\nfid_conditions = [\"pad\"]")
@@ -290,7 +282,7 @@ fn fid_config(weights: &Path) -> String {
 #[test]
 fn dream_fid_stages_give_sample_counted_values_and_real_statistics_are_shared() {
     let tmp = tempfile::tempdir().unwrap();
-    let weights = synthetic_inception(tmp.path());
+    let weights = common::synthetic_inception(tmp.path());
     let cache = Cache { root: tmp.path().join("cache") };
     let p = plan(&fid_config(&weights));
     // One fid-real for the dataset; FID only for the listed condition (early = last epoch).
@@ -326,7 +318,7 @@ fn dream_fid_stages_give_sample_counted_values_and_real_statistics_are_shared() 
     let mut other = pad::eval::inception::synthetic::state_dict();
     other.get_mut("Conv2d_1a_3x3.conv.weight").unwrap().1[0] += 0.5;
     let w2 = tmp.path().join("other.safetensors");
-    std::fs::write(&w2, pad::model::checkpoint::to_bytes(&other, &Default::default())).unwrap();
+    common::write_tensors(&w2, &other);
     let p2 = plan(&fid_config(&w2));
     assert!(keys(&p2, &stages::fid_real::KIND).is_disjoint(&keys(&p, &stages::fid_real::KIND)));
     assert_eq!(keys(&p2, &stages::train::KIND), keys(&p, &stages::train::KIND));

@@ -3,8 +3,6 @@
 use pad::data::{write_artifact, Dataset, Split};
 use pad::eval::fid_sets::{fid_of_sets, FidOptions};
 use pad::eval::inception::{synthetic, InceptionV3, Layout, BATCH, DIM};
-use pad::model::checkpoint::to_bytes;
-use std::collections::BTreeMap;
 use std::path::Path;
 
 fn split(tag: &str, n: usize, channels: usize) -> Split {
@@ -15,8 +13,7 @@ fn split(tag: &str, n: usize, channels: usize) -> Split {
 #[test]
 fn fid_between_two_artifacts_caches_statistics_and_writes_json() {
     let dir = tempfile::tempdir().unwrap();
-    let weights = dir.path().join("inception.safetensors");
-    std::fs::write(&weights, to_bytes(&synthetic::state_dict(), &BTreeMap::new())).unwrap();
+    let weights = crate::common::synthetic_inception(dir.path());
     let art = |name: &str, channels: usize| {
         let p = dir.path().join(format!("{name}.safetensors"));
         let ds = Dataset {

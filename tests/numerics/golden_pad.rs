@@ -2,6 +2,7 @@
 //! which follows the authors' main_PAD.py), for several conditions: the losses of both
 //! iterations, every gradient of the first iteration just before each optimizer step, and every
 //! weight after the two iterations match to 1e-4 relative error.
+use crate::common::{assert_close, GOLDEN_TOL};
 use pad::engine::{swap_leading_axes, Shape4};
 use pad::model::checkpoint::{read_file, TensorFile};
 use pad::model::{Encoder, Generator, Network, Param};
@@ -10,7 +11,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/pad_fixture.safetensors");
-const TOL: f64 = 1e-4;
 
 fn tensor<'a>(f: &'a TensorFile, name: &str) -> &'a [f32] {
     &f.tensors.get(name).unwrap_or_else(|| panic!("fixture lacks {name}")).1
@@ -22,28 +22,6 @@ fn meta(f: &TensorFile, key: &str) -> usize {
 
 /// Elements PyTorch cannot pin down in float32, with their float64 values (see the script).
 type Unstable = BTreeMap<String, BTreeMap<String, Vec<(usize, f64)>>>;
-
-/// |pad - torch| <= 1e-4 * scale, scale = max|torch| over the tensor (so elements near zero are not
-/// held to a tighter absolute bound than their neighbours). Elements listed as unstable are held
-/// instead to their float64 value within 4x PyTorch's own float32 error (+ the same 1e-4).
-fn assert_close(what: &str, got: &[f32], want: &[f32], unstable: Option<&Vec<(usize, f64)>>) {
-    assert_eq!(got.len(), want.len(), "{what}: length");
-    let scale = want.iter().fold(0.0f64, |m, &v| m.max((v as f64).abs())).max(1e-3);
-    let loose: BTreeMap<usize, f64> = unstable.map(|u| u.iter().cloned().collect()).unwrap_or_default();
-    for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        let (g, w) = (*g as f64, *w as f64);
-        match loose.get(&i) {
-            Some(&exact) => {
-                let allowed = 4.0 * (w - exact).abs() + TOL * scale;
-                assert!((g - exact).abs() <= allowed, "{what}[{i}]: pad {g} vs float64 {exact} (PyTorch float32 {w})");
-            }
-            None => {
-                let err = (g - w).abs() / scale;
-                assert!(err <= TOL, "{what}[{i}]: pad {g} vs PyTorch {w} (relative error {err:.2e})");
-            }
-        }
-    }
-}
 
 fn replay(cond_name: &str) {
     // PAD_GOLDEN_FIXTURE replays another fixture made by the same script (e.g. at the paper's size).
@@ -88,7 +66,7 @@ fn replay(cond_name: &str) {
         for ((name, got), w) in StepStats::NAMES.iter().zip(st.values()).zip(want) {
             let err = (got as f64 - *w as f64).abs() / (w.abs() as f64).max(1e-3);
             assert!(
-                err <= TOL,
+                err <= GOLDEN_TOL,
                 "{cond_name} iteration {it} {name}: pad {got} vs PyTorch {w} (relative error {err:.2e})"
             );
         }

@@ -6,7 +6,7 @@ use pad::eval::fid::{frechet_distance, Stats};
 use pad::eval::inception::synthetic::{image, uniform};
 use pad::eval::inception::{expected_tensors, is_ignorable, synthetic, to_network_input, InceptionV3, Layout, DIM};
 use pad::eval::EvalError;
-use pad::model::checkpoint::{read_file, to_bytes, TensorFile};
+use pad::model::checkpoint::{read_file, TensorFile};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -32,9 +32,10 @@ fn rel_err(a: &[f32], b: &[f32]) -> f64 {
     a.iter().zip(b).fold(0.0f64, |m, (x, y)| m.max((*x as f64 - *y as f64).abs())) / scale
 }
 
+/// `tensors` as the file `dir/inception.safetensors`.
 fn write_weights(dir: &Path, tensors: &Tensors) -> PathBuf {
     let p = dir.join("inception.safetensors");
-    std::fs::write(&p, to_bytes(tensors, &BTreeMap::new())).unwrap();
+    crate::common::write_tensors(&p, tensors);
     p
 }
 

@@ -7,7 +7,7 @@
 //!   computation really reads the field.
 //!
 //! A new field without a rule below fails the test, so it cannot be forgotten.
-mod common;
+use crate::common;
 use pad::pipeline::stage::{Env, Inputs, Node};
 use pad::pipeline::stages;
 use pad::pipeline::{run::run, Cache, Config, Plan};
@@ -112,10 +112,8 @@ fn every_parameter_field_changes_the_key_and_what_the_stage_computes() {
             picked.push(n);
         }
     }
-    // FID stages need Inception weights (tests/pipeline.rs covers them), so plan them too.
-    let weights = tmp.path().join("inception.safetensors");
-    let sd = pad::eval::inception::synthetic::state_dict();
-    std::fs::write(&weights, pad::model::checkpoint::to_bytes(&sd, &Default::default())).unwrap();
+    // FID stages need Inception weights (runs.rs covers them), so plan them too.
+    let weights = common::synthetic_inception(tmp.path());
     let fid_plan = {
         let mut profile = plan.profile.clone();
         profile.fid_conditions = vec!["pad".into()];

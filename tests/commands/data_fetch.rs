@@ -280,8 +280,7 @@ fn cli_end_to_end_image_folder() {
     let dir = tempfile::tempdir().unwrap();
     let png = data::image_folder::testing::png_bytes(40, 40, 3, &[9u8; 40 * 40 * 3]);
     let tgz = dir.path().join("shapes.tar.gz");
-    std::fs::write(&tgz, data::targz::testing::targz(&[("train/x/1.png", &png), ("test/x/1.png", &png)]))
-        .unwrap();
+    std::fs::write(&tgz, data::targz::testing::targz(&[("train/x/1.png", &png), ("test/x/1.png", &png)])).unwrap();
     let run = |p: &Path| {
         std::process::Command::new(env!("CARGO_BIN_EXE_pad"))
             .args(["fetch", "image-folder", "--path"])
