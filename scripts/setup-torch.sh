@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A Python with PyTorch for the scripts that run it: the baseline `pad bench` measures pad against
-# (scripts/torch_pad.py), the replay against PyTorch (scripts/replay/) and, with --fid, the FID
-# speed comparison (scripts/fid_speed_torch.py). The official CPU wheel (MKL + oneDNN), about 5 GB.
+# (scripts/torch_pad.py), the replay against PyTorch (scripts/replay/) and, with --fid, the
+# Inception forward of `pad bench --inception` (torch_pad.py inception). The official CPU wheel (MKL + oneDNN), about 5 GB.
 #   usage: scripts/setup-torch.sh [--fid] [VENV_DIR]
 # VENV_DIR defaults to $HOME/.cache/pad-peer-torch, where `pad bench` looks for its Python; the
 # last line printed is the venv's python. TORCH_VERSION chooses the wheel (default 2.15.0).

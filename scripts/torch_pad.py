@@ -18,6 +18,12 @@ Subcommands (each prints JSON lines on stdout; `pad bench` reads them):
          torch.mm on an n x n x n single-precision product (MKL's sgemm in the official wheel), the
          yardstick pad's own GEMM ceiling is checked against. One line per thread count:
          {"op": "torch.mm (BLAS)", "threads": .., "n": .., "gflops_median": .., "gflops_best": ..}
+  inception --threads N --batch N --iters N
+         pytorch-fid's InceptionV3 forward to pool3 (299x299 input, no resize) on random images,
+         --iters passes after one warm-up, with random weights installed through pytorch-fid's own
+         loader (speed does not depend on them), the network `pad bench --inception` times. Needs
+         torchvision and pytorch-fid as well (scripts/setup-torch.sh --fid). Last line:
+         {"img_per_s": .., "ms_per_forward": .., ...}
   train  --data ARTIFACT [--epochs N] [--threads N] [--seed N] [--out FILE.safetensors]
          Real training on a pad dataset artifact (`pad fetch`), the same decoded images `pad train
          --data` reads, to compare an epoch's wall time. --out writes E and G under the authors'
@@ -198,6 +204,26 @@ def cmd_gemm(a):
                           "gflops_median": flop / median / 1e9, "gflops_best": flop / best / 1e9}), flush=True)
 
 
+def cmd_inception(a):
+    import torch
+    import torchvision
+    import pytorch_fid.inception as pfi
+    set_threads(torch, a.threads)
+    torch.manual_seed(a.seed)
+    base = torchvision.models.inception_v3(num_classes=1008, aux_logits=False, weights=None, init_weights=False)
+    pfi.load_state_dict_from_url = lambda *args, **kwargs: base.state_dict()
+    net = pfi.InceptionV3([3], resize_input=False, normalize_input=False).eval()
+    x = torch.rand(a.batch, 3, 299, 299) * 2 - 1
+    with torch.inference_mode():
+        net(x)
+        t = time.perf_counter()
+        for _ in range(a.iters):
+            net(x)
+        s = (time.perf_counter() - t) / a.iters
+    print(json.dumps({"threads": a.threads, "batch": a.batch, "iters": a.iters, "torch": torch.__version__,
+                      "ms_per_forward": 1e3 * s, "img_per_s": a.batch / s}), flush=True)
+
+
 def cmd_train(a):
     import torch
     import torch.nn as nn
@@ -251,6 +277,11 @@ def main():
     g.add_argument("--n", type=positive, default=2048)
     g.add_argument("--threads-list", type=positive, nargs="+", default=[1, 2])
     g.add_argument("--reps", type=positive, default=5)
+    i = sub.add_parser("inception", help="images/s of pytorch-fid's Inception-v3 forward (pool3, 299x299)")
+    i.add_argument("--threads", type=positive, default=2)
+    i.add_argument("--batch", type=positive, default=2)
+    i.add_argument("--iters", type=positive, default=10)
+    i.add_argument("--seed", type=int, default=0)
     t = sub.add_parser("train", help="train on a pad dataset artifact, timing each epoch")
     t.add_argument("--data", required=True, help="a dataset artifact written by `pad fetch`")
     t.add_argument("--epochs", type=positive, default=1)
@@ -260,7 +291,7 @@ def main():
     t.add_argument("--out", default="", help="write E and G here (safetensors, the authors' names)")
     t.add_argument("--log-every", type=int, default=100)
     a = p.parse_args()
-    {"bench": cmd_bench, "gemm": cmd_gemm, "train": cmd_train}[a.mode](a)
+    {"bench": cmd_bench, "gemm": cmd_gemm, "inception": cmd_inception, "train": cmd_train}[a.mode](a)
 
 
 if __name__ == "__main__":

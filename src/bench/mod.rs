@@ -14,6 +14,7 @@ use std::process::Command;
 use std::time::Instant;
 
 pub mod encode;
+pub mod inception;
 pub mod layers;
 
 /// Multiply-adds of one iteration per phase (Wake, NREM, REM), counted as the PyTorch peer counts

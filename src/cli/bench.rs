@@ -30,6 +30,17 @@ occlusion sweep and distance stage runs it) over --encode-images random CIFAR-si
 images/s, GFLOP/s and percentage of the GEMM ceiling measured first in the same run, and the
 time it implies for a CIFAR-10 probe's 60,000 images.
 
+With --inception, the FID stages' network: Inception-v3's forward pass to pool3 on 299 x 299
+images, 2 at a time as the FID stages feed it, with the weights of --inception FILE or, without
+a file, the synthetic formula weights (the speed does not depend on the values). For each thread
+count pad's --iters passes, the GEMM ceiling, the peer's passes of pytorch-fid's network (the
+peer script's `inception` subcommand; its Python needs torchvision and pytorch-fid:
+scripts/setup-torch.sh --fid) and MKL's sgemm alternate for --reps repetitions; the table gives
+images/s, GFLOP/s (counted from the network's convolutions), the share of the ceiling, pad's
+speed relative to PyTorch's, and per stem convolution, mixed block and the pools together, ms,
+GFLOP/s and share of the ceiling. --frechet adds the time of FID's statistics and one 2048-d
+Fréchet distance.
+
 With --kernels, what the middle layers run on: engine::direct's AVX-512 or AVX2 tiles, or the
 GEMM path, so that one machine measures what CPUs with other vector units run (default: the
 widest tiles this CPU has, as every other command).";
@@ -65,7 +76,7 @@ pub struct BenchArgs {
     /// Python with PyTorch for the peer (scripts/setup-torch.sh makes this one).
     #[arg(long, env = "PAD_PEER_PYTHON", default_value_os_t = default_peer_python(), value_name = "FILE")]
     pub peer_python: PathBuf,
-    /// The peer's PAD step, a script with `bench` and `gemm` subcommands (relative to the directory
+    /// The peer's PAD step, a script with `bench`, `gemm` and `inception` subcommands (relative to the directory
     /// pad runs in: the repository's root).
     #[arg(long, env = "PAD_PEER_SCRIPT", default_value = "scripts/torch_pad.py", value_name = "FILE")]
     pub peer_script: PathBuf,
@@ -92,10 +103,24 @@ pub struct BenchArgs {
     /// other vector units run; the bytes are the same for auto, avx512 and avx2 (not for gemm).
     #[arg(long, value_enum, default_value_t = KernelsArg::Auto, value_name = "KIND")]
     pub kernels: KernelsArg,
+    /// Instead of the iteration: Inception-v3's forward pass as the FID stages run it (299 x 299, pool3), with the
+    /// weights of FILE (safetensors, pytorch-fid's layout) or, without one, the synthetic formula weights: images/s,
+    /// GFLOP/s, share of the GEMM ceiling, pad / PyTorch, and per stage.
+    #[arg(long, value_name = "FILE", num_args = 0..=1, conflicts_with_all = ["layers", "encode"])]
+    pub inception: Option<Option<PathBuf>>,
+    /// With --inception: also time, once per thread count, FID's statistics of 2,500 feature rows and one 2048-d
+    /// Fréchet distance (seconds each), and the minutes they imply for the FID of 10,000 generated images.
+    #[arg(long, requires = "inception")]
+    pub frechet: bool,
     /// With --encode: images per timed call.
     #[arg(long, default_value_t = 10_000, value_name = "N", allow_negative_numbers = true,
           value_parser = whole(1, 1_000_000, ""))]
     pub encode_images: usize,
+}
+
+/// The peer, unless --no-peer.
+fn peer(a: &BenchArgs) -> Option<Peer> {
+    (!a.no_peer).then(|| Peer { python: a.peer_python.clone(), script: a.peer_script.clone() })
 }
 
 fn default_peer_python() -> PathBuf {
@@ -109,13 +134,17 @@ pub fn bench(a: &BenchArgs) -> Result<(), super::Error> {
     if a.layers {
         return layers(&pools, a);
     }
+    if let Some(weights) = &a.inception {
+        // Its convolutions run on engine::implicit_gemm or the GEMM path, whatever --kernels says.
+        return inception(&pools, a, weights.as_deref());
+    }
     if !a.json {
         println!("{}", kernels_line());
     }
     if a.encode {
         return encode(&pools, a);
     }
-    let peer = (!a.no_peer).then(|| Peer { python: a.peer_python.clone(), script: a.peer_script.clone() });
+    let peer = peer(a);
     for c in pad::bench::compare(&pools, a.iters, a.reps, a.ceiling_n, peer.as_ref()) {
         if let Some(e) = &c.peer_error {
             eprintln!("peer: {e}");
@@ -272,4 +301,120 @@ fn print_layer_table(t: &pad::bench::layers::LayerTable) {
     }
     let rate = flop / ms * 1e3;
     println!("all passes: {ms:.1} ms for {flop:.2} GFLOP = {rate:.1} GFLOP/s, {:.0}% of the ceiling", 100.0 * rate / c);
+}
+
+fn inception(pools: &[rayon::ThreadPool], a: &BenchArgs, file: Option<&std::path::Path>) -> Result<(), super::Error> {
+    use pad::eval::inception::{synthetic, InceptionV3, Layout};
+    let (net, weights) = match file {
+        Some(f) => (InceptionV3::load(f, Layout::Fid)?, f.display().to_string()),
+        None => (
+            InceptionV3::from_state_dict(&synthetic::state_dict(), Layout::Fid, std::path::Path::new("synthetic"))?,
+            "synthetic (formula weights)".to_string(),
+        ),
+    };
+    let peer = peer(a);
+    let bench = pad::bench::inception::InceptionBench {
+        net: &net,
+        weights,
+        iters: a.iters,
+        reps: a.reps,
+        ceiling_n: a.ceiling_n,
+        peer: peer.as_ref(),
+    };
+    for (t, pool) in bench.run(pools).iter().zip(pools) {
+        let frechet = if a.frechet {
+            Some(pool.install(|| pad::bench::inception::frechet_seconds(pad::bench::inception::FRECHET_ROWS))?)
+        } else {
+            None
+        };
+        if a.json {
+            let mut v = serde_json::to_value(t)?;
+            v["share_of_ceiling"] = (t.gflops / t.ceiling_gflops).into();
+            if let Some(q) = t.pytorch_images_per_s {
+                v["speedup_vs_pytorch"] = (t.images_per_s / q).into();
+            }
+            if let Some((stats_s, distance_s)) = frechet {
+                v["statistics_s"] = stats_s.into();
+                v["frechet_distance_s"] = distance_s.into();
+            }
+            println!("{v}");
+        } else {
+            print_inception_table(t, a.no_peer);
+            if let Some((stats_s, distance_s)) = frechet {
+                let minutes = (10_000.0 / t.images_per_s + 4.0 * stats_s + distance_s) / 60.0;
+                println!(
+                    "FID statistics of {} x 2048 features: {stats_s:.2} s; one 2048-d Fréchet distance: {distance_s:.2} s; \
+                     the FID of 10,000 generated images (real statistics cached) at this speed: {minutes:.1} min",
+                    pad::bench::inception::FRECHET_ROWS
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The forward's line, the peer's, then one row per stage: ms, share of the pass, GFLOP/s and
+/// share of the ceiling.
+fn print_inception_table(t: &pad::bench::inception::InceptionTime, no_peer: bool) {
+    let c = t.ceiling_gflops;
+    println!(
+        "threads {}  Inception-v3 pool3 forward, {s}x{s}, batch {}, weights {}; GEMM ceiling (engine::gemm, {n}x{n}x{n}): {c:.1} GFLOP/s",
+        t.threads,
+        t.batch,
+        t.weights,
+        s = t.side,
+        n = t.ceiling_n
+    );
+    println!(
+        "pad      {:8.2} img/s  {:8.1} ms/forward  {:6.1} GFLOP/s = {:.0}% of the ceiling ({:.2} GFLOP a forward)",
+        t.images_per_s,
+        t.ms_per_forward,
+        t.gflops,
+        100.0 * t.gflops / c,
+        t.gflop_per_forward
+    );
+    match (t.pytorch_images_per_s, &t.peer_error) {
+        (Some(q), _) => {
+            let ms = t.batch as f64 / q * 1e3;
+            println!(
+                "pytorch  {q:8.2} img/s  {ms:8.1} ms/forward  {:6.1} GFLOP/s (pytorch-fid's network)",
+                t.gflop_per_forward / ms * 1e3
+            );
+            println!("pad is {:.2}x PyTorch's speed at {} thread(s)", t.images_per_s / q, t.threads);
+        }
+        (None, Some(e)) => println!("pytorch  not measured: {e}"),
+        (None, None) if no_peer => println!("pytorch  not measured (--no-peer)"),
+        (None, None) => {}
+    }
+    if let Some(mkl) = t.mkl_gflops {
+        println!(
+            "pad at {:.0}% of MKL's sgemm ({mkl:.1} GFLOP/s: the peer's torch.mm, same cube)",
+            100.0 * t.gflops / mkl
+        );
+    }
+    println!("{:<14} {:>7} {:>9} {:>6} {:>8} {:>5}", "stage", "GFLOP", "ms", "time", "GFLOP/s", "%");
+    for r in &t.rows {
+        let share = 100.0 * r.ms / t.ms_per_forward;
+        if r.gflop > 0.0 {
+            let rate = r.gflop / r.ms * 1e3;
+            println!(
+                "{:<14} {:>7.3} {:>9.2} {share:>5.1}% {rate:>8.1} {:>4.0}%",
+                r.row,
+                r.gflop,
+                r.ms,
+                100.0 * rate / c
+            );
+        } else {
+            println!("{:<14} {:>7} {:>9.2} {share:>5.1}% {:>8} {:>5}", r.row, "-", r.ms, "-", "-");
+        }
+    }
+    println!(
+        "{:<14} {:>7.3} {:>9.2} {:>5.1}% {:>8.1} {:>4.0}%",
+        "all",
+        t.gflop_per_forward,
+        t.ms_per_forward,
+        100.0,
+        t.gflops,
+        100.0 * t.gflops / c
+    );
 }

@@ -4,8 +4,8 @@
 //! input. With glibc's defaults such blocks are mmap'ed and unmapped each time, or trimmed from
 //! the heap top, so every pass pays a page fault per 4 KiB on first touch. Raising the mmap
 //! threshold to its maximum (32 MiB) and never trimming keeps them in the heap for reuse:
-//! measured +17% images/s for the Inception forward at 1 and at 2 threads (examples/fid_speed,
-//! median of 3 alternating runs). Results do not change (only where memory comes from).
+//! measured +17% images/s for the Inception forward at 1 and at 2 threads (median of 3
+//! alternating runs). Results do not change (only where memory comes from).
 //! PAD_KEEP_MALLOC_DEFAULTS=1 leaves glibc's defaults alone.
 
 /// Applies the settings once; call at the start of a program. A no-op off glibc.

@@ -32,10 +32,36 @@ pub const MIN_SIDE: usize = 75;
 pub const DIM: usize = 2048;
 /// Images per forward pass. Small batches are faster here, not just leaner: at 2 images every
 /// activation and im2col buffer stays under glibc's 32 MiB mmap limit, so freed buffers are
-/// reused instead of being faulted in again on every pass (examples/fid_speed, alternating runs
-/// on 2 cores: batch 2 gave 4.9-5.1 img/s on 1 thread and 7.1 on 2, batch 16 3.9-4.0 and
-/// 5.9-6.8, batch 1 4.4-4.7 and 6.7-7.0).
+/// reused instead of being faulted in again on every pass (alternating runs on 2 cores: batch 2
+/// gave 4.9-5.1 img/s on 1 thread and 7.1 on 2, batch 16 3.9-4.0 and 5.9-6.8, batch 1 4.4-4.7
+/// and 6.7-7.0).
 pub const BATCH: usize = 2;
+
+/// The stages of the forward pass up to pool3, in order: the stem's convolutions and max pools,
+/// the mixed blocks (each with its branch pools and concatenation), the global average pool. A
+/// stage named like a convolution or a block prefix runs the convolutions of `conv_defs()` under
+/// that name.
+pub const STAGES: [&str; 19] = [
+    "Conv2d_1a_3x3",
+    "Conv2d_2a_3x3",
+    "Conv2d_2b_3x3",
+    "maxpool1",
+    "Conv2d_3b_1x1",
+    "Conv2d_4a_3x3",
+    "maxpool2",
+    "Mixed_5b",
+    "Mixed_5c",
+    "Mixed_5d",
+    "Mixed_6a",
+    "Mixed_6b",
+    "Mixed_6c",
+    "Mixed_6d",
+    "Mixed_6e",
+    "Mixed_7a",
+    "Mixed_7b",
+    "Mixed_7c",
+    "avgpool",
+];
 
 /// Which network the weights file is for (same tensor names, different pooling).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -425,6 +451,18 @@ impl InceptionV3 {
     /// pool3 features of a CNHW batch of 3-channel images already at network resolution (any
     /// side >= 75; 299 for FID): [N, 2048] row-major.
     pub fn forward(&self, x: &[f32], xs: Shape4) -> Result<Vec<f32>, EvalError> {
+        self.forward_observed(x, xs, &mut |_, _| {})
+    }
+
+    /// `forward`, calling `done(stage, output shape)` as each of `STAGES` ends, in that order, so
+    /// that a caller can time where a pass goes (`pad bench --inception`). The calls sit between
+    /// the stages and see no values: the features are the same bytes as `forward`'s.
+    pub fn forward_observed(
+        &self,
+        x: &[f32],
+        xs: Shape4,
+        done: &mut dyn FnMut(&'static str, Shape4),
+    ) -> Result<Vec<f32>, EvalError> {
         if xs.c != 3 || xs.h < MIN_SIDE || xs.w < MIN_SIDE || x.len() != xs.len() {
             return Err(EvalError::Input(format!(
                 "the network takes 3 x H x W images with H, W >= {MIN_SIDE}; got {xs:?} with {} values",
@@ -434,23 +472,37 @@ impl InceptionV3 {
         let mut a = Act { v: x.to_vec(), s: xs };
         for n in ["Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3"] {
             a = self.conv(n, &a);
+            done(n, a.s);
         }
         a = pool(&a, BranchPool::Max, POOL3X3_DOWN);
-        a = self.conv("Conv2d_4a_3x3", &self.conv("Conv2d_3b_1x1", &a));
+        done("maxpool1", a.s);
+        for n in ["Conv2d_3b_1x1", "Conv2d_4a_3x3"] {
+            a = self.conv(n, &a);
+            done(n, a.s);
+        }
         a = pool(&a, BranchPool::Max, POOL3X3_DOWN);
+        done("maxpool2", a.s);
         for p in ["Mixed_5b", "Mixed_5c", "Mixed_5d"] {
             a = self.block_a(p, &a);
+            done(p, a.s);
         }
         a = self.block_b("Mixed_6a", &a);
+        done("Mixed_6a", a.s);
         for p in ["Mixed_6b", "Mixed_6c", "Mixed_6d", "Mixed_6e"] {
             a = self.block_c(p, &a);
+            done(p, a.s);
         }
         a = self.block_d("Mixed_7a", &a);
+        done("Mixed_7a", a.s);
         a = self.block_e("Mixed_7b", &a, self.avg_kind());
+        done("Mixed_7b", a.s);
         let last = if self.layout == Layout::Fid { BranchPool::Max } else { self.avg_kind() };
         a = self.block_e("Mixed_7c", &a, last);
+        done("Mixed_7c", a.s);
         // [2048, N] -> [N, 2048]
-        Ok(swap_leading_axes(&global_avg_pool(&a.v, a.s), DIM, xs.n, 1))
+        let features = swap_leading_axes(&global_avg_pool(&a.v, a.s), DIM, xs.n, 1);
+        done("avgpool", Shape4 { c: DIM, n: xs.n, h: 1, w: 1 });
+        Ok(features)
     }
 
     /// pool3 features of NCHW images in [-1, 1] with 1 (grey, replicated) or 3 channels at any
