@@ -20,6 +20,7 @@
 use super::gemm::{block_len, tile_shape, MatRef, SendPtr, MR, NR};
 use super::im2col::{im2col_images, Patches};
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 fn avx512() -> bool {
     #[cfg(target_arch = "x86_64")]
@@ -35,7 +36,20 @@ fn avx512() -> bool {
 /// W · im2col(x) as a new row-major [W.rows, g.cols()] buffer (W row-major [C_out, C_in*kh*kw]),
 /// or None where this path does not apply.
 pub fn conv_forward_gemm(w: MatRef, g: &Patches, x: &[f32]) -> Option<Vec<f32>> {
+    let len = w.rows * g.cols();
+    let mut c: Vec<f32> = Vec::with_capacity(len);
+    conv_forward_gemm_uninit(w, g, x, &mut c.spare_capacity_mut()[..len]).then(|| {
+        // SAFETY: the product wrote all of it.
+        unsafe { c.set_len(len) };
+        c
+    })
+}
+
+/// `conv_forward_gemm` into memory the caller owns (W.rows x g.cols(), row-major): true when it
+/// wrote all of `c`, false (nothing written) where this path does not apply.
+pub fn conv_forward_gemm_uninit(w: MatRef, g: &Patches, x: &[f32], c: &mut [MaybeUninit<f32>]) -> bool {
     let (m, k, n) = (w.rows, g.rows(), g.cols());
+    assert_eq!(c.len(), m * n, "conv_forward_gemm: output shape");
     assert_eq!(w.cols, k, "conv_forward_gemm: weight columns are not the kernel rows");
     assert_eq!(x.len(), g.image_len(), "conv_forward_gemm: input shape");
     assert!(w.cs == 1 && w.rs == k && w.data.len() >= m * k, "conv_forward_gemm: weights must be row-major");
@@ -43,10 +57,9 @@ pub fn conv_forward_gemm(w: MatRef, g: &Patches, x: &[f32]) -> Option<Vec<f32>> 
     // The crate takes other paths for k <= 2 and for one-wide sides; tiles must hold whole images.
     let whole_images = nt >= n || (nt.is_multiple_of(g.per()) && n % nt != 1);
     if !avx512() || m < 2 || n < 2 || k <= 2 || !whole_images {
-        return None;
+        return false;
     }
-    let mut c: Vec<f32> = Vec::with_capacity(m * n);
-    let cp = SendPtr(c.as_mut_ptr());
+    let cp = SendPtr(c.as_mut_ptr().cast());
     let col_blocks = n.div_ceil(nt);
     (0..col_blocks).into_par_iter().for_each(|b| {
         let (j0, nj) = (b * nt, nt.min(n - b * nt));
@@ -62,9 +75,8 @@ pub fn conv_forward_gemm(w: MatRef, g: &Patches, x: &[f32]) -> Option<Vec<f32>> 
             unsafe { tile_product(w.data, k, &panels, cp.0.add(i0 * n + j0), n, i0, mi) };
         });
     });
-    // SAFETY: the tiles cover C, and the first reduction block of each element overwrote it.
-    unsafe { c.set_len(m * n) };
-    Some(c)
+    // The tiles cover C, and the first reduction block of each element overwrote it.
+    true
 }
 
 /// The columns j0..j0 + nj of the column matrix (whole images), as the kernel reads them: runs of

@@ -69,27 +69,45 @@ struct Reduction<S, F> {
     finish: F,
 }
 
-/// Pools every plane with reduction `r`, writing every output exactly once (no zero fill first).
+/// Pools every plane with reduction `r` into a new buffer.
 fn pool_planes<S, F>(x: &[f32], xs: Shape4, spec: PoolSpec, r: Reduction<S, F>) -> (Vec<f32>, Shape4)
 where
     S: Fn(f32, f32) -> f32 + Sync + Copy,
     F: Fn(f32, usize, usize) -> f32 + Sync + Copy,
 {
     let ys = spec.out_shape(xs).expect("pool: window does not fit the input (checked by callers)");
-    assert_eq!(x.len(), xs.len(), "pool: input shape");
-    let (plane_in, plane_out) = (xs.h * xs.w, ys.h * ys.w);
     let mut y = Vec::with_capacity(ys.len());
-    y.spare_capacity_mut()[..ys.len()].par_chunks_mut(plane_out.max(1)).zip(x.par_chunks(plane_in.max(1))).for_each(
-        |(out, inp)| match spec.stride {
-            // Constant strides let the lanes' loads be plain (1) or de-interleaved (2) vector loads.
-            1 => wide(|| pool_plane::<1, S, F>(inp, xs, ys, spec, r, out)),
-            2 => wide(|| pool_plane::<2, S, F>(inp, xs, ys, spec, r, out)),
-            _ => wide(|| pool_plane::<0, S, F>(inp, xs, ys, spec, r, out)),
-        },
-    );
-    // SAFETY: pool_plane writes all of each output plane, and the planes tile the first ys.len().
+    pool_planes_uninit(x, xs, spec, r, &mut y.spare_capacity_mut()[..ys.len()]);
+    // SAFETY: pool_planes_uninit wrote all of it.
     unsafe { y.set_len(ys.len()) };
     (y, ys)
+}
+
+/// Pools every plane with reduction `r` into `y`, writing every output exactly once (no zero
+/// fill first).
+fn pool_planes_uninit<S, F>(
+    x: &[f32],
+    xs: Shape4,
+    spec: PoolSpec,
+    r: Reduction<S, F>,
+    y: &mut [MaybeUninit<f32>],
+) -> Shape4
+where
+    S: Fn(f32, f32) -> f32 + Sync + Copy,
+    F: Fn(f32, usize, usize) -> f32 + Sync + Copy,
+{
+    let ys = spec.out_shape(xs).expect("pool: window does not fit the input (checked by callers)");
+    assert_eq!(x.len(), xs.len(), "pool: input shape");
+    assert_eq!(y.len(), ys.len(), "pool: output length");
+    let (plane_in, plane_out) = (xs.h * xs.w, ys.h * ys.w);
+    y.par_chunks_mut(plane_out.max(1)).zip(x.par_chunks(plane_in.max(1))).for_each(|(out, inp)| match spec.stride {
+        // Constant strides let the lanes' loads be plain (1) or de-interleaved (2) vector loads.
+        1 => wide(|| pool_plane::<1, S, F>(inp, xs, ys, spec, r, out)),
+        2 => wide(|| pool_plane::<2, S, F>(inp, xs, ys, spec, r, out)),
+        _ => wide(|| pool_plane::<0, S, F>(inp, xs, ys, spec, r, out)),
+    });
+    // pool_plane writes all of each output plane, and the planes tile y.
+    ys
 }
 
 /// One plane; `ST` is the stride when it is a compile-time constant, 0 when it is read from `spec`.
@@ -190,15 +208,19 @@ fn windows_lanes<const L: usize, const ST: usize, S, F>(
 
 /// max_pool2d: padding never wins (it acts as -inf).
 pub fn max_pool2d(x: &[f32], xs: Shape4, spec: PoolSpec) -> (Vec<f32>, Shape4) {
-    let step = |m: f32, v: f32| {
-        // NaN propagates, as in PyTorch.
-        if v > m || v.is_nan() {
-            v
-        } else {
-            m
-        }
-    };
-    pool_planes(x, xs, spec, Reduction { init: f32::NEG_INFINITY, step, finish: |m, _, _| m })
+    pool_planes(x, xs, spec, max_rule())
+}
+
+/// `max_pool2d` into memory the caller owns (one branch's channels of a concatenated tensor),
+/// writing all of it; returns the output shape.
+pub fn max_pool2d_uninit(x: &[f32], xs: Shape4, spec: PoolSpec, y: &mut [MaybeUninit<f32>]) -> Shape4 {
+    pool_planes_uninit(x, xs, spec, max_rule(), y)
+}
+
+/// The max rule; NaN propagates, as in PyTorch.
+fn max_rule() -> Reduction<impl Fn(f32, f32) -> f32 + Sync + Copy, impl Fn(f32, usize, usize) -> f32 + Sync + Copy> {
+    let step = |m: f32, v: f32| if v > m || v.is_nan() { v } else { m };
+    Reduction { init: f32::NEG_INFINITY, step, finish: |m: f32, _: usize, _: usize| m }
 }
 
 /// avg_pool2d. `count_include_pad = false` divides by the number of real pixels under the window
