@@ -13,7 +13,7 @@
 //! * `Torchvision` (torchvision's inception_v3, used by the PAD authors' script): every branch
 //!   pool is an average counting the padding; the file also carries AuxLogits.* (ignored).
 use super::error::EvalError;
-use crate::engine::conv2d::{conv2d_infer, conv2d_infer_uninit, RectSpec};
+use crate::engine::conv2d::{conv2d_infer_then, conv2d_infer_uninit, Epilogue, RectSpec};
 use crate::engine::pool::{avg_pool2d, global_avg_pool, max_pool2d, max_pool2d_uninit, PoolSpec};
 use crate::engine::resize::resize_bilinear;
 use crate::engine::{swap_leading_axes, Shape4};
@@ -299,11 +299,6 @@ fn pool(x: &Act, kind: BranchPool, spec: PoolSpec) -> Act {
     Act { v, s }
 }
 
-/// ReLU in place (one pass; the chunks only share the work between threads).
-fn relu(v: &mut [f32]) {
-    v.par_chunks_mut(1 << 14).for_each(|ch| ch.iter_mut().for_each(|a| *a = a.max(0.0)));
-}
-
 /// Inception-v3 up to pool3 with batch norm folded into its convolutions.
 pub struct InceptionV3 {
     convs: BTreeMap<String, Conv>,
@@ -376,18 +371,14 @@ impl InceptionV3 {
     fn conv(&self, name: &str, x: &Act) -> Act {
         // All names were checked against conv_defs() at load time.
         let c = &self.convs[name];
-        let (mut v, s) = conv2d_infer(&x.v, x.s, &c.w, &c.b, c.spec);
-        relu(&mut v);
+        let (v, s) = conv2d_infer_then(&x.v, x.s, &c.w, &c.b, c.spec, Epilogue::BiasRelu);
         Act { v, s }
     }
 
     /// `conv` into `y`, all of which it writes (a branch's channels of its block's output).
     fn conv_uninit(&self, name: &str, x: &Act, y: &mut [MaybeUninit<f32>]) -> Shape4 {
         let c = &self.convs[name];
-        let s = conv2d_infer_uninit(&x.v, x.s, &c.w, &c.b, c.spec, y);
-        // SAFETY: conv2d_infer_uninit wrote every element.
-        relu(unsafe { &mut *(y as *mut [MaybeUninit<f32>] as *mut [f32]) });
-        s
+        conv2d_infer_uninit(&x.v, x.s, &c.w, &c.b, c.spec, Epilogue::BiasRelu, y)
     }
 
     /// A mixed block's output: its branches concatenated along channels, each written where it
@@ -402,10 +393,15 @@ impl InceptionV3 {
         let plane = s.n * s.h * s.w;
         let mut v = Vec::with_capacity(s.len());
         let mut rest = &mut v.spare_capacity_mut()[..s.len()];
+        let mut parts = Vec::with_capacity(branches.len());
         for b in branches {
-            let c = channels(b);
-            let (part, tail) = rest.split_at_mut(c * plane);
+            let (part, tail) = rest.split_at_mut(channels(b) * plane);
             rest = tail;
+            parts.push((b, part));
+        }
+        // The branches run side by side: on the 8 x 8 and 17 x 17 maps one convolution is too
+        // small to keep two cores busy. Each branch's bytes do not depend on what runs beside it.
+        parts.into_par_iter().for_each(|(b, part)| {
             let got = match b {
                 Branch::Convs(names, x) => {
                     let (last, first) = names.split_last().expect("a branch has convolutions");
@@ -414,8 +410,8 @@ impl InceptionV3 {
                 }
                 Branch::MaxPool(x) => max_pool2d_uninit(&x.v, x.s, POOL3X3_DOWN, part),
             };
-            assert_eq!(got, Shape4 { c, ..s }, "{p}: a branch's output shape");
-        }
+            assert_eq!(got, Shape4 { c: channels(b), ..s }, "{p}: a branch's output shape");
+        });
         // SAFETY: the branches' ranges tile the buffer and each branch wrote all of its range.
         unsafe { v.set_len(s.len()) };
         Act { v, s }
@@ -500,9 +496,16 @@ impl InceptionV3 {
     }
 
     fn block_e(&self, p: &str, x: &Act, branch_pool: BranchPool) -> Act {
-        let t = self.chain(p, &["branch3x3_1"], x);
-        let d = self.chain(p, &["branch3x3dbl_1", "branch3x3dbl_2"], x);
-        let pooled = pool(x, branch_pool, POOL3X3_SAME);
+        // The stems of the split branches, side by side like the branches (see `cat`).
+        let ((t, d), pooled) = rayon::join(
+            || {
+                rayon::join(
+                    || self.chain(p, &["branch3x3_1"], x),
+                    || self.chain(p, &["branch3x3dbl_1", "branch3x3dbl_2"], x),
+                )
+            },
+            || pool(x, branch_pool, POOL3X3_SAME),
+        );
         self.cat(
             p,
             x,

@@ -35,10 +35,32 @@ impl RectSpec {
     }
 }
 
+/// What follows the product in a forward-only convolution, in the same pass over the output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Epilogue {
+    /// y + bias.
+    Bias,
+    /// max(y + bias, 0): Inception's BasicConv2d, one pass instead of two (the same bytes as
+    /// adding the bias, then clamping).
+    BiasRelu,
+}
+
 /// Forward-only y = conv2d(x, weight) + bias with a rectangular kernel; nothing is kept for a
 /// backward pass, so the GEMM reads its columns where each tile makes them (engine::implicit_gemm). A pointwise convolution multiplies the CNHW input directly, which already is
 /// its own column matrix [C_in, N*H*W], so most of Inception's convolutions skip im2col.
 pub fn conv2d_infer(x: &[f32], xs: Shape4, weight: &[f32], bias: &[f32], spec: RectSpec) -> (Vec<f32>, Shape4) {
+    conv2d_infer_then(x, xs, weight, bias, spec, Epilogue::Bias)
+}
+
+/// `conv2d_infer` followed by `then`.
+pub fn conv2d_infer_then(
+    x: &[f32],
+    xs: Shape4,
+    weight: &[f32],
+    bias: &[f32],
+    spec: RectSpec,
+    then: Epilogue,
+) -> (Vec<f32>, Shape4) {
     let geom = spec.geometry(xs);
     let cout = bias.len();
     assert_eq!(weight.len(), cout * geom.rows(), "conv2d: weight shape");
@@ -52,11 +74,11 @@ pub fn conv2d_infer(x: &[f32], xs: Shape4, weight: &[f32], bias: &[f32], spec: R
     } else {
         conv_forward_gemm(w, &geom, x).unwrap_or_else(|| gemm_new(w, geom.col_matrix(&im2col_new(&geom, x))))
     };
-    add_bias(&mut y, bias);
+    finish(&mut y, bias, then);
     (y, Shape4 { c: cout, n: xs.n, h: geom.oh, w: geom.ow })
 }
 
-/// `conv2d_infer` into memory the caller owns (C_out * N * OH * OW floats, say one branch's
+/// `conv2d_infer_then` into memory the caller owns (C_out * N * OH * OW floats, say one branch's
 /// channels of a concatenated CNHW tensor), writing all of it: the same products, so the same
 /// bytes. Returns the output shape.
 pub fn conv2d_infer_uninit(
@@ -65,6 +87,7 @@ pub fn conv2d_infer_uninit(
     weight: &[f32],
     bias: &[f32],
     spec: RectSpec,
+    then: Epilogue,
     y: &mut [MaybeUninit<f32>],
 ) -> Shape4 {
     let geom = spec.geometry(xs);
@@ -82,7 +105,7 @@ pub fn conv2d_infer_uninit(
     }
     // SAFETY: one of the products above wrote every element.
     let y = unsafe { &mut *(y as *mut [MaybeUninit<f32>] as *mut [f32]) };
-    add_bias(y, bias);
+    finish(y, bias, then);
     Shape4 { c: cout, n: xs.n, h: geom.oh, w: geom.ow }
 }
 
@@ -169,6 +192,20 @@ pub fn conv2d_backward(
         conv2d_backward_cols(saved, weight, dy, dweight, dbias, None);
         None
     }
+}
+
+fn finish(y: &mut [f32], bias: &[f32], then: Epilogue) {
+    match then {
+        Epilogue::Bias => add_bias(y, bias),
+        Epilogue::BiasRelu => add_bias_relu(y, bias),
+    }
+}
+
+/// y[c, :] = max(y[c, :] + bias[c], 0) for each channel row of a [C, rest] matrix.
+fn add_bias_relu(y: &mut [f32], bias: &[f32]) {
+    use rayon::prelude::*;
+    let row = y.len() / bias.len();
+    y.par_chunks_mut(row).zip(bias.par_iter()).for_each(|(r, b)| r.iter_mut().for_each(|v| *v = (*v + b).max(0.0)));
 }
 
 /// y[c, :] += bias[c] for each channel row of a [C, rest] matrix.
