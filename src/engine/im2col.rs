@@ -141,6 +141,74 @@ pub fn im2col_images(g: &Patches, image: &[f32], imgs: Range<usize>, out: &mut [
     }
 }
 
+/// Columns `cols` of the column matrix, all rows: row-major [c * kh * kw, cols.len()] in `out`,
+/// whatever images the range starts, ends or cuts. The same values as that block of `im2col`,
+/// made where a GEMM tile that cuts images apart needs them (engine::implicit_gemm at
+/// Inception's batch of 2, where one image has up to 22,201 positions). No padded copy of the
+/// planes: a tile reads a few input rows of each, so each output row segment is clipped against
+/// the image's edges instead.
+pub fn im2col_cols(g: &Patches, image: &[f32], cols: Range<usize>, out: &mut [MaybeUninit<f32>]) {
+    assert_eq!(image.len(), g.image_len());
+    assert!(cols.end <= g.cols(), "im2col_cols: columns past the matrix");
+    let width = cols.len();
+    assert_eq!(out.len(), g.rows() * width);
+    let (plane, kk) = (g.h * g.w, g.k.kh * g.k.kw);
+    // The range's output row segments, the same for every row of the matrix: worked out once,
+    // since at 17 positions a row the divisions cost as much as the copies.
+    let segments = row_segments(g, cols.clone());
+    for (r, dst) in out.chunks_exact_mut(width).enumerate() {
+        let (ci, kh, kw) = (r / kk, r % kk / g.k.kw, r % g.k.kw);
+        let channel = &image[ci * g.n * plane..(ci + 1) * g.n * plane];
+        // The output columns whose input column ox * sw + kw - pw is inside the image.
+        let lo = g.k.pw.saturating_sub(kw).div_ceil(g.k.sw).min(g.ow);
+        let hi = ((g.w + g.k.pw).saturating_sub(kw).div_ceil(g.k.sw)).clamp(lo, g.ow);
+        for s in &segments {
+            let seg = &mut dst[s.at..s.at + (s.ox1 - s.ox0)];
+            match (s.oy * g.k.sh + kh).checked_sub(g.k.ph).filter(|&iy| iy < g.h) {
+                None => fill_zero(seg),
+                Some(iy) => {
+                    let row = &channel[s.n * plane + iy * g.w..s.n * plane + (iy + 1) * g.w];
+                    let (a, b) = (lo.clamp(s.ox0, s.ox1), hi.clamp(s.ox0, s.ox1));
+                    fill_zero(&mut seg[..a - s.ox0]);
+                    if b > a {
+                        gather(&mut seg[a - s.ox0..b - s.ox0], &row[a * g.k.sw + kw - g.k.pw..], g.k.sw);
+                    }
+                    fill_zero(&mut seg[b - s.ox0..]);
+                }
+            }
+        }
+    }
+}
+
+/// A piece of one output row inside a range of columns: image `n`, output row `oy`, output
+/// columns ox0..ox1, starting at column `at` of the range.
+struct RowSegment {
+    n: usize,
+    oy: usize,
+    ox0: usize,
+    ox1: usize,
+    at: usize,
+}
+
+fn row_segments(g: &Patches, cols: Range<usize>) -> Vec<RowSegment> {
+    let mut segments = Vec::with_capacity(cols.len() / g.ow + 2);
+    let mut j = cols.start;
+    while j < cols.end {
+        let (n, p) = (j / g.per(), j % g.per());
+        let (oy, ox0) = (p / g.ow, p % g.ow);
+        let ox1 = g.ow.min(ox0 + cols.end - j);
+        segments.push(RowSegment { n, oy, ox0, ox1, at: j - cols.start });
+        j += ox1 - ox0;
+    }
+    segments
+}
+
+fn fill_zero(dst: &mut [MaybeUninit<f32>]) {
+    dst.iter_mut().for_each(|d| {
+        d.write(0.0);
+    });
+}
+
 /// One channel's kh*kw rows of the column matrix, for images `imgs` (column (n - imgs.start) *
 /// oh * ow onwards of each row of `rows`, which are `width` apart). `img` is the channel's N planes.
 fn im2col_channel(g: &Patches, img: &[f32], imgs: Range<usize>, rows: &mut [MaybeUninit<f32>], width: usize) {
@@ -423,6 +491,40 @@ mod tests {
 
     /// Rectangular kernels with per-axis stride and padding (Inception's 1x7, 7x1, 1x3, 3x1)
     /// agree with the definition, and col2im stays their exact adjoint.
+    /// Any range of columns (inside one output row, across rows, across images, the whole
+    /// matrix) is that block of the full column matrix, for padded, strided and rectangular
+    /// kernels, including kernels wider than the padding on one side.
+    #[test]
+    fn a_range_of_columns_is_that_block_of_im2col() {
+        for &(h, w, kh, kw, sh, sw, ph, pw) in &[
+            (9, 9, 3, 3, 1, 1, 0, 0),
+            (9, 11, 3, 3, 2, 2, 0, 0),
+            (8, 8, 3, 3, 1, 1, 1, 1),
+            (9, 7, 3, 3, 2, 2, 1, 1),
+            (6, 9, 1, 7, 1, 1, 0, 3),
+            (9, 6, 7, 1, 1, 1, 3, 0),
+            (8, 7, 3, 2, 1, 3, 0, 1),
+            (7, 7, 5, 5, 1, 1, 2, 2),
+        ] {
+            let g = Patches::rect(3, 3, h, w, RectSpec { kh, kw, sh, sw, ph, pw });
+            let x: Vec<f32> = (0..g.image_len()).map(|i| i as f32 + 1.0).collect();
+            let full = im2col_new(&g, &x);
+            let n = g.cols();
+            for range in
+                [0..n, 0..1, 1..g.ow - 1, g.ow - 1..g.ow + 2, 5..g.per() + 7, g.per() - 3..2 * g.per() + 1, n - 4..n]
+            {
+                let mut out = vec![MaybeUninit::new(f32::NAN); g.rows() * range.len()];
+                im2col_cols(&g, &x, range.clone(), &mut out);
+                for (r, row) in out.chunks(range.len()).enumerate() {
+                    let got: Vec<u32> = row.iter().map(|v| unsafe { v.assume_init() }.to_bits()).collect();
+                    let want: Vec<u32> =
+                        full[r * g.ld() + range.start..r * g.ld() + range.end].iter().map(|v| v.to_bits()).collect();
+                    assert_eq!(got, want, "{kh}x{kw} s{sh},{sw} p{ph},{pw} row {r} columns {range:?}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn rectangular_geometry_matches_the_definition_and_adjoint() {
         for &(h, w, kh, kw, sh, sw, ph, pw) in &[

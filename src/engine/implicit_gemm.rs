@@ -14,12 +14,14 @@
 //! (`par_tiles`), the same micro-kernels (`gemm_f32`'s AVX-512 table, which the crate itself
 //! uses on such CPUs), the same reduction blocks (engine::gemm's rule, `block_len`), and the same
 //! first-block-overwrites, later-blocks-add update. Every element is one FMA chain over the
-//! reduction in order, whichever loop visits it first. Anything else (no AVX-512, tiles that cut
-//! images apart, degenerate sizes the crate sends down other paths) returns None and the caller
+//! reduction in order, whichever loop visits it first. A tile that cuts images apart (Inception's
+//! large maps at its batch of 2) makes its columns a cache-sized piece at a time. Anything else
+//! (no AVX-512, degenerate sizes the crate sends down other paths) returns None and the caller
 //! takes the ordinary path.
 use super::gemm::{block_len, tile_shape, MatRef, SendPtr, MR, NR};
-use super::im2col::{im2col_images, Patches};
+use super::im2col::{im2col_cols, im2col_images, Patches};
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 fn avx512() -> bool {
     #[cfg(target_arch = "x86_64")]
@@ -35,36 +37,68 @@ fn avx512() -> bool {
 /// W · im2col(x) as a new row-major [W.rows, g.cols()] buffer (W row-major [C_out, C_in*kh*kw]),
 /// or None where this path does not apply.
 pub fn conv_forward_gemm(w: MatRef, g: &Patches, x: &[f32]) -> Option<Vec<f32>> {
+    let len = w.rows * g.cols();
+    let mut c: Vec<f32> = Vec::with_capacity(len);
+    conv_forward_gemm_uninit(w, g, x, &mut c.spare_capacity_mut()[..len]).then(|| {
+        // SAFETY: the product wrote all of it.
+        unsafe { c.set_len(len) };
+        c
+    })
+}
+
+/// `conv_forward_gemm` into memory the caller owns (W.rows x g.cols(), row-major): true when it
+/// wrote all of `c`, false (nothing written) where this path does not apply.
+pub fn conv_forward_gemm_uninit(w: MatRef, g: &Patches, x: &[f32], c: &mut [MaybeUninit<f32>]) -> bool {
     let (m, k, n) = (w.rows, g.rows(), g.cols());
+    assert_eq!(c.len(), m * n, "conv_forward_gemm: output shape");
     assert_eq!(w.cols, k, "conv_forward_gemm: weight columns are not the kernel rows");
     assert_eq!(x.len(), g.image_len(), "conv_forward_gemm: input shape");
     assert!(w.cs == 1 && w.rs == k && w.data.len() >= m * k, "conv_forward_gemm: weights must be row-major");
     let (mt, nt) = tile_shape(m, n, k);
-    // The crate takes other paths for k <= 2 and for one-wide sides; tiles must hold whole images.
-    let whole_images = nt >= n || (nt.is_multiple_of(g.per()) && n % nt != 1);
-    if !avx512() || m < 2 || n < 2 || k <= 2 || !whole_images {
-        return None;
+    // The crate takes other paths for k <= 2 and for one-wide sides (a last tile one column wide).
+    if !avx512() || m < 2 || n < 2 || k <= 2 || n % nt == 1 {
+        return false;
     }
-    let mut c: Vec<f32> = Vec::with_capacity(m * n);
-    let cp = SendPtr(c.as_mut_ptr());
+    let whole_images = nt >= n || nt.is_multiple_of(g.per());
+    let cp = SendPtr(c.as_mut_ptr().cast());
     let col_blocks = n.div_ceil(nt);
     (0..col_blocks).into_par_iter().for_each(|b| {
         let (j0, nj) = (b * nt, nt.min(n - b * nt));
-        let panels = Panels::new(g, x, j0, nj);
-        // The tiles of this column block share its panels.
-        (0..m.div_ceil(mt)).into_par_iter().for_each(|r| {
-            // Rebound so the closure captures the whole SendPtr, not its raw (non-Send) field.
-            #[allow(clippy::redundant_locals)]
-            let cp = cp;
-            let (i0, mi) = (r * mt, mt.min(m - r * mt));
-            // SAFETY: the tile's rectangle of C is inside the m x n capacity and no other tile's;
-            // the kernels read only inside the panels and the weights (m x k).
-            unsafe { tile_product(w.data, k, &panels, cp.0.add(i0 * n + j0), n, i0, mi) };
-        });
+        // A tile of whole images makes its panels at once; one that cuts images (Inception's
+        // stem: 43,218 columns in 16 tiles) makes them a piece at a time, each piece small
+        // enough to stay in cache while every row tile reads it. Every element is still one
+        // chain over the reduction blocks in order, so the pieces change no byte.
+        let piece = if whole_images { nj } else { piece_width(k, nj) };
+        for q0 in (0..nj).step_by(piece) {
+            let width = piece.min(nj - q0);
+            let panels = if whole_images { Panels::new(g, x, j0, nj) } else { Panels::range(g, x, j0 + q0, width) };
+            // The tiles of this column block share its panels.
+            (0..m.div_ceil(mt)).into_par_iter().for_each(|r| {
+                // Rebound so the closure captures the whole SendPtr, not its raw (non-Send) field.
+                #[allow(clippy::redundant_locals)]
+                let cp = cp;
+                let (i0, mi) = (r * mt, mt.min(m - r * mt));
+                let kc = block_len(mi, nj, k);
+                // SAFETY: the tile's rectangle of C is inside the m x n capacity and no other
+                // tile's; the kernels read only inside the panels and the weights (m x k).
+                unsafe { tile_product(w.data, k, kc, &panels, cp.0.add(i0 * n + j0 + q0), n, i0, mi) };
+            });
+        }
     });
-    // SAFETY: the tiles cover C, and the first reduction block of each element overwrote it.
-    unsafe { c.set_len(m * n) };
-    Some(c)
+    // The tiles cover C, and the first reduction block of each element overwrote it.
+    true
+}
+
+/// Columns per piece of a tile of `nj` columns that cuts images: the whole tile where its panel
+/// is at most 1 MB (the 17 x 17 and 8 x 8 maps: a piece of a few columns would make each row of
+/// the panel in bits), else about 512 KB of panel (half this CPU's L2), whole micro-kernel runs
+/// of 64, at least one.
+fn piece_width(k: usize, nj: usize) -> usize {
+    if k * nj <= 256 * 1024 {
+        nj
+    } else {
+        (((128 * 1024) / k / MR).max(1) * MR).min(nj)
+    }
 }
 
 /// The columns j0..j0 + nj of the column matrix (whole images), as the kernel reads them: runs of
@@ -80,6 +114,16 @@ struct Panels {
 }
 
 impl Panels {
+    /// Columns j0..j0 + nj wherever they start and end, as one [k][nj] matrix.
+    fn range(g: &Patches, x: &[f32], j0: usize, nj: usize) -> Self {
+        let k = g.rows();
+        let mut data: Vec<f32> = Vec::with_capacity(k * nj);
+        im2col_cols(g, x, j0..j0 + nj, &mut data.spare_capacity_mut()[..k * nj]);
+        // SAFETY: im2col_cols wrote all k * nj elements.
+        unsafe { data.set_len(k * nj) };
+        Panels { data, stride: nj, nj }
+    }
+
     fn new(g: &Patches, x: &[f32], j0: usize, nj: usize) -> Self {
         let (k, per) = (g.rows(), g.per());
         let stride = if per <= MR && MR.is_multiple_of(per) { MR.min(nj) } else { nj };
@@ -102,16 +146,17 @@ impl Panels {
     }
 }
 
-/// C[0..mi, 0..nj] (leading dimension ldc) = W[i0..i0 + mi, :] · the panels' columns, as the
+/// C[0..mi, 0..nj] (leading dimension ldc) = W[i0..i0 + mi, :] · the panels' columns, summed in
+/// reduction blocks of `kc` (the whole tile's, which may be wider than these panels), as the
 /// crate computes it: it sees the product turned around (nj x mi, its left operand our columns,
 /// its right operand our weights read in place).
 ///
 /// # Safety
 /// `c` points to mi rows of ldc floats each holding nj writable floats; AVX-512F is available.
-unsafe fn tile_product(w: &[f32], k: usize, panels: &Panels, c: *mut f32, ldc: usize, i0: usize, mi: usize) {
+#[allow(clippy::too_many_arguments)]
+unsafe fn tile_product(w: &[f32], k: usize, kc: usize, panels: &Panels, c: *mut f32, ldc: usize, i0: usize, mi: usize) {
     let ukr = &gemm_f32::microkernel::avx512f::f32::UKR;
     let nj = panels.nj;
-    let kc = block_len(mi, nj, k);
     let mut kb = 0;
     while kb < k {
         let kl = kc.min(k - kb);
@@ -166,10 +211,9 @@ mod tests {
             .collect()
     }
 
-    /// The encoder's geometries at its 64-image chunks (which must take this path on AVX-512),
-    /// at odd chunk sizes (edge tiles, short panels, or the fallback where a tile would cut an
-    /// image or be one column wide), and an Inception-like 3x3 kernel: always the bytes of im2col
-    /// + engine::gemm.
+    /// The encoder's geometries at its 64-image chunks, at odd chunk sizes (edge tiles, short
+    /// panels, tiles that cut images), and an Inception-like 3x3 kernel: the path is taken on
+    /// AVX-512 and gives the bytes of im2col + engine::gemm.
     #[test]
     fn gives_the_bytes_of_im2col_and_the_tiled_gemm() {
         // (channels, batch, image side, kernel, stride, pad, output channels, must take the path)
@@ -180,9 +224,9 @@ mod tests {
             (256, 64, 4, 4, 2, 0, 256, true),
             (128, 9, 8, 4, 2, 1, 256, true),
             (3, 2, 32, 4, 2, 1, 64, true),
-            (64, 37, 16, 4, 2, 1, 128, false),
-            (256, 33, 4, 4, 2, 0, 256, false),
-            (32, 4, 9, 3, 1, 1, 48, false),
+            (64, 37, 16, 4, 2, 1, 128, true),
+            (256, 33, 4, 4, 2, 0, 256, true),
+            (32, 4, 9, 3, 1, 1, 48, true),
         ];
         for (c, n, h, k, s, p, o, must) in cases {
             let g = Patches::new(c, n, h, h, k, s, p);
@@ -200,6 +244,8 @@ mod tests {
     }
     /// Inception's kernels (1x7 with padding, 3x3 stride 2) on products small enough for one
     /// tile: the path is taken, with runs of 64 across image boundaries, and the bytes hold.
+    /// Then its stem's shapes at reduced size, in tiles that cut images, pieces that end inside
+    /// an output row, and padded and strided edges.
     #[test]
     fn rectangular_and_strided_kernels_give_the_same_bytes() {
         use crate::engine::im2col::RectSpec;
@@ -207,6 +253,12 @@ mod tests {
             Patches::rect(16, 3, 12, 12, RectSpec { kh: 1, kw: 7, sh: 1, sw: 1, ph: 0, pw: 3 }),
             Patches::rect(16, 3, 12, 12, RectSpec { kh: 7, kw: 1, sh: 1, sw: 1, ph: 3, pw: 0 }),
             Patches::new(8, 2, 15, 15, 3, 2, 0),
+            Patches::new(3, 2, 99, 99, 3, 2, 0),
+            Patches::new(32, 2, 61, 61, 3, 1, 0),
+            Patches::new(32, 2, 59, 59, 3, 1, 1),
+            Patches::new(64, 2, 29, 29, 3, 2, 1),
+            Patches::rect(48, 2, 35, 35, RectSpec { kh: 5, kw: 5, sh: 1, sw: 1, ph: 2, pw: 2 }),
+            Patches::rect(40, 2, 23, 23, RectSpec { kh: 1, kw: 7, sh: 1, sw: 1, ph: 0, pw: 3 }),
         ];
         for g in geometries {
             let x = filled(g.image_len(), 3);

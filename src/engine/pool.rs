@@ -4,8 +4,16 @@
 //!
 //! Each (channel, example) plane is pooled on its own: parallel over output planes only, and each
 //! window is reduced in a fixed row-major order, so results do not depend on the thread count.
+//!
+//! Windows wholly inside the image are reduced several outputs at once (one vector lane per
+//! output, neighbouring outputs of a row): each lane still sees its window's taps in the same
+//! row-major order, through the same IEEE operations (add and divide, or the max rule's compare
+//! and select), so the bytes are those of reducing one output at a time, which the windows
+//! touching the border still do.
+use super::simd::wide;
 use super::Shape4;
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// Window size, stride and zero padding (the same on both axes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,69 +40,198 @@ impl PoolSpec {
     /// The input rows (or columns) [lo, hi) under window `o` of an axis of `size`, clipped to the
     /// image, and the extent of the window clipped to the padded image (PyTorch's divisor when
     /// padding counts).
-    #[inline]
+    #[inline(always)]
     fn span(&self, o: usize, size: usize) -> (usize, usize, usize) {
         let start = (o * self.stride) as isize - self.pad as isize;
         let end_padded = (start + self.k as isize).min((size + self.pad) as isize);
         let padded_len = (end_padded - start) as usize;
         (start.max(0) as usize, (end_padded.min(size as isize)) as usize, padded_len)
     }
+
+    /// The outputs [lo, hi) of an axis of `size` (with `outs` outputs) whose windows lie wholly
+    /// inside the image: o * stride >= pad and o * stride - pad + k <= size.
+    fn interior(&self, size: usize, outs: usize) -> (usize, usize) {
+        let lo = self.pad.div_ceil(self.stride);
+        let hi = match (size + self.pad).checked_sub(self.k) {
+            Some(last) => (last / self.stride + 1).min(outs),
+            None => 0,
+        };
+        (lo, hi.max(lo))
+    }
 }
 
-/// Applies `window` to every output position of every plane; `window(plane, y0, y1, x0, x1,
-/// padded_area)` sees the clipped input rectangle.
-fn pool_planes(
+/// How windows are reduced: `init` then `step(acc, tap)` over the taps in row-major order, then
+/// `finish(acc, real pixels, padded area)`.
+#[derive(Clone, Copy)]
+struct Reduction<S, F> {
+    init: f32,
+    step: S,
+    finish: F,
+}
+
+/// Pools every plane with reduction `r` into a new buffer.
+fn pool_planes<S, F>(x: &[f32], xs: Shape4, spec: PoolSpec, r: Reduction<S, F>) -> (Vec<f32>, Shape4)
+where
+    S: Fn(f32, f32) -> f32 + Sync + Copy,
+    F: Fn(f32, usize, usize) -> f32 + Sync + Copy,
+{
+    let ys = spec.out_shape(xs).expect("pool: window does not fit the input (checked by callers)");
+    let mut y = Vec::with_capacity(ys.len());
+    pool_planes_uninit(x, xs, spec, r, &mut y.spare_capacity_mut()[..ys.len()]);
+    // SAFETY: pool_planes_uninit wrote all of it.
+    unsafe { y.set_len(ys.len()) };
+    (y, ys)
+}
+
+/// Pools every plane with reduction `r` into `y`, writing every output exactly once (no zero
+/// fill first).
+fn pool_planes_uninit<S, F>(
     x: &[f32],
     xs: Shape4,
     spec: PoolSpec,
-    window: impl Fn(&[f32], (usize, usize), (usize, usize), usize) -> f32 + Sync,
-) -> (Vec<f32>, Shape4) {
+    r: Reduction<S, F>,
+    y: &mut [MaybeUninit<f32>],
+) -> Shape4
+where
+    S: Fn(f32, f32) -> f32 + Sync + Copy,
+    F: Fn(f32, usize, usize) -> f32 + Sync + Copy,
+{
     let ys = spec.out_shape(xs).expect("pool: window does not fit the input (checked by callers)");
     assert_eq!(x.len(), xs.len(), "pool: input shape");
+    assert_eq!(y.len(), ys.len(), "pool: output length");
     let (plane_in, plane_out) = (xs.h * xs.w, ys.h * ys.w);
-    let mut y = vec![0.0; ys.len()];
-    y.par_chunks_mut(plane_out.max(1)).zip(x.par_chunks(plane_in.max(1))).for_each(|(out, inp)| {
-        for oh in 0..ys.h {
-            let (y0, y1, ph) = spec.span(oh, xs.h);
-            for ow in 0..ys.w {
-                let (x0, x1, pw) = spec.span(ow, xs.w);
-                out[oh * ys.w + ow] = window(inp, (y0, y1), (x0, x1), ph * pw);
+    y.par_chunks_mut(plane_out.max(1)).zip(x.par_chunks(plane_in.max(1))).for_each(|(out, inp)| match spec.stride {
+        // Constant strides let the lanes' loads be plain (1) or de-interleaved (2) vector loads.
+        1 => wide(|| pool_plane::<1, S, F>(inp, xs, ys, spec, r, out)),
+        2 => wide(|| pool_plane::<2, S, F>(inp, xs, ys, spec, r, out)),
+        _ => wide(|| pool_plane::<0, S, F>(inp, xs, ys, spec, r, out)),
+    });
+    // pool_plane writes all of each output plane, and the planes tile y.
+    ys
+}
+
+/// One plane; `ST` is the stride when it is a compile-time constant, 0 when it is read from `spec`.
+#[inline(always)]
+fn pool_plane<const ST: usize, S, F>(
+    inp: &[f32],
+    xs: Shape4,
+    ys: Shape4,
+    spec: PoolSpec,
+    r: Reduction<S, F>,
+    out: &mut [MaybeUninit<f32>],
+) where
+    S: Fn(f32, f32) -> f32 + Copy,
+    F: Fn(f32, usize, usize) -> f32 + Copy,
+{
+    let (rows_lo, rows_hi) = spec.interior(xs.h, ys.h);
+    let (cols_lo, cols_hi) = spec.interior(xs.w, ys.w);
+    let inner = cols_hi - cols_lo;
+    for oh in 0..ys.h {
+        let row = &mut out[oh * ys.w..(oh + 1) * ys.w];
+        if !(rows_lo..rows_hi).contains(&oh) || inner < 4 {
+            for (ow, o) in row.iter_mut().enumerate() {
+                o.write(window_scalar(inp, xs, spec, r, oh, ow));
+            }
+            continue;
+        }
+        for ow in (0..cols_lo).chain(cols_hi..ys.w) {
+            row[ow].write(window_scalar(inp, xs, spec, r, oh, ow));
+        }
+        // The widest lane count the interior fills; its last group overlaps the one before
+        // rather than leaving a scalar tail (the overlapped outputs are written twice, equally).
+        match inner {
+            16.. => windows_lanes::<16, ST, S, F>(inp, xs, spec, r, oh, (cols_lo, cols_hi), row),
+            8.. => windows_lanes::<8, ST, S, F>(inp, xs, spec, r, oh, (cols_lo, cols_hi), row),
+            _ => windows_lanes::<4, ST, S, F>(inp, xs, spec, r, oh, (cols_lo, cols_hi), row),
+        }
+    }
+}
+
+/// Output (oh, ow), one tap at a time over its window clipped to the image.
+#[inline(always)]
+fn window_scalar<S, F>(p: &[f32], xs: Shape4, spec: PoolSpec, r: Reduction<S, F>, oh: usize, ow: usize) -> f32
+where
+    S: Fn(f32, f32) -> f32,
+    F: Fn(f32, usize, usize) -> f32,
+{
+    let (y0, y1, ph) = spec.span(oh, xs.h);
+    let (x0, x1, pw) = spec.span(ow, xs.w);
+    let mut acc = r.init;
+    for row in y0..y1 {
+        for &v in &p[row * xs.w + x0..row * xs.w + x1] {
+            acc = (r.step)(acc, v);
+        }
+    }
+    (r.finish)(acc, (y1 - y0) * (x1 - x0), ph * pw)
+}
+
+/// Interior outputs [lo, hi) of output row `oh` (hi - lo >= L), L at a time: lane l reduces
+/// output ow + l over the same taps in the same order as `window_scalar`.
+#[inline(always)]
+fn windows_lanes<const L: usize, const ST: usize, S, F>(
+    p: &[f32],
+    xs: Shape4,
+    spec: PoolSpec,
+    r: Reduction<S, F>,
+    oh: usize,
+    (lo, hi): (usize, usize),
+    row: &mut [MaybeUninit<f32>],
+) where
+    S: Fn(f32, f32) -> f32,
+    F: Fn(f32, usize, usize) -> f32,
+{
+    let (k, s) = (spec.k, if ST == 0 { spec.stride } else { ST });
+    let top = oh * s - spec.pad;
+    let taps = k * k;
+    let mut ow = lo;
+    loop {
+        let left = ow * s - spec.pad;
+        let mut acc = [r.init; L];
+        for a in 0..k {
+            let line = &p[(top + a) * xs.w..(top + a + 1) * xs.w];
+            for b in 0..k {
+                let src = &line[left + b..left + b + (L - 1) * s + 1];
+                for (l, acc) in acc.iter_mut().enumerate() {
+                    *acc = (r.step)(*acc, src[l * s]);
+                }
             }
         }
-    });
-    (y, ys)
+        for (o, &acc) in row[ow..ow + L].iter_mut().zip(&acc) {
+            o.write((r.finish)(acc, taps, taps));
+        }
+        if ow + L == hi {
+            break;
+        }
+        ow = (ow + L).min(hi - L);
+    }
 }
 
 /// max_pool2d: padding never wins (it acts as -inf).
 pub fn max_pool2d(x: &[f32], xs: Shape4, spec: PoolSpec) -> (Vec<f32>, Shape4) {
-    pool_planes(x, xs, spec, |p, (y0, y1), (x0, x1), _| {
-        let mut m = f32::NEG_INFINITY;
-        for r in y0..y1 {
-            for &v in &p[r * xs.w + x0..r * xs.w + x1] {
-                // NaN propagates, as in PyTorch.
-                if v > m || v.is_nan() {
-                    m = v;
-                }
-            }
-        }
-        m
-    })
+    pool_planes(x, xs, spec, max_rule())
+}
+
+/// `max_pool2d` into memory the caller owns (one branch's channels of a concatenated tensor),
+/// writing all of it; returns the output shape.
+pub fn max_pool2d_uninit(x: &[f32], xs: Shape4, spec: PoolSpec, y: &mut [MaybeUninit<f32>]) -> Shape4 {
+    pool_planes_uninit(x, xs, spec, max_rule(), y)
+}
+
+/// The max rule; NaN propagates, as in PyTorch.
+fn max_rule() -> Reduction<impl Fn(f32, f32) -> f32 + Sync + Copy, impl Fn(f32, usize, usize) -> f32 + Sync + Copy> {
+    let step = |m: f32, v: f32| if v > m || v.is_nan() { v } else { m };
+    Reduction { init: f32::NEG_INFINITY, step, finish: |m: f32, _: usize, _: usize| m }
 }
 
 /// avg_pool2d. `count_include_pad = false` divides by the number of real pixels under the window
 /// (TensorFlow's behaviour, which FID's Inception relies on); `true` by the window's extent
 /// inside the padded image (PyTorch's default).
 pub fn avg_pool2d(x: &[f32], xs: Shape4, spec: PoolSpec, count_include_pad: bool) -> (Vec<f32>, Shape4) {
-    pool_planes(x, xs, spec, |p, (y0, y1), (x0, x1), padded_area| {
-        let mut s = 0.0f32;
-        for r in y0..y1 {
-            for &v in &p[r * xs.w + x0..r * xs.w + x1] {
-                s += v;
-            }
-        }
-        let n = if count_include_pad { padded_area } else { (y1 - y0) * (x1 - x0) };
+    let finish = move |s: f32, real: usize, padded_area: usize| {
+        let n = if count_include_pad { padded_area } else { real };
         s / n as f32
-    })
+    };
+    pool_planes(x, xs, spec, Reduction { init: 0.0, step: |s, v| s + v, finish })
 }
 
 /// Mean over each H x W plane (adaptive average pooling to 1x1): [C, N, H, W] -> [C, N].
@@ -141,6 +278,69 @@ mod tests {
             }
         }
         y
+    }
+
+    /// One output at a time over its clipped window: the definition the vector lanes must
+    /// reproduce byte for byte (the pools as they were before the interior got lanes).
+    fn one_at_a_time(x: &[f32], xs: Shape4, spec: PoolSpec, op: &str) -> Vec<f32> {
+        let ys = spec.out_shape(xs).unwrap();
+        let mut y = Vec::new();
+        for p in x.chunks(xs.h * xs.w) {
+            for oh in 0..ys.h {
+                let (y0, y1, ph) = spec.span(oh, xs.h);
+                for ow in 0..ys.w {
+                    let (x0, x1, pw) = spec.span(ow, xs.w);
+                    let taps = (y0..y1).flat_map(|r| p[r * xs.w + x0..r * xs.w + x1].iter().copied());
+                    y.push(match op {
+                        "max" => taps.fold(f32::NEG_INFINITY, |m, v| if v > m || v.is_nan() { v } else { m }),
+                        "avg_real" => taps.fold(0.0f32, |s, v| s + v) / ((y1 - y0) * (x1 - x0)) as f32,
+                        _ => taps.fold(0.0f32, |s, v| s + v) / (ph * pw) as f32,
+                    });
+                }
+            }
+        }
+        y
+    }
+
+    fn bits(v: &[f32]) -> Vec<u32> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    #[test]
+    fn lanes_give_the_bytes_of_one_output_at_a_time() {
+        let specials = [f32::NAN, -f32::NAN, 0.0, -0.0, f32::INFINITY, f32::NEG_INFINITY, 1e-40, -1e-40];
+        let mut cases = 0;
+        for k in 1..=5 {
+            for stride in 1..=3 {
+                for pad in 0..=k / 2 {
+                    for (h, w) in [(1, 1), (3, 40), (7, 9), (8, 8), (17, 17), (19, 23), (35, 35), (5, 70)] {
+                        let xs = Shape4 { c: 2, n: 2, h, w };
+                        let spec = PoolSpec { k, stride, pad };
+                        if spec.out_shape(xs).is_none() {
+                            continue;
+                        }
+                        let seed = (k * 1000 + stride * 100 + pad * 10 + h * 7 + w) as u64;
+                        let mut x = randn_like(xs.len(), seed);
+                        // Specials sprinkled in, and a run of signed zeros (max's ±0 tie rule).
+                        for (i, v) in x.iter_mut().enumerate() {
+                            let hash = (i as u64 + seed).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58;
+                            if hash < specials.len() as u64 && i % 3 == 0 {
+                                *v = specials[hash as usize];
+                            } else if i % 11 < 3 && h > 2 {
+                                *v = if i % 2 == 0 { 0.0 } else { -0.0 };
+                            }
+                        }
+                        assert_eq!(bits(&max_pool2d(&x, xs, spec).0), bits(&one_at_a_time(&x, xs, spec, "max")));
+                        for (rule, op) in [(false, "avg_real"), (true, "avg_padded")] {
+                            let got = avg_pool2d(&x, xs, spec, rule).0;
+                            assert_eq!(bits(&got), bits(&one_at_a_time(&x, xs, spec, op)), "{xs:?} {spec:?} {op}");
+                        }
+                        cases += 1;
+                    }
+                }
+            }
+        }
+        assert!(cases > 100, "{cases} shapes");
     }
 
     fn close(a: &[f32], b: &[f32]) {

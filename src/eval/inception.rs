@@ -13,13 +13,14 @@
 //! * `Torchvision` (torchvision's inception_v3, used by the PAD authors' script): every branch
 //!   pool is an average counting the padding; the file also carries AuxLogits.* (ignored).
 use super::error::EvalError;
-use crate::engine::conv2d::{conv2d_infer, RectSpec};
-use crate::engine::pool::{avg_pool2d, global_avg_pool, max_pool2d, PoolSpec};
+use crate::engine::conv2d::{conv2d_infer_then, conv2d_infer_uninit, Epilogue, RectSpec};
+use crate::engine::pool::{avg_pool2d, global_avg_pool, max_pool2d, max_pool2d_uninit, PoolSpec};
 use crate::engine::resize::resize_bilinear;
 use crate::engine::{swap_leading_axes, Shape4};
 use crate::files::safetensors::{self, Dtype};
 use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
+use std::mem::MaybeUninit;
 use std::path::Path;
 
 /// Batch-norm epsilon of every Inception BasicConv2d (not stored in the weights file).
@@ -273,17 +274,11 @@ struct Act {
     s: Shape4,
 }
 
-/// Concatenation along channels. In CNHW each channel is one contiguous block, so this is plain
-/// appending of buffers, in branch order.
-fn cat(parts: Vec<Act>) -> Act {
-    let s0 = parts[0].s;
-    let c = parts.iter().map(|p| p.s.c).sum();
-    let mut v = Vec::with_capacity(parts.iter().map(|p| p.v.len()).sum());
-    for p in parts {
-        debug_assert_eq!((p.s.n, p.s.h, p.s.w), (s0.n, s0.h, s0.w));
-        v.extend_from_slice(&p.v);
-    }
-    Act { v, s: Shape4 { c, ..s0 } }
+/// One branch of a mixed block, by what ends it: convolutions `prefix.name` applied one after
+/// another to an input, or the block's max pool of its input.
+enum Branch<'a> {
+    Convs(&'a [&'a str], &'a Act),
+    MaxPool(&'a Act),
 }
 
 /// The branch pools of the mixed blocks.
@@ -376,8 +371,49 @@ impl InceptionV3 {
     fn conv(&self, name: &str, x: &Act) -> Act {
         // All names were checked against conv_defs() at load time.
         let c = &self.convs[name];
-        let (mut v, s) = conv2d_infer(&x.v, x.s, &c.w, &c.b, c.spec);
-        v.par_chunks_mut(1 << 14).for_each(|ch| ch.iter_mut().for_each(|a| *a = a.max(0.0)));
+        let (v, s) = conv2d_infer_then(&x.v, x.s, &c.w, &c.b, c.spec, Epilogue::BiasRelu);
+        Act { v, s }
+    }
+
+    /// `conv` into `y`, all of which it writes (a branch's channels of its block's output).
+    fn conv_uninit(&self, name: &str, x: &Act, y: &mut [MaybeUninit<f32>]) -> Shape4 {
+        let c = &self.convs[name];
+        conv2d_infer_uninit(&x.v, x.s, &c.w, &c.b, c.spec, Epilogue::BiasRelu, y)
+    }
+
+    /// A mixed block's output: its branches concatenated along channels, each written where it
+    /// ends up (in CNHW a branch's channels are one contiguous range) instead of copied there.
+    /// `side` is the block's output height and width.
+    fn cat(&self, p: &str, x: &Act, side: (usize, usize), branches: &[Branch]) -> Act {
+        let channels = |b: &Branch| match b {
+            Branch::Convs(names, _) => self.convs[&format!("{p}.{}", names[names.len() - 1])].b.len(),
+            Branch::MaxPool(x) => x.s.c,
+        };
+        let s = Shape4 { c: branches.iter().map(channels).sum(), n: x.s.n, h: side.0, w: side.1 };
+        let plane = s.n * s.h * s.w;
+        let mut v = Vec::with_capacity(s.len());
+        let mut rest = &mut v.spare_capacity_mut()[..s.len()];
+        let mut parts = Vec::with_capacity(branches.len());
+        for b in branches {
+            let (part, tail) = rest.split_at_mut(channels(b) * plane);
+            rest = tail;
+            parts.push((b, part));
+        }
+        // The branches run side by side: on the 8 x 8 and 17 x 17 maps one convolution is too
+        // small to keep two cores busy. Each branch's bytes do not depend on what runs beside it.
+        parts.into_par_iter().for_each(|(b, part)| {
+            let got = match b {
+                Branch::Convs(names, x) => {
+                    let (last, first) = names.split_last().expect("a branch has convolutions");
+                    let y = (!first.is_empty()).then(|| self.chain(p, first, x));
+                    self.conv_uninit(&format!("{p}.{last}"), y.as_ref().unwrap_or(x), part)
+                }
+                Branch::MaxPool(x) => max_pool2d_uninit(&x.v, x.s, POOL3X3_DOWN, part),
+            };
+            assert_eq!(got, Shape4 { c: channels(b), ..s }, "{p}: a branch's output shape");
+        });
+        // SAFETY: the branches' ranges tile the buffer and each branch wrote all of its range.
+        unsafe { v.set_len(s.len()) };
         Act { v, s }
     }
 
@@ -396,56 +432,93 @@ impl InceptionV3 {
 
     fn block_a(&self, p: &str, x: &Act) -> Act {
         let pooled = pool(x, self.avg_kind(), POOL3X3_SAME);
-        cat(vec![
-            self.chain(p, &["branch1x1"], x),
-            self.chain(p, &["branch5x5_1", "branch5x5_2"], x),
-            self.chain(p, &["branch3x3dbl_1", "branch3x3dbl_2", "branch3x3dbl_3"], x),
-            self.chain(p, &["branch_pool"], &pooled),
-        ])
+        self.cat(
+            p,
+            x,
+            (x.s.h, x.s.w),
+            &[
+                Branch::Convs(&["branch1x1"], x),
+                Branch::Convs(&["branch5x5_1", "branch5x5_2"], x),
+                Branch::Convs(&["branch3x3dbl_1", "branch3x3dbl_2", "branch3x3dbl_3"], x),
+                Branch::Convs(&["branch_pool"], &pooled),
+            ],
+        )
+    }
+
+    /// The output side of the reduction blocks (B and D): that of their stride-2 3x3 max pool.
+    fn reduced(x: &Act) -> (usize, usize) {
+        let s = POOL3X3_DOWN.out_shape(x.s).expect("pool: the input is at least 75 x 75");
+        (s.h, s.w)
     }
 
     fn block_b(&self, p: &str, x: &Act) -> Act {
-        cat(vec![
-            self.chain(p, &["branch3x3"], x),
-            self.chain(p, &["branch3x3dbl_1", "branch3x3dbl_2", "branch3x3dbl_3"], x),
-            pool(x, BranchPool::Max, POOL3X3_DOWN),
-        ])
+        self.cat(
+            p,
+            x,
+            Self::reduced(x),
+            &[
+                Branch::Convs(&["branch3x3"], x),
+                Branch::Convs(&["branch3x3dbl_1", "branch3x3dbl_2", "branch3x3dbl_3"], x),
+                Branch::MaxPool(x),
+            ],
+        )
     }
 
     fn block_c(&self, p: &str, x: &Act) -> Act {
         let pooled = pool(x, self.avg_kind(), POOL3X3_SAME);
-        cat(vec![
-            self.chain(p, &["branch1x1"], x),
-            self.chain(p, &["branch7x7_1", "branch7x7_2", "branch7x7_3"], x),
-            self.chain(
-                p,
-                &["branch7x7dbl_1", "branch7x7dbl_2", "branch7x7dbl_3", "branch7x7dbl_4", "branch7x7dbl_5"],
-                x,
-            ),
-            self.chain(p, &["branch_pool"], &pooled),
-        ])
+        self.cat(
+            p,
+            x,
+            (x.s.h, x.s.w),
+            &[
+                Branch::Convs(&["branch1x1"], x),
+                Branch::Convs(&["branch7x7_1", "branch7x7_2", "branch7x7_3"], x),
+                Branch::Convs(
+                    &["branch7x7dbl_1", "branch7x7dbl_2", "branch7x7dbl_3", "branch7x7dbl_4", "branch7x7dbl_5"],
+                    x,
+                ),
+                Branch::Convs(&["branch_pool"], &pooled),
+            ],
+        )
     }
 
     fn block_d(&self, p: &str, x: &Act) -> Act {
-        cat(vec![
-            self.chain(p, &["branch3x3_1", "branch3x3_2"], x),
-            self.chain(p, &["branch7x7x3_1", "branch7x7x3_2", "branch7x7x3_3", "branch7x7x3_4"], x),
-            pool(x, BranchPool::Max, POOL3X3_DOWN),
-        ])
+        self.cat(
+            p,
+            x,
+            Self::reduced(x),
+            &[
+                Branch::Convs(&["branch3x3_1", "branch3x3_2"], x),
+                Branch::Convs(&["branch7x7x3_1", "branch7x7x3_2", "branch7x7x3_3", "branch7x7x3_4"], x),
+                Branch::MaxPool(x),
+            ],
+        )
     }
 
     fn block_e(&self, p: &str, x: &Act, branch_pool: BranchPool) -> Act {
-        let t = self.chain(p, &["branch3x3_1"], x);
-        let d = self.chain(p, &["branch3x3dbl_1", "branch3x3dbl_2"], x);
-        let pooled = pool(x, branch_pool, POOL3X3_SAME);
-        cat(vec![
-            self.chain(p, &["branch1x1"], x),
-            self.chain(p, &["branch3x3_2a"], &t),
-            self.chain(p, &["branch3x3_2b"], &t),
-            self.chain(p, &["branch3x3dbl_3a"], &d),
-            self.chain(p, &["branch3x3dbl_3b"], &d),
-            self.chain(p, &["branch_pool"], &pooled),
-        ])
+        // The stems of the split branches, side by side like the branches (see `cat`).
+        let ((t, d), pooled) = rayon::join(
+            || {
+                rayon::join(
+                    || self.chain(p, &["branch3x3_1"], x),
+                    || self.chain(p, &["branch3x3dbl_1", "branch3x3dbl_2"], x),
+                )
+            },
+            || pool(x, branch_pool, POOL3X3_SAME),
+        );
+        self.cat(
+            p,
+            x,
+            (x.s.h, x.s.w),
+            &[
+                Branch::Convs(&["branch1x1"], x),
+                Branch::Convs(&["branch3x3_2a"], &t),
+                Branch::Convs(&["branch3x3_2b"], &t),
+                Branch::Convs(&["branch3x3dbl_3a"], &d),
+                Branch::Convs(&["branch3x3dbl_3b"], &d),
+                Branch::Convs(&["branch_pool"], &pooled),
+            ],
+        )
     }
 
     /// pool3 features of a CNHW batch of 3-channel images already at network resolution (any

@@ -103,6 +103,15 @@ fn inference_conv_with_rectangular_kernels_and_pointwise_shortcut() {
     let w = randn_like(4 * xs.c * 9, 81);
     let b = randn_like(4, 82);
     assert_eq!(conv2d_infer(&x, xs, &w, &b, spec.into()).0, conv2d_forward(&x, xs, &w, &b, spec).0);
+    // The fused ReLU, into a new buffer or memory the caller owns, is the two passes' bytes.
+    let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    let plain: Vec<f32> = conv2d_infer(&x, xs, &w, &b, spec.into()).0.iter().map(|v| v.max(0.0)).collect();
+    assert!(plain.contains(&0.0) && plain.iter().any(|v| *v > 0.0));
+    let (fused, _) = conv2d_infer_then(&x, xs, &w, &b, spec.into(), Epilogue::BiasRelu);
+    let mut owned = vec![MaybeUninit::new(f32::NAN); plain.len()];
+    conv2d_infer_uninit(&x, xs, &w, &b, spec.into(), Epilogue::BiasRelu, &mut owned);
+    let owned: Vec<f32> = owned.iter().map(|v| unsafe { v.assume_init() }).collect();
+    assert_eq!((bits(&fused), bits(&owned)), (bits(&plain), bits(&plain)));
 }
 
 /// A batch whose column count is a multiple of 256 gets padded column rows (Patches::ld); the

@@ -128,20 +128,28 @@ pub fn gemm_new(a: MatRef, b: MatRef) -> Vec<f32> {
 /// (im2col::Patches::ld). The padding is zero; the product itself is written without zero-filling
 /// first, as in `gemm_new`.
 pub fn gemm_new_ld(a: MatRef, b: MatRef, ld: usize) -> Vec<f32> {
-    let (m, n) = (a.rows, b.cols);
-    assert!(ld >= n, "gemm_new_ld: leading dimension shorter than a row");
-    if a.cols == 0 || m == 0 || n == 0 {
-        return vec![0.0; m * ld];
-    }
-    let mut c: Vec<f32> = Vec::with_capacity(m * ld);
-    zero_row_tails(&mut c.spare_capacity_mut()[..m * ld], ld, n);
-    // SAFETY: the capacity holds m*ld floats; the padding was written above and gemm_raw writes
-    // (never reads) each element of the m x n block once when accumulate is false.
-    unsafe {
-        gemm_raw(a, b, c.as_mut_ptr(), ld, false);
-        c.set_len(m * ld);
-    }
+    let len = a.rows * ld;
+    let mut c: Vec<f32> = Vec::with_capacity(len);
+    gemm_uninit(a, b, &mut c.spare_capacity_mut()[..len], ld);
+    // SAFETY: gemm_uninit wrote all m*ld floats.
+    unsafe { c.set_len(len) };
     c
+}
+
+/// `gemm_new_ld` into memory the caller owns (say, one branch's channels of a concatenated
+/// tensor): writes all of `c` (m rows `ld` floats apart, zero padding), never reading it.
+pub fn gemm_uninit(a: MatRef, b: MatRef, c: &mut [MaybeUninit<f32>], ld: usize) {
+    let (m, n) = (a.rows, b.cols);
+    assert!(ld >= n, "gemm_uninit: leading dimension shorter than a row");
+    assert_eq!(c.len(), m * ld, "gemm_uninit: C is not m rows of ld");
+    if a.cols == 0 || m == 0 || n == 0 {
+        c.fill(MaybeUninit::new(0.0));
+        return;
+    }
+    zero_row_tails(c, ld, n);
+    // SAFETY: c holds m*ld floats; the padding was written above and gemm_raw writes (never
+    // reads) each element of the m x n block once when accumulate is false.
+    unsafe { gemm_raw(a, b, c.as_mut_ptr().cast(), ld, false) }
 }
 
 /// Writes zeros after the first `n` floats of every `ld`-float row of `buf` (the padding of a
