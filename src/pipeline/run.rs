@@ -6,7 +6,9 @@ use super::error::PipelineError;
 use super::plan::Plan;
 use super::stage::{Env, Inputs};
 use crate::files::At;
-use std::time::Instant;
+use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 /// What happened to one node.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -97,8 +99,13 @@ fn compute_locked(plan: &Plan, cache: &Cache, i: usize, env: &Env) -> Result<Out
     }
     std::fs::create_dir_all(&work).at(&work)?;
     let inputs = Inputs::of(&plan.nodes, node, cache);
+    let clock = kind.resumable.then(|| StageClock::resume(&work)).transpose()?;
     // On a pool worker: driving rayon from outside the pool costs a quarter of every kernel's speed.
-    let result = rayon::scope(|_| node.stage.compute(&inputs, &work, env));
+    let compute = || rayon::scope(|_| node.stage.compute(&inputs, &work, env));
+    let result = match &clock {
+        Some(clock) => clock.run(compute),
+        None => compute(),
+    };
     if let Err(e) = result {
         if !kind.resumable {
             // Nothing in a fresh directory is worth keeping; a training run keeps its checkpoints.
@@ -116,8 +123,13 @@ fn compute_locked(plan: &Plan, cache: &Cache, i: usize, env: &Env) -> Result<Out
         inputs: &input_keys,
         pad_version: env!("CARGO_PKG_VERSION"),
         threads: rayon::current_num_threads(),
-        seconds: t.elapsed().as_secs_f64(),
+        seconds: clock.as_ref().map_or(0.0, |c| c.earlier) + t.elapsed().as_secs_f64(),
     };
+    if let Some(clock) = &clock {
+        // Not part of the stage's output: the committed directory must not depend on how often
+        // the run was interrupted.
+        clock.remove()?;
+    }
     match cache.commit(kind.name, &node.key, &work, &record)? {
         Commit::Committed(_) => Ok(Outcome::Computed(t.elapsed().as_secs_f64())),
         Commit::AlreadyThere(_) => Ok(Outcome::Fresh),
@@ -129,4 +141,109 @@ pub fn run_key(plan: &Plan, cache: &Cache, key: &str, env: &Env) -> Result<Outco
     let i = plan.find(key)?;
     plan.check(&[i])?;
     compute_node(plan, cache, i, env)
+}
+
+/// The compute time of a resumable stage (a training) over all its runs. A training resumed
+/// after a kill or a reboot would otherwise record only its last run's seconds, so `pad status
+/// --critical-path` and a study's stage times would undercount it by hours. The seconds of
+/// earlier runs are kept beside its checkpoints, rewritten every half minute (a killed run loses
+/// at most that), and removed before the commit.
+struct StageClock {
+    file: PathBuf,
+    /// Seconds of the earlier runs.
+    earlier: f64,
+    start: Instant,
+}
+
+/// In the work directory of a resumable stage.
+const SECONDS_FILE: &str = "seconds-so-far.txt";
+const SECONDS_EVERY: Duration = Duration::from_secs(30);
+
+impl StageClock {
+    fn resume(work: &Path) -> Result<StageClock, PipelineError> {
+        let file = work.join(SECONDS_FILE);
+        let earlier = match std::fs::read_to_string(&file) {
+            Ok(text) => text.trim().parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0).ok_or_else(|| {
+                PipelineError::Format {
+                    path: file.clone(),
+                    msg: format!(
+                        "{:?} is not a number of seconds; remove the file (the stage's record then counts this run's time only)",
+                        text.trim()
+                    ),
+                }
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0.0,
+            Err(e) => return Err(crate::files::PathIo { path: file, source: e }.into()),
+        };
+        Ok(StageClock { file, earlier, start: Instant::now() })
+    }
+
+    /// Runs `f`, writing the seconds so far every half minute until it returns.
+    fn run<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+        let done = (Mutex::new(false), Condvar::new());
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let mut stop = done.0.lock().unwrap_or_else(|p| p.into_inner());
+                while !*stop {
+                    stop = done.1.wait_timeout(stop, SECONDS_EVERY).unwrap_or_else(|p| p.into_inner()).0;
+                    if !*stop {
+                        self.save();
+                    }
+                }
+            });
+            let out = f();
+            *done.0.lock().unwrap_or_else(|p| p.into_inner()) = true;
+            done.1.notify_all();
+            out
+        })
+    }
+
+    /// The seconds so far, written to a temporary file and renamed. A failure is not worth
+    /// stopping a training of hours for: its record would only undercount.
+    fn save(&self) {
+        let total = self.earlier + self.start.elapsed().as_secs_f64();
+        let tmp = self.file.with_extension("tmp");
+        if std::fs::write(&tmp, format!("{total:.1}\n")).is_ok() {
+            let _ = std::fs::rename(&tmp, &self.file);
+        }
+    }
+
+    fn remove(&self) -> Result<(), PipelineError> {
+        for p in [self.file.clone(), self.file.with_extension("tmp")] {
+            match std::fs::remove_file(&p) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(crate::files::PathIo { path: p, source: e }.into())
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_resumed_stage_counts_its_earlier_seconds_and_leaves_no_file() {
+        let dir = std::env::temp_dir().join(format!("pad-clock-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        assert_eq!(StageClock::resume(&dir).unwrap().earlier, 0.0);
+        std::fs::write(dir.join(SECONDS_FILE), "1234.5\n").unwrap();
+        let clock = StageClock::resume(&dir).unwrap();
+        assert_eq!(clock.earlier, 1234.5);
+        assert_eq!(clock.run(|| 7), 7);
+        clock.save();
+        let saved: f64 = std::fs::read_to_string(dir.join(SECONDS_FILE)).unwrap().trim().parse().unwrap();
+        assert!(saved >= 1234.5, "{saved}");
+        clock.remove().unwrap();
+        assert!(!dir.join(SECONDS_FILE).exists());
+        for bad in ["", "abc", "-3", "inf"] {
+            std::fs::write(dir.join(SECONDS_FILE), bad).unwrap();
+            let e = StageClock::resume(&dir).err().expect("a bad file is refused").to_string();
+            assert!(e.contains(SECONDS_FILE) && e.contains("remove the file"), "{e}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

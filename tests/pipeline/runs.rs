@@ -466,3 +466,28 @@ fn the_report_of_a_study_under_way_keeps_the_losses_so_far_and_says_how_far_each
     let prov = std::fs::read_to_string(out.join("stages.csv")).unwrap();
     assert!(prov.contains(&format!("\ntrain,{},2,0\n", stages::train::KIND.version)), "{prov}");
 }
+
+#[test]
+fn a_resumed_training_records_the_seconds_of_its_earlier_runs_and_commits_without_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = Cache { root: tmp.path().join("cache") };
+    let p = plan(&config("", "[0]"));
+    let train = p.nodes.iter().position(|n| n.is(&stages::train::KIND)).unwrap();
+    let key = &p.nodes[train].key;
+    // What an earlier run, killed before its first epoch, left beside its checkpoints.
+    let work = cache.work_dir("train", key);
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::write(work.join("seconds-so-far.txt"), "5000.0\n").unwrap();
+    let data = p.nodes[train].inputs.clone();
+    run(&p, &cache, &[data, vec![train]].concat(), false).unwrap();
+    let done = cache.dir("train", key);
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(done.join("record.json")).unwrap()).unwrap();
+    let seconds = record["seconds"].as_f64().unwrap();
+    assert!((5000.0..5000.0 + 600.0).contains(&seconds), "{seconds}");
+    let names: Vec<String> =
+        std::fs::read_dir(&done).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert!(!names.iter().any(|n| n.starts_with("seconds-so-far")), "{names:?}");
+    let (checked, bad) = cache.verify().unwrap();
+    assert!(checked >= 2 && bad.is_empty(), "{bad:?}");
+}
