@@ -489,8 +489,6 @@ mod tests {
         }
     }
 
-    /// Rectangular kernels with per-axis stride and padding (Inception's 1x7, 7x1, 1x3, 3x1)
-    /// agree with the definition, and col2im stays their exact adjoint.
     /// Any range of columns (inside one output row, across rows, across images, the whole
     /// matrix) is that block of the full column matrix, for padded, strided and rectangular
     /// kernels, including kernels wider than the padding on one side.
@@ -525,6 +523,8 @@ mod tests {
         }
     }
 
+    /// Rectangular kernels with per-axis stride and padding (Inception's 1x7, 7x1, 1x3, 3x1)
+    /// agree with the definition, and col2im stays their exact adjoint.
     #[test]
     fn rectangular_geometry_matches_the_definition_and_adjoint() {
         for &(h, w, kh, kw, sh, sw, ph, pw) in &[

@@ -61,11 +61,8 @@ pub fn conv2d_infer_then(
     spec: RectSpec,
     then: Epilogue,
 ) -> (Vec<f32>, Shape4) {
-    let geom = spec.geometry(xs);
+    let (geom, w) = infer_geometry(x, xs, weight, bias, spec);
     let cout = bias.len();
-    assert_eq!(weight.len(), cout * geom.rows(), "conv2d: weight shape");
-    assert_eq!(x.len(), xs.len(), "conv2d: input shape");
-    let w = MatRef::rm(weight, cout, geom.rows());
     // The output is allocated after the columns, not before as with conv2d_infer_uninit: at
     // Inception's stem (Conv2d_2a, 2b: 48 MB of columns) the other order measured 15-17 ms
     // slower per convolution, presumably the columns' memory no longer being reused.
@@ -76,6 +73,16 @@ pub fn conv2d_infer_then(
     };
     finish(&mut y, bias, then);
     (y, Shape4 { c: cout, n: xs.n, h: geom.oh, w: geom.ow })
+}
+
+/// The geometry of a forward-only convolution and its weights as a [C_out, C_in*kh*kw] matrix,
+/// with the shapes checked.
+fn infer_geometry<'a>(x: &[f32], xs: Shape4, weight: &'a [f32], bias: &[f32], spec: RectSpec) -> (Patches, MatRef<'a>) {
+    let geom = spec.geometry(xs);
+    assert_eq!(weight.len(), bias.len() * geom.rows(), "conv2d: weight shape");
+    assert_eq!(x.len(), xs.len(), "conv2d: input shape");
+    let w = MatRef::rm(weight, bias.len(), geom.rows());
+    (geom, w)
 }
 
 /// `conv2d_infer_then` into memory the caller owns (C_out * N * OH * OW floats, say one branch's
@@ -90,12 +97,9 @@ pub fn conv2d_infer_uninit(
     then: Epilogue,
     y: &mut [MaybeUninit<f32>],
 ) -> Shape4 {
-    let geom = spec.geometry(xs);
+    let (geom, w) = infer_geometry(x, xs, weight, bias, spec);
     let cout = bias.len();
-    assert_eq!(weight.len(), cout * geom.rows(), "conv2d: weight shape");
-    assert_eq!(x.len(), xs.len(), "conv2d: input shape");
     assert_eq!(y.len(), cout * geom.cols(), "conv2d: output length");
-    let w = MatRef::rm(weight, cout, geom.rows());
     if spec.is_pointwise() {
         gemm_uninit(w, MatRef::rm(x, geom.rows(), geom.cols()), y, geom.cols());
     } else if !conv_forward_gemm_uninit(w, &geom, x, y) {
@@ -194,18 +198,19 @@ pub fn conv2d_backward(
     }
 }
 
+/// `then` on each channel row of a [C, rest] matrix: y[c, :] + bias[c], clamped at 0 for
+/// BiasRelu.
 fn finish(y: &mut [f32], bias: &[f32], then: Epilogue) {
+    use rayon::prelude::*;
     match then {
         Epilogue::Bias => add_bias(y, bias),
-        Epilogue::BiasRelu => add_bias_relu(y, bias),
+        Epilogue::BiasRelu => {
+            let row = y.len() / bias.len();
+            y.par_chunks_mut(row)
+                .zip(bias.par_iter())
+                .for_each(|(r, b)| r.iter_mut().for_each(|v| *v = (*v + b).max(0.0)));
+        }
     }
-}
-
-/// y[c, :] = max(y[c, :] + bias[c], 0) for each channel row of a [C, rest] matrix.
-fn add_bias_relu(y: &mut [f32], bias: &[f32]) {
-    use rayon::prelude::*;
-    let row = y.len() / bias.len();
-    y.par_chunks_mut(row).zip(bias.par_iter()).for_each(|(r, b)| r.iter_mut().for_each(|v| *v = (*v + b).max(0.0)));
 }
 
 /// y[c, :] += bias[c] for each channel row of a [C, rest] matrix.
