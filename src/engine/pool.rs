@@ -10,7 +10,6 @@
 //! row-major order, through the same IEEE operations (add and divide, or the max rule's compare
 //! and select), so the bytes are those of reducing one output at a time, which the windows
 //! touching the border still do.
-use super::simd::wide;
 use super::Shape4;
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
@@ -102,12 +101,75 @@ where
     let (plane_in, plane_out) = (xs.h * xs.w, ys.h * ys.w);
     y.par_chunks_mut(plane_out.max(1)).zip(x.par_chunks(plane_in.max(1))).for_each(|(out, inp)| match spec.stride {
         // Constant strides let the lanes' loads be plain (1) or de-interleaved (2) vector loads.
-        1 => wide(|| pool_plane::<1, S, F>(inp, xs, ys, spec, r, out)),
-        2 => wide(|| pool_plane::<2, S, F>(inp, xs, ys, spec, r, out)),
-        _ => wide(|| pool_plane::<0, S, F>(inp, xs, ys, spec, r, out)),
+        1 => pool_plane_wide::<1, S, F>(inp, xs, ys, spec, r, out),
+        2 => pool_plane_wide::<2, S, F>(inp, xs, ys, spec, r, out),
+        _ => pool_plane_wide::<0, S, F>(inp, xs, ys, spec, r, out),
     });
     // pool_plane writes all of each output plane, and the planes tile y.
     ys
+}
+
+/// `pool_plane` compiled for the widest vectors the CPU has: AVX-512 (16 lanes), else AVX2 (8),
+/// else baseline SSE. Not `simd::wide`: a closure as large as this plane's loops is compiled on
+/// its own, at baseline, instead of inside wide's AVX-512 function, so the lanes never became
+/// 16-wide; here the plane is inlined into functions that carry the features themselves. The
+/// bytes do not change: the same IEEE operations per lane.
+#[inline(always)]
+fn pool_plane_wide<const ST: usize, S, F>(
+    inp: &[f32],
+    xs: Shape4,
+    ys: Shape4,
+    spec: PoolSpec,
+    r: Reduction<S, F>,
+    out: &mut [MaybeUninit<f32>],
+) where
+    S: Fn(f32, f32) -> f32 + Copy,
+    F: Fn(f32, usize, usize) -> f32 + Copy,
+{
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F, checked just above.
+            return unsafe { pool_plane_avx512::<ST, S, F>(inp, xs, ys, spec, r, out) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2, checked just above.
+            return unsafe { pool_plane_avx2::<ST, S, F>(inp, xs, ys, spec, r, out) };
+        }
+    }
+    pool_plane::<ST, S, F>(inp, xs, ys, spec, r, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn pool_plane_avx512<const ST: usize, S, F>(
+    inp: &[f32],
+    xs: Shape4,
+    ys: Shape4,
+    spec: PoolSpec,
+    r: Reduction<S, F>,
+    out: &mut [MaybeUninit<f32>],
+) where
+    S: Fn(f32, f32) -> f32 + Copy,
+    F: Fn(f32, usize, usize) -> f32 + Copy,
+{
+    pool_plane::<ST, S, F>(inp, xs, ys, spec, r, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn pool_plane_avx2<const ST: usize, S, F>(
+    inp: &[f32],
+    xs: Shape4,
+    ys: Shape4,
+    spec: PoolSpec,
+    r: Reduction<S, F>,
+    out: &mut [MaybeUninit<f32>],
+) where
+    S: Fn(f32, f32) -> f32 + Copy,
+    F: Fn(f32, usize, usize) -> f32 + Copy,
+{
+    pool_plane::<ST, S, F>(inp, xs, ys, spec, r, out)
 }
 
 /// One plane; `ST` is the stride when it is a compile-time constant, 0 when it is read from `spec`.
