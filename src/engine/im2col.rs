@@ -8,6 +8,9 @@
 //! the "column" side (OH x OW positions). For conv2d the image side is the input; for a transposed
 //! convolution it is the output (conv_transpose2d is the adjoint of conv2d with the same geometry).
 use super::gemm::{zero_row_tails, MatRef};
+#[cfg(target_arch = "x86_64")]
+use super::row_copy::Avx512;
+use super::row_copy::{Plain, RowMoves};
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
 use std::ops::Range;
@@ -152,31 +155,108 @@ pub fn im2col_cols(g: &Patches, image: &[f32], cols: Range<usize>, out: &mut [Ma
     assert!(cols.end <= g.cols(), "im2col_cols: columns past the matrix");
     let width = cols.len();
     assert_eq!(out.len(), g.rows() * width);
-    let (plane, kk) = (g.h * g.w, g.k.kh * g.k.kw);
-    // The range's output row segments, the same for every row of the matrix: worked out once,
-    // since at 17 positions a row the divisions cost as much as the copies.
-    let segments = row_segments(g, cols.clone());
+    // What every row of kernel position (kh, kw) is made of, the same for all channels: worked out
+    // once per range, since at 17 positions a row the clipping costs as much as the copies.
+    let plan = ColumnPlan::new(g, cols);
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU has AVX-512F, checked just above.
+        return unsafe { fill_rows_avx512(g, image, &plan, out, width) };
+    }
+    fill_rows::<Plain>(g, image, &plan, out, width);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn fill_rows_avx512(g: &Patches, image: &[f32], plan: &ColumnPlan, out: &mut [MaybeUninit<f32>], width: usize) {
+    fill_rows::<Avx512>(g, image, plan, out, width)
+}
+
+/// Row r = (channel, kernel position) of the range: its position's pieces, read from its channel.
+#[inline(always)]
+fn fill_rows<M: RowMoves>(g: &Patches, image: &[f32], plan: &ColumnPlan, out: &mut [MaybeUninit<f32>], width: usize) {
+    let (channel_len, kk) = (g.n * g.h * g.w, g.k.kh * g.k.kw);
     for (r, dst) in out.chunks_exact_mut(width).enumerate() {
-        let (ci, kh, kw) = (r / kk, r % kk / g.k.kw, r % g.k.kw);
-        let channel = &image[ci * g.n * plane..(ci + 1) * g.n * plane];
-        // The output columns whose input column ox * sw + kw - pw is inside the image.
-        let lo = g.k.pw.saturating_sub(kw).div_ceil(g.k.sw).min(g.ow);
-        let hi = ((g.w + g.k.pw).saturating_sub(kw).div_ceil(g.k.sw)).clamp(lo, g.ow);
-        for s in &segments {
-            let seg = &mut dst[s.at..s.at + (s.ox1 - s.ox0)];
-            match (s.oy * g.k.sh + kh).checked_sub(g.k.ph).filter(|&iy| iy < g.h) {
-                None => fill_zero(seg),
-                Some(iy) => {
-                    let row = &channel[s.n * plane + iy * g.w..s.n * plane + (iy + 1) * g.w];
-                    let (a, b) = (lo.clamp(s.ox0, s.ox1), hi.clamp(s.ox0, s.ox1));
-                    fill_zero(&mut seg[..a - s.ox0]);
-                    if b > a {
-                        gather(&mut seg[a - s.ox0..b - s.ox0], &row[a * g.k.sw + kw - g.k.pw..], g.k.sw);
-                    }
-                    fill_zero(&mut seg[b - s.ox0..]);
-                }
+        let channel = &image[r / kk * channel_len..(r / kk + 1) * channel_len];
+        for p in plan.pieces(r % kk) {
+            let d = &mut dst[p.at..p.at + p.len];
+            match (p.src, g.k.sw) {
+                (None, _) => M::zero(d),
+                (Some(s), 1) => M::copy(d, &channel[s..s + p.len]),
+                (Some(s), 2) => M::gather2(d, &channel[s..s + 2 * p.len - 1]),
+                (Some(s), sw) => gather(d, &channel[s..], sw),
             }
         }
+    }
+}
+
+/// One piece of a row of the column matrix: `len` columns from column `at` of the range, zeros
+/// (`src` None) or read from the channel's N planes at `src` (every sw-th float).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Piece {
+    at: usize,
+    len: usize,
+    src: Option<usize>,
+}
+
+/// The pieces of each kernel position's rows for a range of columns: its output row segments
+/// clipped against the image's edges, neighbours merged where they continue each other in both
+/// the row and the input (a 7 x 1 kernel's rows of 17 become one copy from one image's plane).
+struct ColumnPlan {
+    pieces: Vec<Piece>,
+    /// pieces[starts[kpos]..starts[kpos + 1]] are kernel position kpos's.
+    starts: Vec<usize>,
+}
+
+impl ColumnPlan {
+    fn new(g: &Patches, cols: Range<usize>) -> Self {
+        let (plane, sw) = (g.h * g.w, g.k.sw);
+        let segments = row_segments(g, cols);
+        let mut pieces: Vec<Piece> = Vec::new();
+        let mut starts = vec![0];
+        for kpos in 0..g.k.kh * g.k.kw {
+            let (kh, kw) = (kpos / g.k.kw, kpos % g.k.kw);
+            // The output columns whose input column ox * sw + kw - pw is inside the image.
+            let lo = g.k.pw.saturating_sub(kw).div_ceil(sw).min(g.ow);
+            let hi = ((g.w + g.k.pw).saturating_sub(kw).div_ceil(sw)).clamp(lo, g.ow);
+            let first = pieces.len();
+            let mut push = |p: Piece| {
+                if p.len == 0 {
+                    return;
+                }
+                if let Some(last) = pieces[first..].last_mut() {
+                    let follows = match (last.src, p.src) {
+                        (None, None) => true,
+                        (Some(a), Some(b)) => sw == 1 && a + last.len == b,
+                        _ => false,
+                    };
+                    if follows && last.at + last.len == p.at {
+                        last.len += p.len;
+                        return;
+                    }
+                }
+                pieces.push(p);
+            };
+            for s in &segments {
+                let len = s.ox1 - s.ox0;
+                match (s.oy * g.k.sh + kh).checked_sub(g.k.ph).filter(|&iy| iy < g.h) {
+                    None => push(Piece { at: s.at, len, src: None }),
+                    Some(iy) => {
+                        let (a, b) = (lo.clamp(s.ox0, s.ox1), hi.clamp(s.ox0, s.ox1));
+                        let row = s.n * plane + iy * g.w;
+                        push(Piece { at: s.at, len: a - s.ox0, src: None });
+                        push(Piece { at: s.at + a - s.ox0, len: b - a, src: Some(row + a * sw + kw - g.k.pw) });
+                        push(Piece { at: s.at + b - s.ox0, len: s.ox1 - b, src: None });
+                    }
+                }
+            }
+            starts.push(pieces.len());
+        }
+        ColumnPlan { pieces, starts }
+    }
+
+    fn pieces(&self, kpos: usize) -> &[Piece] {
+        &self.pieces[self.starts[kpos]..self.starts[kpos + 1]]
     }
 }
 
@@ -201,12 +281,6 @@ fn row_segments(g: &Patches, cols: Range<usize>) -> Vec<RowSegment> {
         j += ox1 - ox0;
     }
     segments
-}
-
-fn fill_zero(dst: &mut [MaybeUninit<f32>]) {
-    dst.iter_mut().for_each(|d| {
-        d.write(0.0);
-    });
 }
 
 /// One channel's kh*kw rows of the column matrix, for images `imgs` (column (n - imgs.start) *
@@ -491,7 +565,8 @@ mod tests {
 
     /// Any range of columns (inside one output row, across rows, across images, the whole
     /// matrix) is that block of the full column matrix, for padded, strided and rectangular
-    /// kernels, including kernels wider than the padding on one side.
+    /// kernels, including kernels wider than the padding on one side, on the vector moves and the
+    /// plain loops alike.
     #[test]
     fn a_range_of_columns_is_that_block_of_im2col() {
         for &(h, w, kh, kw, sh, sw, ph, pw) in &[
@@ -513,6 +588,12 @@ mod tests {
             {
                 let mut out = vec![MaybeUninit::new(f32::NAN); g.rows() * range.len()];
                 im2col_cols(&g, &x, range.clone(), &mut out);
+                // The plain loops (what CPUs without AVX-512 run) give the same block.
+                let mut plain = vec![MaybeUninit::new(f32::NAN); g.rows() * range.len()];
+                fill_rows::<Plain>(&g, &x, &ColumnPlan::new(&g, range.clone()), &mut plain, range.len());
+                let bits =
+                    |v: &[MaybeUninit<f32>]| v.iter().map(|v| unsafe { v.assume_init() }.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&plain), bits(&out), "{kh}x{kw} s{sh},{sw} p{ph},{pw} plain, columns {range:?}");
                 for (r, row) in out.chunks(range.len()).enumerate() {
                     let got: Vec<u32> = row.iter().map(|v| unsafe { v.assume_init() }.to_bits()).collect();
                     let want: Vec<u32> =

@@ -23,6 +23,7 @@ pub mod pool;
 pub mod reduce;
 pub mod resize;
 pub mod rng;
+mod row_copy;
 pub mod simd;
 mod testutil;
 pub mod workers;
