@@ -6,8 +6,10 @@
 //! div, sqrt, compare), only more of them at once; Rust never fuses a mul and an add by itself.
 //! Loops calling libm (tanh, exp) gain nothing: those stay scalar calls.
 
-/// Runs `f`, compiled for AVX-512 when the CPU has it. `f` should be a loop over slices with no
-/// calls it cannot inline (a call out of `f` runs at baseline again).
+/// Runs `f`, compiled for AVX-512 when the CPU has it. `f` should be a short loop over slices with
+/// no calls it cannot inline (a call out of `f` runs at baseline again). A closure too large to be
+/// inlined into this function is compiled apart, at baseline, and gains nothing: larger loops get
+/// a `#[target_feature]` function of their own (engine/pool.rs).
 #[inline(always)]
 pub fn wide<R>(f: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
