@@ -10,7 +10,7 @@
 use super::gemm::{zero_row_tails, MatRef};
 #[cfg(target_arch = "x86_64")]
 use super::row_copy::Avx512;
-use super::row_copy::{Plain, RowMoves};
+use super::row_copy::{gather, Plain, RowMoves};
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
 use std::ops::Range;
@@ -347,25 +347,6 @@ fn patch_rows_const<const OW: usize, const SW: usize>(dst: &mut [MaybeUninit<f32
         for j in 0..OW {
             d[j].write(s[j * SW]);
         }
-    }
-}
-
-/// dst[j] = src[j * stride], with the common strides spelled out so the compiler unrolls them.
-#[inline]
-fn gather(dst: &mut [MaybeUninit<f32>], src: &[f32], stride: usize) {
-    match stride {
-        1 => dst.iter_mut().zip(src).for_each(|(d, v)| {
-            d.write(*v);
-        }),
-        2 => {
-            let src = &src[..2 * dst.len() - 1];
-            for (j, d) in dst.iter_mut().enumerate() {
-                d.write(src[2 * j]);
-            }
-        }
-        s => dst.iter_mut().zip(src.iter().step_by(s)).for_each(|(d, v)| {
-            d.write(*v);
-        }),
     }
 }
 

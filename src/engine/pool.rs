@@ -140,37 +140,28 @@ fn pool_plane_wide<const ST: usize, S, F>(
     pool_plane::<ST, S, F>(inp, xs, ys, spec, r, out)
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn pool_plane_avx512<const ST: usize, S, F>(
-    inp: &[f32],
-    xs: Shape4,
-    ys: Shape4,
-    spec: PoolSpec,
-    r: Reduction<S, F>,
-    out: &mut [MaybeUninit<f32>],
-) where
-    S: Fn(f32, f32) -> f32 + Copy,
-    F: Fn(f32, usize, usize) -> f32 + Copy,
-{
-    pool_plane::<ST, S, F>(inp, xs, ys, spec, r, out)
+/// `pool_plane` inlined into a function compiled with `$feature`.
+macro_rules! pool_plane_for {
+    ($name:ident, $feature:literal) => {
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $feature)]
+        unsafe fn $name<const ST: usize, S, F>(
+            inp: &[f32],
+            xs: Shape4,
+            ys: Shape4,
+            spec: PoolSpec,
+            r: Reduction<S, F>,
+            out: &mut [MaybeUninit<f32>],
+        ) where
+            S: Fn(f32, f32) -> f32 + Copy,
+            F: Fn(f32, usize, usize) -> f32 + Copy,
+        {
+            pool_plane::<ST, S, F>(inp, xs, ys, spec, r, out)
+        }
+    };
 }
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn pool_plane_avx2<const ST: usize, S, F>(
-    inp: &[f32],
-    xs: Shape4,
-    ys: Shape4,
-    spec: PoolSpec,
-    r: Reduction<S, F>,
-    out: &mut [MaybeUninit<f32>],
-) where
-    S: Fn(f32, f32) -> f32 + Copy,
-    F: Fn(f32, usize, usize) -> f32 + Copy,
-{
-    pool_plane::<ST, S, F>(inp, xs, ys, spec, r, out)
-}
+pool_plane_for!(pool_plane_avx512, "avx512f");
+pool_plane_for!(pool_plane_avx2, "avx2");
 
 /// One plane; `ST` is the stride when it is a compile-time constant, 0 when it is read from `spec`.
 #[inline(always)]

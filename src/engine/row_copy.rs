@@ -23,19 +23,13 @@ pub struct Plain;
 impl RowMoves for Plain {
     #[inline(always)]
     fn copy(dst: &mut [MaybeUninit<f32>], src: &[f32]) {
-        dst.iter_mut().zip(src).for_each(|(d, v)| {
-            d.write(*v);
-        });
+        gather(dst, src, 1);
     }
 
     #[inline(always)]
     fn gather2(dst: &mut [MaybeUninit<f32>], src: &[f32]) {
-        if dst.is_empty() {
-            return;
-        }
-        let src = &src[..2 * dst.len() - 1];
-        for (j, d) in dst.iter_mut().enumerate() {
-            d.write(src[2 * j]);
+        if !dst.is_empty() {
+            gather(dst, src, 2);
         }
     }
 
@@ -44,6 +38,25 @@ impl RowMoves for Plain {
         dst.iter_mut().for_each(|d| {
             d.write(0.0);
         });
+    }
+}
+
+/// dst[j] = src[j * stride], with the common strides spelled out so the compiler unrolls them.
+#[inline]
+pub fn gather(dst: &mut [MaybeUninit<f32>], src: &[f32], stride: usize) {
+    match stride {
+        1 => dst.iter_mut().zip(src).for_each(|(d, v)| {
+            d.write(*v);
+        }),
+        2 => {
+            let src = &src[..2 * dst.len() - 1];
+            for (j, d) in dst.iter_mut().enumerate() {
+                d.write(src[2 * j]);
+            }
+        }
+        s => dst.iter_mut().zip(src.iter().step_by(s)).for_each(|(d, v)| {
+            d.write(*v);
+        }),
     }
 }
 
