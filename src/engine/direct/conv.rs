@@ -2,9 +2,10 @@
 //! gradient) and a k4 s2 p1 transposed convolution (also a convolution's input gradient), on
 //! blocked images, straight from image to image.
 //!
-//! Work split: each thread takes a fixed run of images; within it, for each pair of output
-//! blocks, the input blocks in order (so a pair's 32 KB of weights per input block stays in L1
-//! across the images), then the output pixels in groups of eight. Every output value's chain
+//! Work split: each thread takes a fixed run of images; within it, for each run of output blocks
+//! (three on AVX-512, two elsewhere: `output_runs`), the input blocks in order (so the run's 16 KB
+//! of weights per output block and input block stay in cache across the images), then the output
+//! pixels in groups of eight. Every output value's chain
 //! runs through the input blocks in order whatever the split, so the bytes do not depend on the
 //! thread count.
 use super::layout::{Blocked, SendPtr, K, LANES};
@@ -107,9 +108,18 @@ fn skew(x: &Blocked) -> usize {
     ((x.border - 1) * x.wp() + x.border - 1) * LANES
 }
 
-/// Pixels per tile: 8 x 2 blocks of accumulators fill half the vector registers and leave room
-/// for the weights.
+/// Pixels per tile: 8 pixels x 3 output blocks of accumulators take 24 of AVX-512's 32 vector
+/// registers and leave room for the weights and the broadcast input.
 const NP: usize = 8;
+
+/// Output blocks per tile on AVX-512. Three blocks load 3 weight vectors and 8 inputs for 24
+/// multiply-adds, where two load 2 and 8 for 16. Measured on the Intel Xeon against two
+/// (`pad bench --layers`, 5 alternating runs, medians): the forward tiles 0.91-1.0x of the time,
+/// all passes 0.96x at 1 thread and 0.955x at 2; an iteration 0.97x at 1 thread, 0.99x at 2.
+/// AVX2's tiles are computed in parts of one block (avx2.rs), so there it stays two. The
+/// weight-gradient tile stays at two: at three its tasks no longer divide among two threads
+/// (conv2's dW 1.22x the time) and at one thread it gained nothing.
+const WIDEST_AVX512: usize = 3;
 
 /// Runs the tiles of every image into `out`, the data of `y` (geometry only).
 #[allow(clippy::too_many_arguments)]
@@ -139,8 +149,7 @@ fn run(
     (0..x.n.div_ceil(per_thread)).into_par_iter().for_each(|chunk| {
         let first = chunk * per_thread;
         let images = per_thread.min(x.n - first);
-        for og in (0..ob).step_by(2) {
-            let obn = (ob - og).min(2);
+        for (og, obn) in output_runs(ob, if isa == Isa::Avx512 { WIDEST_AVX512 } else { 2 }) {
             for b in (0..cb).step_by(nb_max) {
                 let nb = nb_max.min(cb - b);
                 let bias_now = bias.filter(|_| b + nb == cb);
@@ -164,6 +173,7 @@ fn run(
                         // writes only its own images.
                         unsafe {
                             match obn {
+                                3 => part.group::<3>(g, wps, bps),
                                 2 => part.group::<2>(g, wps, bps),
                                 _ => part.group::<1>(g, wps, bps),
                             }
@@ -176,6 +186,21 @@ fn run(
 }
 
 const TRANSPOSE_BLOCKS: usize = 8;
+
+/// Runs of output blocks (first, length) of at most `widest` blocks each, in order, with no run
+/// of a lone block where a pair fits (8 blocks by 3: 3, 3, 2; 16: 2, 3, 3, 3, 3, 2). A run only
+/// decides which outputs share a tile, never the order of a chain, so it moves speed, not bytes.
+pub(super) fn output_runs(ob: usize, widest: usize) -> Vec<(usize, usize)> {
+    let mut runs = Vec::new();
+    let mut at = 0;
+    while at < ob {
+        let left = ob - at;
+        let len = if left > widest && left % widest == 1 && widest > 2 { widest - 1 } else { left.min(widest) };
+        runs.push((at, len));
+        at += len;
+    }
+    runs
+}
 
 /// What the tiles of one group of pixels of one image share, for one run of input blocks.
 struct Part {

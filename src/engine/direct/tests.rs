@@ -1,4 +1,4 @@
-use super::conv::{conv_forward_on, conv_transpose_forward_on};
+use super::conv::{conv_forward_on, conv_transpose_forward_on, output_runs};
 use super::layout::Blocked;
 use super::pack::{
     add_unpacked_out_major, add_unpacked_out_major_on, pack_in_major, pack_in_major_on, pack_out_major,
@@ -268,4 +268,24 @@ fn the_input_gradient_of_a_conv_is_its_transposed_conv() {
         0,
     );
     close("conv dx", &dx.to_cnhw(), &want, 1e-5);
+}
+
+#[test]
+fn output_runs_cover_every_block_once_without_a_lone_block() {
+    for widest in [2, 3, 4] {
+        for ob in 1..=40 {
+            let runs = output_runs(ob, widest);
+            let mut next = 0;
+            for (i, &(first, len)) in runs.iter().enumerate() {
+                assert_eq!(first, next, "{ob} blocks by {widest}: runs in order, no gap");
+                assert!((1..=widest).contains(&len), "{ob} blocks by {widest}: run of {len}");
+                // Pairs leave a lone last block of an odd count; wider runs never need one.
+                let lone_ok = ob == 1 || (widest == 2 && i + 1 == runs.len());
+                assert!(len > 1 || lone_ok, "{ob} blocks by {widest}: a lone block in {runs:?}");
+                next += len;
+            }
+            assert_eq!(next, ob, "{ob} blocks by {widest}: every block");
+            assert_eq!(runs.len(), ob.div_ceil(widest), "{ob} blocks by {widest}: as few tiles as full runs give");
+        }
+    }
 }
