@@ -5,9 +5,8 @@
 //! Work split: each thread takes a fixed run of images; within it, for each run of output blocks
 //! (three on AVX-512, two elsewhere: `output_runs`), the input blocks in order (so the run's 16 KB
 //! of weights per output block and input block stay in cache across the images), then the output
-//! pixels in groups of eight. Every output value's chain
-//! runs through the input blocks in order whatever the split, so the bytes do not depend on the
-//! thread count.
+//! pixels in groups of eight. Every output value's chain runs through the input blocks in order
+//! whatever the split, so the bytes do not depend on the thread count.
 use super::layout::{Blocked, SendPtr, K, LANES};
 use super::tiles::ConvTile;
 use super::Isa;
@@ -114,8 +113,9 @@ const NP: usize = 8;
 
 /// Output blocks per tile on AVX-512. Three blocks load 3 weight vectors and 8 inputs for 24
 /// multiply-adds, where two load 2 and 8 for 16. Measured on the Intel Xeon against two
-/// (`pad bench --layers`, 5 alternating runs, medians): the forward tiles 0.91-1.0x of the time,
-/// all passes 0.96x at 1 thread and 0.955x at 2; an iteration 0.97x at 1 thread, 0.99x at 2.
+/// (`pad bench --layers`, 5 alternating runs, medians): the middle layers' forward and input-
+/// gradient passes 0.86-1.01x of the time, all passes 0.96-0.99x at 1 thread and 0.96x at 2; an
+/// iteration 0.97x at 1 thread, 0.99x at 2.
 /// AVX2's tiles are computed in parts of one block (avx2.rs), so there it stays two. The
 /// weight-gradient tile stays at two: at three its tasks no longer divide among two threads
 /// (conv2's dW 1.22x the time) and at one thread it gained nothing.
