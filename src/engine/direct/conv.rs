@@ -146,10 +146,11 @@ fn run(
     // runs through up to eight blocks before storing its sums (measured at 1 and 2 threads on
     // tconv2 and tconv3: 79-87% of the GEMM ceiling with one block, 88-94% with eight).
     let nb_max = if transpose { TRANSPOSE_BLOCKS } else { 1 };
+    let runs = output_runs(ob, if isa == Isa::Avx512 { WIDEST_AVX512 } else { 2 });
     (0..x.n.div_ceil(per_thread)).into_par_iter().for_each(|chunk| {
         let first = chunk * per_thread;
         let images = per_thread.min(x.n - first);
-        for (og, obn) in output_runs(ob, if isa == Isa::Avx512 { WIDEST_AVX512 } else { 2 }) {
+        for &(og, obn) in &runs {
             for b in (0..cb).step_by(nb_max) {
                 let nb = nb_max.min(cb - b);
                 let bias_now = bias.filter(|_| b + nb == cb);
