@@ -5,11 +5,13 @@
 //! Each (channel, example) plane is pooled on its own: parallel over output planes only, and each
 //! window is reduced in a fixed row-major order, so results do not depend on the thread count.
 //!
-//! Windows wholly inside the image are reduced several outputs at once (one vector lane per
-//! output, neighbouring outputs of a row): each lane still sees its window's taps in the same
-//! row-major order, through the same IEEE operations (add and divide, or the max rule's compare
-//! and select), so the bytes are those of reducing one output at a time, which the windows
-//! touching the border still do.
+//! Every window is reduced several outputs at once (one vector lane per output, neighbouring
+//! outputs of a row): each lane still sees its window's taps in the same row-major order,
+//! through the same IEEE operations (add and divide, or the max rule's compare and select), so
+//! the bytes are those of reducing one output at a time. The windows that the border clips
+//! (a fifth of a 17 x 17 map's outputs, nearly half of an 8 x 8 map's) take their lanes from a
+//! copy of the plane inside a border of the reduction's identity (see `Reduction`); reduced one
+//! at a time, they would cost as much as all the others together.
 use super::Shape4;
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
@@ -46,21 +48,15 @@ impl PoolSpec {
         let padded_len = (end_padded - start) as usize;
         (start.max(0) as usize, (end_padded.min(size as isize)) as usize, padded_len)
     }
-
-    /// The outputs [lo, hi) of an axis of `size` (with `outs` outputs) whose windows lie wholly
-    /// inside the image: o * stride >= pad and o * stride - pad + k <= size.
-    fn interior(&self, size: usize, outs: usize) -> (usize, usize) {
-        let lo = self.pad.div_ceil(self.stride);
-        let hi = match (size + self.pad).checked_sub(self.k) {
-            Some(last) => (last / self.stride + 1).min(outs),
-            None => 0,
-        };
-        (lo, hi.max(lo))
-    }
 }
 
 /// How windows are reduced: `init` then `step(acc, tap)` over the taps in row-major order, then
-/// `finish(acc, real pixels, padded area)`.
+/// `finish(acc, real pixels, padded area)` (the counts as floats: small integers, exact).
+///
+/// `init` is also the reduction's identity on the values it can meet, which is what lets a
+/// padded copy of a plane stand for its clipped windows: `acc + 0.0` is `acc` bit for bit
+/// because a sum that starts at +0.0 is never -0.0 (IEEE round-to-nearest gives -0.0 only for
+/// -0.0 + -0.0), and the max rule never takes -inf over what it holds.
 #[derive(Clone, Copy)]
 struct Reduction<S, F> {
     init: f32,
@@ -72,7 +68,7 @@ struct Reduction<S, F> {
 fn pool_planes<S, F>(x: &[f32], xs: Shape4, spec: PoolSpec, r: Reduction<S, F>) -> (Vec<f32>, Shape4)
 where
     S: Fn(f32, f32) -> f32 + Sync + Copy,
-    F: Fn(f32, usize, usize) -> f32 + Sync + Copy,
+    F: Fn(f32, f32, f32) -> f32 + Sync + Copy,
 {
     let ys = spec.out_shape(xs).expect("pool: window does not fit the input (checked by callers)");
     let mut y = Vec::with_capacity(ys.len());
@@ -80,6 +76,28 @@ where
     // SAFETY: pool_planes_uninit wrote all of it.
     unsafe { y.set_len(ys.len()) };
     (y, ys)
+}
+
+/// The two counts `finish` divides by, per output of a plane (the same for every plane): the
+/// real pixels under the window and its extent inside the padded image.
+struct Counts {
+    real: Vec<f32>,
+    padded: Vec<f32>,
+}
+
+impl Counts {
+    fn new(xs: Shape4, ys: Shape4, spec: PoolSpec) -> Self {
+        let (mut real, mut padded) = (Vec::with_capacity(ys.h * ys.w), Vec::with_capacity(ys.h * ys.w));
+        for oh in 0..ys.h {
+            let (y0, y1, ph) = spec.span(oh, xs.h);
+            for ow in 0..ys.w {
+                let (x0, x1, pw) = spec.span(ow, xs.w);
+                real.push(((y1 - y0) * (x1 - x0)) as f32);
+                padded.push((ph * pw) as f32);
+            }
+        }
+        Counts { real, padded }
+    }
 }
 
 /// Pools every plane with reduction `r` into `y`, writing every output exactly once (no zero
@@ -93,20 +111,41 @@ fn pool_planes_uninit<S, F>(
 ) -> Shape4
 where
     S: Fn(f32, f32) -> f32 + Sync + Copy,
-    F: Fn(f32, usize, usize) -> f32 + Sync + Copy,
+    F: Fn(f32, f32, f32) -> f32 + Sync + Copy,
 {
     let ys = spec.out_shape(xs).expect("pool: window does not fit the input (checked by callers)");
     assert_eq!(x.len(), xs.len(), "pool: input shape");
     assert_eq!(y.len(), ys.len(), "pool: output length");
     let (plane_in, plane_out) = (xs.h * xs.w, ys.h * ys.w);
-    y.par_chunks_mut(plane_out.max(1)).zip(x.par_chunks(plane_in.max(1))).for_each(|(out, inp)| match spec.stride {
-        // Constant strides let the lanes' loads be plain (1) or de-interleaved (2) vector loads.
-        1 => pool_plane_wide::<1, S, F>(inp, xs, ys, spec, r, out),
-        2 => pool_plane_wide::<2, S, F>(inp, xs, ys, spec, r, out),
-        _ => pool_plane_wide::<0, S, F>(inp, xs, ys, spec, r, out),
-    });
+    let counts = Counts::new(xs, ys, spec);
+    let g = Plane { xs, ys, spec, counts: &counts };
+    y.par_chunks_mut(plane_out.max(1)).zip(x.par_chunks(plane_in.max(1))).for_each_init(
+        Scratch::default,
+        |scratch, (out, inp)| {
+            match spec.stride {
+                // Constant strides let the lanes' loads be plain (1) or de-interleaved (2) vector loads.
+                1 => pool_plane_wide::<1, S, F>(inp, &g, r, scratch, out),
+                2 => pool_plane_wide::<2, S, F>(inp, &g, r, scratch, out),
+                _ => pool_plane_wide::<0, S, F>(inp, &g, r, scratch, out),
+            }
+        },
+    );
     // pool_plane writes all of each output plane, and the planes tile y.
     ys
+}
+
+/// A worker's memory across the planes it pools: the padded plane.
+#[derive(Default)]
+struct Scratch {
+    padded: Vec<f32>,
+}
+
+/// What every plane of one pooling shares: the shapes, the window and the counts.
+struct Plane<'a> {
+    xs: Shape4,
+    ys: Shape4,
+    spec: PoolSpec,
+    counts: &'a Counts,
 }
 
 /// `pool_plane` compiled for the widest vectors the CPU has: AVX-512 (16 lanes), else AVX2 (8),
@@ -117,27 +156,26 @@ where
 #[inline(always)]
 fn pool_plane_wide<const ST: usize, S, F>(
     inp: &[f32],
-    xs: Shape4,
-    ys: Shape4,
-    spec: PoolSpec,
+    g: &Plane,
     r: Reduction<S, F>,
+    scratch: &mut Scratch,
     out: &mut [MaybeUninit<f32>],
 ) where
     S: Fn(f32, f32) -> f32 + Copy,
-    F: Fn(f32, usize, usize) -> f32 + Copy,
+    F: Fn(f32, f32, f32) -> f32 + Copy,
 {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx512f") {
             // SAFETY: the CPU has AVX-512F, checked just above.
-            return unsafe { pool_plane_avx512::<ST, S, F>(inp, xs, ys, spec, r, out) };
+            return unsafe { pool_plane_avx512::<ST, S, F>(inp, g, r, scratch, out) };
         }
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU has AVX2, checked just above.
-            return unsafe { pool_plane_avx2::<ST, S, F>(inp, xs, ys, spec, r, out) };
+            return unsafe { pool_plane_avx2::<ST, S, F>(inp, g, r, scratch, out) };
         }
     }
-    pool_plane::<ST, S, F>(inp, xs, ys, spec, r, out)
+    pool_plane::<ST, S, F>(inp, g, r, scratch, out)
 }
 
 /// `pool_plane` inlined into a function compiled with `$feature`.
@@ -147,101 +185,96 @@ macro_rules! pool_plane_for {
         #[target_feature(enable = $feature)]
         unsafe fn $name<const ST: usize, S, F>(
             inp: &[f32],
-            xs: Shape4,
-            ys: Shape4,
-            spec: PoolSpec,
+            g: &Plane,
             r: Reduction<S, F>,
+            scratch: &mut Scratch,
             out: &mut [MaybeUninit<f32>],
         ) where
             S: Fn(f32, f32) -> f32 + Copy,
-            F: Fn(f32, usize, usize) -> f32 + Copy,
+            F: Fn(f32, f32, f32) -> f32 + Copy,
         {
-            pool_plane::<ST, S, F>(inp, xs, ys, spec, r, out)
+            pool_plane::<ST, S, F>(inp, g, r, scratch, out)
         }
     };
 }
 pool_plane_for!(pool_plane_avx512, "avx512f");
 pool_plane_for!(pool_plane_avx2, "avx2");
 
-/// One plane; `ST` is the stride when it is a compile-time constant, 0 when it is read from `spec`.
+/// One plane; `ST` is the stride when it is a compile-time constant, 0 when it is read from
+/// `spec`. With padding, the plane is first copied into `padded` inside a border of `r.init`,
+/// so that every window, the clipped ones at the edges too, is a whole k x k window there:
+/// the border's taps leave the accumulator as it is (see `Reduction`), and each output is still
+/// its real taps in row-major order, divided by the counts of its clipped window.
 #[inline(always)]
 fn pool_plane<const ST: usize, S, F>(
     inp: &[f32],
-    xs: Shape4,
-    ys: Shape4,
-    spec: PoolSpec,
+    g: &Plane,
     r: Reduction<S, F>,
+    scratch: &mut Scratch,
     out: &mut [MaybeUninit<f32>],
 ) where
     S: Fn(f32, f32) -> f32 + Copy,
-    F: Fn(f32, usize, usize) -> f32 + Copy,
+    F: Fn(f32, f32, f32) -> f32 + Copy,
 {
-    let (rows_lo, rows_hi) = spec.interior(xs.h, ys.h);
-    let (cols_lo, cols_hi) = spec.interior(xs.w, ys.w);
-    let inner = cols_hi - cols_lo;
+    let (xs, ys, spec) = (g.xs, g.ys, g.spec);
+    let padded = &mut scratch.padded;
+    let (plane, wp) = if spec.pad == 0 {
+        (inp, xs.w)
+    } else {
+        pad_plane(inp, xs, spec.pad, r.init, padded);
+        (&padded[..], xs.w + 2 * spec.pad)
+    };
     for oh in 0..ys.h {
-        let row = &mut out[oh * ys.w..(oh + 1) * ys.w];
-        if !(rows_lo..rows_hi).contains(&oh) || inner < 4 {
-            for (ow, o) in row.iter_mut().enumerate() {
-                o.write(window_scalar(inp, xs, spec, r, oh, ow));
-            }
-            continue;
-        }
-        for ow in (0..cols_lo).chain(cols_hi..ys.w) {
-            row[ow].write(window_scalar(inp, xs, spec, r, oh, ow));
-        }
-        // The widest lane count the interior fills; its last group overlaps the one before
-        // rather than leaving a scalar tail (the overlapped outputs are written twice, equally).
-        match inner {
-            16.. => windows_lanes::<16, ST, S, F>(inp, xs, spec, r, oh, (cols_lo, cols_hi), row),
-            8.. => windows_lanes::<8, ST, S, F>(inp, xs, spec, r, oh, (cols_lo, cols_hi), row),
-            _ => windows_lanes::<4, ST, S, F>(inp, xs, spec, r, oh, (cols_lo, cols_hi), row),
+        let at = oh * ys.w;
+        let row = &mut out[at..at + ys.w];
+        let counts = (&g.counts.real[at..at + ys.w], &g.counts.padded[at..at + ys.w]);
+        // The widest lane count the row fills; its last group overlaps the one before rather
+        // than leaving a scalar tail (the overlapped outputs are written twice, equally).
+        match ys.w {
+            16.. => windows_lanes::<16, ST, S, F>(plane, wp, spec, r, oh, counts, row),
+            8.. => windows_lanes::<8, ST, S, F>(plane, wp, spec, r, oh, counts, row),
+            4.. => windows_lanes::<4, ST, S, F>(plane, wp, spec, r, oh, counts, row),
+            _ => windows_lanes::<1, ST, S, F>(plane, wp, spec, r, oh, counts, row),
         }
     }
 }
 
-/// Output (oh, ow), one tap at a time over its window clipped to the image.
+/// `inp` (an h x w plane) inside a border of `pad` values `fill`, into `padded`.
 #[inline(always)]
-fn window_scalar<S, F>(p: &[f32], xs: Shape4, spec: PoolSpec, r: Reduction<S, F>, oh: usize, ow: usize) -> f32
-where
-    S: Fn(f32, f32) -> f32,
-    F: Fn(f32, usize, usize) -> f32,
-{
-    let (y0, y1, ph) = spec.span(oh, xs.h);
-    let (x0, x1, pw) = spec.span(ow, xs.w);
-    let mut acc = r.init;
-    for row in y0..y1 {
-        for &v in &p[row * xs.w + x0..row * xs.w + x1] {
-            acc = (r.step)(acc, v);
-        }
+fn pad_plane(inp: &[f32], xs: Shape4, pad: usize, fill: f32, padded: &mut Vec<f32>) {
+    let wp = xs.w + 2 * pad;
+    padded.clear();
+    padded.resize(wp * (xs.h + 2 * pad), fill);
+    for (dst, src) in padded[pad * wp..].chunks_exact_mut(wp).zip(inp.chunks_exact(xs.w)) {
+        dst[pad..pad + xs.w].copy_from_slice(src);
     }
-    (r.finish)(acc, (y1 - y0) * (x1 - x0), ph * pw)
 }
 
-/// Interior outputs [lo, hi) of output row `oh` (hi - lo >= L), L at a time: lane l reduces
-/// output ow + l over the same taps in the same order as `window_scalar`.
+/// The outputs of row `oh`, L at a time, over a plane `wp` floats wide in which every window is
+/// whole (the input itself without padding, else its padded copy): lane l reduces output
+/// ow + l over its k x k taps in row-major order, then finishes with that output's counts.
 #[inline(always)]
 fn windows_lanes<const L: usize, const ST: usize, S, F>(
     p: &[f32],
-    xs: Shape4,
+    wp: usize,
     spec: PoolSpec,
     r: Reduction<S, F>,
     oh: usize,
-    (lo, hi): (usize, usize),
+    (real, padded): (&[f32], &[f32]),
     row: &mut [MaybeUninit<f32>],
 ) where
     S: Fn(f32, f32) -> f32,
-    F: Fn(f32, usize, usize) -> f32,
+    F: Fn(f32, f32, f32) -> f32,
 {
     let (k, s) = (spec.k, if ST == 0 { spec.stride } else { ST });
-    let top = oh * s - spec.pad;
-    let taps = k * k;
-    let mut ow = lo;
+    let top = oh * s;
+    let n = row.len();
+    let mut ow = 0;
     loop {
-        let left = ow * s - spec.pad;
+        let left = ow * s;
         let mut acc = [r.init; L];
         for a in 0..k {
-            let line = &p[(top + a) * xs.w..(top + a + 1) * xs.w];
+            let line = &p[(top + a) * wp..(top + a + 1) * wp];
             for b in 0..k {
                 let src = &line[left + b..left + b + (L - 1) * s + 1];
                 for (l, acc) in acc.iter_mut().enumerate() {
@@ -249,13 +282,16 @@ fn windows_lanes<const L: usize, const ST: usize, S, F>(
                 }
             }
         }
-        for (o, &acc) in row[ow..ow + L].iter_mut().zip(&acc) {
-            o.write((r.finish)(acc, taps, taps));
+        let (re, pa) = (&real[ow..ow + L], &padded[ow..ow + L]);
+        for (l, acc) in acc.iter_mut().enumerate() {
+            *acc = (r.finish)(*acc, re[l], pa[l]);
         }
-        if ow + L == hi {
+        // SAFETY: ow + L <= n = row.len(), and MaybeUninit<f32> has f32's layout.
+        unsafe { std::ptr::copy_nonoverlapping(acc.as_ptr(), row[ow..ow + L].as_mut_ptr().cast::<f32>(), L) };
+        if ow + L == n {
             break;
         }
-        ow = (ow + L).min(hi - L);
+        ow = (ow + L).min(n - L);
     }
 }
 
@@ -271,19 +307,16 @@ pub fn max_pool2d_uninit(x: &[f32], xs: Shape4, spec: PoolSpec, y: &mut [MaybeUn
 }
 
 /// The max rule; NaN propagates, as in PyTorch.
-fn max_rule() -> Reduction<impl Fn(f32, f32) -> f32 + Sync + Copy, impl Fn(f32, usize, usize) -> f32 + Sync + Copy> {
+fn max_rule() -> Reduction<impl Fn(f32, f32) -> f32 + Sync + Copy, impl Fn(f32, f32, f32) -> f32 + Sync + Copy> {
     let step = |m: f32, v: f32| if v > m || v.is_nan() { v } else { m };
-    Reduction { init: f32::NEG_INFINITY, step, finish: |m: f32, _: usize, _: usize| m }
+    Reduction { init: f32::NEG_INFINITY, step, finish: |m: f32, _: f32, _: f32| m }
 }
 
 /// avg_pool2d. `count_include_pad = false` divides by the number of real pixels under the window
 /// (TensorFlow's behaviour, which FID's Inception relies on); `true` by the window's extent
 /// inside the padded image (PyTorch's default).
 pub fn avg_pool2d(x: &[f32], xs: Shape4, spec: PoolSpec, count_include_pad: bool) -> (Vec<f32>, Shape4) {
-    let finish = move |s: f32, real: usize, padded_area: usize| {
-        let n = if count_include_pad { padded_area } else { real };
-        s / n as f32
-    };
+    let finish = move |s: f32, real: f32, padded_area: f32| s / if count_include_pad { padded_area } else { real };
     pool_planes(x, xs, spec, Reduction { init: 0.0, step: |s, v| s + v, finish })
 }
 
