@@ -18,7 +18,7 @@
 //! large maps at its batch of 2) makes its columns a cache-sized piece at a time. Anything else
 //! (no AVX-512, degenerate sizes the crate sends down other paths) returns None and the caller
 //! takes the ordinary path.
-use super::gemm::{block_len, tile_shape, MatRef, SendPtr, MR, NR};
+use super::gemm::{block_len, tile_shape, MatRef, RowsThen, SendPtr, MR, NR};
 use super::im2col::{im2col_cols, im2col_images, Patches};
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
@@ -37,18 +37,30 @@ fn avx512() -> bool {
 /// W · im2col(x) as a new row-major [W.rows, g.cols()] buffer (W row-major [C_out, C_in*kh*kw]),
 /// or None where this path does not apply.
 pub fn conv_forward_gemm(w: MatRef, g: &Patches, x: &[f32]) -> Option<Vec<f32>> {
+    conv_forward_gemm_then(w, g, x, None)
+}
+
+/// `conv_forward_gemm`, then `then` on each row piece of every tile while it is in cache (see
+/// engine::gemm::RowsThen).
+pub(crate) fn conv_forward_gemm_then(w: MatRef, g: &Patches, x: &[f32], then: Option<RowsThen>) -> Option<Vec<f32>> {
     let len = w.rows * g.cols();
     let mut c: Vec<f32> = Vec::with_capacity(len);
-    conv_forward_gemm_uninit(w, g, x, &mut c.spare_capacity_mut()[..len]).then(|| {
+    conv_forward_gemm_uninit(w, g, x, &mut c.spare_capacity_mut()[..len], then).then(|| {
         // SAFETY: the product wrote all of it.
         unsafe { c.set_len(len) };
         c
     })
 }
 
-/// `conv_forward_gemm` into memory the caller owns (W.rows x g.cols(), row-major): true when it
-/// wrote all of `c`, false (nothing written) where this path does not apply.
-pub fn conv_forward_gemm_uninit(w: MatRef, g: &Patches, x: &[f32], c: &mut [MaybeUninit<f32>]) -> bool {
+/// `conv_forward_gemm_then` into memory the caller owns (W.rows x g.cols(), row-major): true
+/// when it wrote all of `c`, false (nothing written) where this path does not apply.
+pub(crate) fn conv_forward_gemm_uninit(
+    w: MatRef,
+    g: &Patches,
+    x: &[f32],
+    c: &mut [MaybeUninit<f32>],
+    then: Option<RowsThen>,
+) -> bool {
     let (m, k, n) = (w.rows, g.rows(), g.cols());
     assert_eq!(c.len(), m * n, "conv_forward_gemm: output shape");
     assert_eq!(w.cols, k, "conv_forward_gemm: weight columns are not the kernel rows");
@@ -82,6 +94,13 @@ pub fn conv_forward_gemm_uninit(w: MatRef, g: &Patches, x: &[f32], c: &mut [Mayb
                 // SAFETY: the tile's rectangle of C is inside the m x n capacity and no other
                 // tile's; the kernels read only inside the panels and the weights (m x k).
                 unsafe { tile_product(w.data, k, kc, &panels, cp.0.add(i0 * n + j0 + q0), n, i0, mi) };
+                if let Some(then) = then {
+                    for i in i0..i0 + mi {
+                        // SAFETY: this tile's piece of row i, just computed over the whole
+                        // reduction, is this task's alone.
+                        then(i, unsafe { std::slice::from_raw_parts_mut(cp.0.add(i * n + j0 + q0), width) });
+                    }
+                }
             });
         }
     });

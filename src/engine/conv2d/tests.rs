@@ -114,6 +114,42 @@ fn inference_conv_with_rectangular_kernels_and_pointwise_shortcut() {
     assert_eq!((bits(&fused), bits(&owned)), (bits(&plain), bits(&plain)));
 }
 
+/// Bias and ReLU are applied to each tile of the product as it is finished (engine::gemm's
+/// RowsThen) rather than in a pass of their own: on products of many tiles, through each path
+/// (pointwise, columns made per tile, tiles that cut images into pieces), the bytes are those of
+/// the whole product followed by the two steps.
+#[test]
+fn epilogue_per_tile_gives_the_bytes_of_a_pass_after_the_product() {
+    let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    let cases = [
+        (Shape4 { c: 96, n: 2, h: 35, w: 35 }, 64, RectSpec { kh: 1, kw: 1, sh: 1, sw: 1, ph: 0, pw: 0 }),
+        (Shape4 { c: 48, n: 2, h: 35, w: 35 }, 64, RectSpec { kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1 }),
+        (Shape4 { c: 40, n: 2, h: 17, w: 17 }, 72, RectSpec { kh: 1, kw: 7, sh: 1, sw: 1, ph: 0, pw: 3 }),
+        (Shape4 { c: 3, n: 2, h: 149, w: 149 }, 32, RectSpec { kh: 3, kw: 3, sh: 2, sw: 2, ph: 0, pw: 0 }),
+        (Shape4 { c: 48, n: 2, h: 61, w: 61 }, 32, RectSpec { kh: 3, kw: 3, sh: 1, sw: 1, ph: 0, pw: 0 }),
+    ];
+    for (t, (xs, cout, spec)) in cases.into_iter().enumerate() {
+        let x = randn_like(xs.len(), 90 + t as u64);
+        let w = randn_like(cout * xs.c * spec.kh * spec.kw, 100 + t as u64);
+        let b = randn_like(cout, 110 + t as u64);
+        let g = spec.geometry(xs);
+        let wm = MatRef::rm(&w, cout, g.rows());
+        assert!(crate::engine::gemm::tile_count(cout, g.cols(), g.rows(), 2) > 1, "{spec:?}: one tile");
+        let product = gemm_new(wm, g.col_matrix(&crate::engine::im2col::im2col_new(&g, &x)));
+        let per_row = |f: &dyn Fn(f32, f32) -> f32| -> Vec<f32> {
+            product.chunks(g.cols()).zip(&b).flat_map(|(row, &bi)| row.iter().map(move |&v| f(v, bi))).collect()
+        };
+        let (biased, relu) = (per_row(&|v, bi| v + bi), per_row(&|v, bi| (v + bi).max(0.0)));
+        assert!(relu.contains(&0.0) && relu.iter().any(|v| *v > 0.0));
+        assert_eq!(bits(&conv2d_infer(&x, xs, &w, &b, spec).0), bits(&biased), "{spec:?}: bias");
+        assert_eq!(bits(&conv2d_infer_then(&x, xs, &w, &b, spec, Epilogue::BiasRelu).0), bits(&relu), "{spec:?}");
+        let mut owned = vec![MaybeUninit::new(f32::NAN); relu.len()];
+        conv2d_infer_uninit(&x, xs, &w, &b, spec, Epilogue::BiasRelu, &mut owned);
+        let owned: Vec<f32> = owned.iter().map(|v| unsafe { v.assume_init() }).collect();
+        assert_eq!(bits(&owned), bits(&relu), "{spec:?}: into the caller's memory");
+    }
+}
+
 /// A batch whose column count is a multiple of 256 gets padded column rows (Patches::ld); the
 /// gradients still match the definition.
 #[test]

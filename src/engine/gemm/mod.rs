@@ -115,7 +115,7 @@ pub fn gemm(a: MatRef, b: MatRef, c: &mut [f32], ldc: usize, accumulate: bool) {
         return;
     }
     // SAFETY: c holds the m x n block at leading dimension ldc (checked above).
-    unsafe { gemm_raw(a, b, c.as_mut_ptr(), ldc, accumulate) }
+    unsafe { gemm_raw(a, b, c.as_mut_ptr(), ldc, accumulate, None) }
 }
 
 /// A·B in a new row-major buffer. The buffer is never zero-filled: with `accumulate = false` the
@@ -128,9 +128,14 @@ pub fn gemm_new(a: MatRef, b: MatRef) -> Vec<f32> {
 /// (im2col::Patches::ld). The padding is zero; the product itself is written without zero-filling
 /// first, as in `gemm_new`.
 pub fn gemm_new_ld(a: MatRef, b: MatRef, ld: usize) -> Vec<f32> {
+    gemm_new_then(a, b, ld, None)
+}
+
+/// `gemm_new_ld`, then `then` on each tile's rows (see `RowsThen`).
+pub(crate) fn gemm_new_then(a: MatRef, b: MatRef, ld: usize, then: Option<RowsThen>) -> Vec<f32> {
     let len = a.rows * ld;
     let mut c: Vec<f32> = Vec::with_capacity(len);
-    gemm_uninit(a, b, &mut c.spare_capacity_mut()[..len], ld);
+    gemm_uninit_then(a, b, &mut c.spare_capacity_mut()[..len], ld, then);
     // SAFETY: gemm_uninit wrote all m*ld floats.
     unsafe { c.set_len(len) };
     c
@@ -139,17 +144,34 @@ pub fn gemm_new_ld(a: MatRef, b: MatRef, ld: usize) -> Vec<f32> {
 /// `gemm_new_ld` into memory the caller owns (say, one branch's channels of a concatenated
 /// tensor): writes all of `c` (m rows `ld` floats apart, zero padding), never reading it.
 pub fn gemm_uninit(a: MatRef, b: MatRef, c: &mut [MaybeUninit<f32>], ld: usize) {
+    gemm_uninit_then(a, b, c, ld, None)
+}
+
+/// What a product's consumer does to each finished row of C while a tile of it is still in
+/// cache: `then(i, row)` with row i's columns of that tile (say a convolution's bias and ReLU,
+/// instead of a pass of its own over the whole output).
+pub(crate) type RowsThen<'a> = &'a (dyn Fn(usize, &mut [f32]) + Sync);
+
+/// `gemm_uninit`, then `then` on every row piece of each tile as soon as the tile is computed
+/// (over the whole reduction, so on final values): the same bytes as the product followed by
+/// `then` on every row.
+pub(crate) fn gemm_uninit_then(a: MatRef, b: MatRef, c: &mut [MaybeUninit<f32>], ld: usize, then: Option<RowsThen>) {
     let (m, n) = (a.rows, b.cols);
     assert!(ld >= n, "gemm_uninit: leading dimension shorter than a row");
     assert_eq!(c.len(), m * ld, "gemm_uninit: C is not m rows of ld");
     if a.cols == 0 || m == 0 || n == 0 {
         c.fill(MaybeUninit::new(0.0));
+        if let Some(then) = then {
+            // SAFETY: just written.
+            let c = unsafe { &mut *(c as *mut [MaybeUninit<f32>] as *mut [f32]) };
+            c.chunks_exact_mut(ld).enumerate().for_each(|(i, row)| then(i, &mut row[..n]));
+        }
         return;
     }
     zero_row_tails(c, ld, n);
     // SAFETY: c holds m*ld floats; the padding was written above and gemm_raw writes (never
     // reads) each element of the m x n block once when accumulate is false.
-    unsafe { gemm_raw(a, b, c.as_mut_ptr().cast(), ld, false) }
+    unsafe { gemm_raw(a, b, c.as_mut_ptr().cast(), ld, false, then) }
 }
 
 /// Writes zeros after the first `n` floats of every `ld`-float row of `buf` (the padding of a
@@ -165,9 +187,11 @@ pub(crate) fn zero_row_tails(buf: &mut [MaybeUninit<f32>], ld: usize, n: usize) 
     }
 }
 
-/// The tiled product into raw memory. Caller guarantees that `c` points to at least
-/// (m - 1) * ldc + n writable floats (initialised if `accumulate`), and that m, n, k > 0.
-unsafe fn gemm_raw(a: MatRef, b: MatRef, c: *mut f32, ldc: usize, accumulate: bool) {
+/// The tiled product into raw memory, each tile followed by `then` on its rows (only without
+/// `accumulate`: then every tile holds final values). Caller guarantees that `c` points to at
+/// least (m - 1) * ldc + n writable floats (initialised if `accumulate`), and that m, n, k > 0.
+unsafe fn gemm_raw(a: MatRef, b: MatRef, c: *mut f32, ldc: usize, accumulate: bool, then: Option<RowsThen>) {
+    assert!(!(accumulate && then.is_some()), "gemm: an epilogue needs the final values");
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert_eq!(b.rows, k, "gemm: inner dimensions differ");
     check_extent(&a);
@@ -219,6 +243,12 @@ unsafe fn gemm_raw(a: MatRef, b: MatRef, c: *mut f32, ldc: usize, accumulate: bo
                     accumulate,
                     kc: block_len(mi, nj, k),
                 });
+            }
+            if let Some(then) = then {
+                for i in 0..mi {
+                    // SAFETY: row i of this tile, written just above, is this closure's alone.
+                    then(i0 + i, std::slice::from_raw_parts_mut(cp.0.add((i0 + i) * ldc + j0), nj));
+                }
             }
         }
     };
