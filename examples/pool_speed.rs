@@ -36,7 +36,10 @@ fn main() {
             best = best.min(t.elapsed().as_secs_f64() * 1e3 / 20.0);
         }
         total += best;
-        println!("{what:16} {c:5} x 2 x {side:3} x {side:<3} {best:7.3} ms  {:5.2} ns/output", best * 1e6 / outputs as f64);
+        println!(
+            "{what:16} {c:5} x 2 x {side:3} x {side:<3} {best:7.3} ms  {:5.2} ns/output",
+            best * 1e6 / outputs as f64
+        );
     }
     println!("{:16} {total:29.3} ms", "all");
 }
