@@ -367,7 +367,7 @@ impl InceptionV3 {
         Ok(InceptionV3 { convs, layout })
     }
 
-    /// BasicConv2d: folded convolution, then ReLU (fused into one pass over the output).
+    /// BasicConv2d: folded convolution, then ReLU (applied to each tile of the product).
     fn conv(&self, name: &str, x: &Act) -> Act {
         // All names were checked against conv_defs() at load time.
         let c = &self.convs[name];
