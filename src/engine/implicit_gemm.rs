@@ -18,7 +18,7 @@
 //! large maps at its batch of 2) makes its columns a cache-sized piece at a time. Anything else
 //! (no AVX-512, degenerate sizes the crate sends down other paths) returns None and the caller
 //! takes the ordinary path.
-use super::gemm::{block_len, tile_shape, MatRef, RowsThen, SendPtr, MR, NR};
+use super::gemm::{block_len, rows_then, tile_shape, MatRef, RowsThen, SendPtr, MR, NR};
 use super::im2col::{im2col_cols, im2col_images, Patches};
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
@@ -95,11 +95,9 @@ pub(crate) fn conv_forward_gemm_uninit(
                 // tile's; the kernels read only inside the panels and the weights (m x k).
                 unsafe { tile_product(w.data, k, kc, &panels, cp.0.add(i0 * n + j0 + q0), n, i0, mi) };
                 if let Some(then) = then {
-                    for i in i0..i0 + mi {
-                        // SAFETY: this tile's piece of row i, just computed over the whole
-                        // reduction, is this task's alone.
-                        then(i, unsafe { std::slice::from_raw_parts_mut(cp.0.add(i * n + j0 + q0), width) });
-                    }
+                    // SAFETY: this tile's piece of its rows, just computed over the whole
+                    // reduction, is this task's alone.
+                    unsafe { rows_then(then, cp.0.add(j0 + q0), n, i0..i0 + mi, width) };
                 }
             });
         }

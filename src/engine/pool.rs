@@ -120,24 +120,18 @@ where
     let counts = Counts::new(xs, ys, spec);
     let g = Plane { xs, ys, spec, counts: &counts };
     y.par_chunks_mut(plane_out.max(1)).zip(x.par_chunks(plane_in.max(1))).for_each_init(
-        Scratch::default,
-        |scratch, (out, inp)| {
+        Vec::new,
+        |padded, (out, inp)| {
             match spec.stride {
                 // Constant strides let the lanes' loads be plain (1) or de-interleaved (2) vector loads.
-                1 => pool_plane_wide::<1, S, F>(inp, &g, r, scratch, out),
-                2 => pool_plane_wide::<2, S, F>(inp, &g, r, scratch, out),
-                _ => pool_plane_wide::<0, S, F>(inp, &g, r, scratch, out),
+                1 => pool_plane_wide::<1, S, F>(inp, &g, r, padded, out),
+                2 => pool_plane_wide::<2, S, F>(inp, &g, r, padded, out),
+                _ => pool_plane_wide::<0, S, F>(inp, &g, r, padded, out),
             }
         },
     );
     // pool_plane writes all of each output plane, and the planes tile y.
     ys
-}
-
-/// A worker's memory across the planes it pools: the padded plane.
-#[derive(Default)]
-struct Scratch {
-    padded: Vec<f32>,
 }
 
 /// What every plane of one pooling shares: the shapes, the window and the counts.
@@ -158,7 +152,7 @@ fn pool_plane_wide<const ST: usize, S, F>(
     inp: &[f32],
     g: &Plane,
     r: Reduction<S, F>,
-    scratch: &mut Scratch,
+    padded: &mut Vec<f32>,
     out: &mut [MaybeUninit<f32>],
 ) where
     S: Fn(f32, f32) -> f32 + Copy,
@@ -168,14 +162,14 @@ fn pool_plane_wide<const ST: usize, S, F>(
     {
         if std::arch::is_x86_feature_detected!("avx512f") {
             // SAFETY: the CPU has AVX-512F, checked just above.
-            return unsafe { pool_plane_avx512::<ST, S, F>(inp, g, r, scratch, out) };
+            return unsafe { pool_plane_avx512::<ST, S, F>(inp, g, r, padded, out) };
         }
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU has AVX2, checked just above.
-            return unsafe { pool_plane_avx2::<ST, S, F>(inp, g, r, scratch, out) };
+            return unsafe { pool_plane_avx2::<ST, S, F>(inp, g, r, padded, out) };
         }
     }
-    pool_plane::<ST, S, F>(inp, g, r, scratch, out)
+    pool_plane::<ST, S, F>(inp, g, r, padded, out)
 }
 
 /// `pool_plane` inlined into a function compiled with `$feature`.
@@ -187,13 +181,13 @@ macro_rules! pool_plane_for {
             inp: &[f32],
             g: &Plane,
             r: Reduction<S, F>,
-            scratch: &mut Scratch,
+            padded: &mut Vec<f32>,
             out: &mut [MaybeUninit<f32>],
         ) where
             S: Fn(f32, f32) -> f32 + Copy,
             F: Fn(f32, f32, f32) -> f32 + Copy,
         {
-            pool_plane::<ST, S, F>(inp, g, r, scratch, out)
+            pool_plane::<ST, S, F>(inp, g, r, padded, out)
         }
     };
 }
@@ -210,14 +204,13 @@ fn pool_plane<const ST: usize, S, F>(
     inp: &[f32],
     g: &Plane,
     r: Reduction<S, F>,
-    scratch: &mut Scratch,
+    padded: &mut Vec<f32>,
     out: &mut [MaybeUninit<f32>],
 ) where
     S: Fn(f32, f32) -> f32 + Copy,
     F: Fn(f32, f32, f32) -> f32 + Copy,
 {
     let (xs, ys, spec) = (g.xs, g.ys, g.spec);
-    let padded = &mut scratch.padded;
     let (plane, wp) = if spec.pad == 0 {
         (inp, xs.w)
     } else {

@@ -136,7 +136,7 @@ pub(crate) fn gemm_new_then(a: MatRef, b: MatRef, ld: usize, then: Option<RowsTh
     let len = a.rows * ld;
     let mut c: Vec<f32> = Vec::with_capacity(len);
     gemm_uninit_then(a, b, &mut c.spare_capacity_mut()[..len], ld, then);
-    // SAFETY: gemm_uninit wrote all m*ld floats.
+    // SAFETY: gemm_uninit_then wrote all m*ld floats.
     unsafe { c.set_len(len) };
     c
 }
@@ -151,6 +151,18 @@ pub fn gemm_uninit(a: MatRef, b: MatRef, c: &mut [MaybeUninit<f32>], ld: usize) 
 /// cache: `then(i, row)` with row i's columns of that tile (say a convolution's bias and ReLU,
 /// instead of a pass of its own over the whole output).
 pub(crate) type RowsThen<'a> = &'a (dyn Fn(usize, &mut [f32]) + Sync);
+
+/// `then` on rows `rows` of C (row i at `c + i * ldc`), `width` floats of each: what a tile does
+/// once its product is final.
+///
+/// # Safety
+/// Each row's `width` floats are written and no other thread touches them meanwhile.
+pub(crate) unsafe fn rows_then(then: RowsThen, c: *mut f32, ldc: usize, rows: std::ops::Range<usize>, width: usize) {
+    for i in rows {
+        // SAFETY: the caller's.
+        then(i, unsafe { std::slice::from_raw_parts_mut(c.add(i * ldc), width) });
+    }
+}
 
 /// `gemm_uninit`, then `then` on every row piece of each tile as soon as the tile is computed
 /// (over the whole reduction, so on final values): the same bytes as the product followed by
@@ -245,10 +257,8 @@ unsafe fn gemm_raw(a: MatRef, b: MatRef, c: *mut f32, ldc: usize, accumulate: bo
                 });
             }
             if let Some(then) = then {
-                for i in 0..mi {
-                    // SAFETY: row i of this tile, written just above, is this closure's alone.
-                    then(i0 + i, std::slice::from_raw_parts_mut(cp.0.add((i0 + i) * ldc + j0), nj));
-                }
+                // SAFETY: this tile's rows, written just above, are this closure's alone.
+                rows_then(then, cp.0.add(j0), ldc, i0..i0 + mi, nj);
             }
         }
     };
