@@ -22,7 +22,7 @@ mod blocks;
 mod chains;
 mod matrix;
 
-pub(crate) use blocks::{block_len, MR, NR};
+pub(crate) use blocks::{block_len, KC_MAX, MR, NR};
 pub use matrix::MatRef;
 pub(crate) use matrix::SendPtr;
 
@@ -95,6 +95,9 @@ fn tile_shape_capped(m: usize, n: usize, k: usize, max_tiles: usize) -> (usize, 
 /// How many tiles (independent single-threaded products) an m x n x k GEMM is cut into on
 /// `threads` threads: the most cores it can keep busy.
 pub fn tile_count(m: usize, n: usize, k: usize, threads: usize) -> usize {
+    if splits_reduction(m, n, k) {
+        return k.div_ceil(block_len(m, n, k));
+    }
     let (mt, nt) = run_tile_shape(m, n, k, threads);
     m.div_ceil(mt) * n.div_ceil(nt)
 }
@@ -208,6 +211,9 @@ unsafe fn gemm_raw(a: MatRef, b: MatRef, c: *mut f32, ldc: usize, accumulate: bo
     assert_eq!(b.rows, k, "gemm: inner dimensions differ");
     check_extent(&a);
     check_extent(&b);
+    if then.is_none() && splits_reduction(m, n, k) {
+        return block_parts(a, b, c, ldc, accumulate);
+    }
     let (mt, nt) = run_tile_shape(m, n, k, rayon::current_num_threads());
     let tiles_n = n.div_ceil(nt);
     let ntiles = m.div_ceil(mt) * tiles_n;
@@ -219,43 +225,9 @@ unsafe fn gemm_raw(a: MatRef, b: MatRef, c: *mut f32, ldc: usize, accumulate: bo
         let (i0, j0) = ((t / tiles_n) * mt, (t % tiles_n) * nt);
         let (mi, nj) = (mt.min(m - i0), nt.min(n - j0));
         // SAFETY: tiles are disjoint rectangles of C, inside the caller's bounds; A and B extents
-        // were checked by `check_extent`. gemm computes dst = alpha*dst + beta*lhs*rhs and reads
-        // dst only when told to (accumulate); chain_tile likewise.
+        // were checked by `check_extent`.
         unsafe {
-            if blocks::crate_follows(mi, nj, k) {
-                gemm::gemm(
-                    mi,
-                    nj,
-                    k,
-                    cp.0.add(i0 * ldc + j0),
-                    1,
-                    ldc as isize,
-                    accumulate,
-                    a.data.as_ptr().add(i0 * a.rs),
-                    a.cs as isize,
-                    a.rs as isize,
-                    b.data.as_ptr().add(j0 * b.cs),
-                    b.cs as isize,
-                    b.rs as isize,
-                    if accumulate { 1.0 } else { 0.0 },
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::None,
-                );
-            } else {
-                chains::chain_tile(chains::Tile {
-                    a,
-                    b,
-                    rows: (i0, mi),
-                    cols: (j0, nj),
-                    c: cp.0.add(i0 * ldc + j0),
-                    ldc,
-                    accumulate,
-                    kc: block_len(mi, nj, k),
-                });
-            }
+            tile(a, b, cp.0, ldc, accumulate, (i0, mi), (j0, nj));
             if let Some(then) = then {
                 // SAFETY: this tile's rows, written just above, are this closure's alone.
                 rows_then(then, cp.0.add(j0), ldc, i0..i0 + mi, nj);
@@ -266,6 +238,101 @@ unsafe fn gemm_raw(a: MatRef, b: MatRef, c: *mut f32, ldc: usize, accumulate: bo
         run(0);
     } else {
         (0..ntiles).into_par_iter().for_each(run);
+    }
+}
+
+/// One tile of C (rows i0..i0 + mi, columns j0..j0 + nj) over the whole reduction, by the rule:
+/// the crate's kernels where they follow it, engine::gemm::chains elsewhere. gemm computes
+/// dst = alpha*dst + beta*lhs*rhs and reads dst only when told to (accumulate); chain_tile
+/// likewise.
+///
+/// # Safety
+/// The tile must lie inside C (`c`, leading dimension `ldc`), initialised if `accumulate`, and
+/// be written by no one else meanwhile.
+unsafe fn tile(
+    a: MatRef,
+    b: MatRef,
+    c: *mut f32,
+    ldc: usize,
+    accumulate: bool,
+    (i0, mi): (usize, usize),
+    (j0, nj): (usize, usize),
+) {
+    let k = a.cols;
+    if blocks::crate_follows(mi, nj, k) {
+        gemm::gemm(
+            mi,
+            nj,
+            k,
+            c.add(i0 * ldc + j0),
+            1,
+            ldc as isize,
+            accumulate,
+            a.data.as_ptr().add(i0 * a.rs),
+            a.cs as isize,
+            a.rs as isize,
+            b.data.as_ptr().add(j0 * b.cs),
+            b.cs as isize,
+            b.rs as isize,
+            if accumulate { 1.0 } else { 0.0 },
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    } else {
+        chains::chain_tile(chains::Tile {
+            a,
+            b,
+            rows: (i0, mi),
+            cols: (j0, nj),
+            c: c.add(i0 * ldc + j0),
+            ldc,
+            accumulate,
+            kc: block_len(mi, nj, k),
+        });
+    }
+}
+
+/// Whether an m x n x k product runs as `block_parts`: C within one 64 x 64 tile (where every
+/// cut gives the same 512-long blocks, `block_len`) and more than one block of reduction.
+fn splits_reduction(m: usize, n: usize, k: usize) -> bool {
+    m <= MR && n <= MR && k > KC_MAX
+}
+
+/// A product whose C fits one micro-kernel tile (m, n <= 64) over a reduction of several
+/// blocks: the first and last layers' weight gradients, 64 x 48 over the 16,384 pixels of a
+/// batch. For such tiles the rule's blocks are 512 long whatever the cut, and each is a chain
+/// from +0 of its own, so each block is computed as a product of its own, all of them spread over
+/// the threads, and added to C in block order, as the rule adds them: the same bytes. Cut into
+/// tiles instead, each tile ran the whole reduction and packed all of B again (four 16-row
+/// tiles: conv1's dW on 2 threads 1.4x its 1-thread speed).
+///
+/// # Safety
+/// As for `gemm_raw`.
+unsafe fn block_parts(a: MatRef, b: MatRef, c: *mut f32, ldc: usize, accumulate: bool) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    let kc = block_len(m, n, k);
+    let mut parts = vec![0.0f32; k.div_ceil(kc) * m * n];
+    parts.par_chunks_mut(m * n).enumerate().for_each(|(i, part)| {
+        let (k0, kb) = (i * kc, kc.min(k - i * kc));
+        let a = MatRef { data: &a.data[k0 * a.cs..], cols: kb, ..a };
+        let b = MatRef { data: &b.data[k0 * b.rs..], rows: kb, ..b };
+        // SAFETY: `part` is this task's own m x n buffer; the views stay inside A's and B's
+        // extents (columns / rows k0..k0 + kb of them).
+        unsafe { tile(a, b, part.as_mut_ptr(), n, false, (0, m), (0, n)) };
+    });
+    for i in 0..m {
+        for j in 0..n {
+            let at = c.add(i * ldc + j);
+            let mut v = if accumulate { *at } else { -0.0 };
+            // C + block 0 when accumulating, else block 0 itself (-0.0 + x is x, every x).
+            for part in parts.chunks_exact(m * n) {
+                v += part[i * n + j];
+            }
+            *at = v;
+        }
     }
 }
 
