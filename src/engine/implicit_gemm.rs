@@ -23,7 +23,8 @@ use super::im2col::{im2col_cols, im2col_images, Patches};
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
-fn avx512() -> bool {
+/// Whether this CPU has AVX-512F (the kernels of this path and of engine::pixel_conv).
+pub(crate) fn avx512() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::arch::is_x86_feature_detected!("avx512f")
@@ -43,10 +44,15 @@ pub fn conv_forward_gemm(w: MatRef, g: &Patches, x: &[f32]) -> Option<Vec<f32>> 
 /// `conv_forward_gemm`, then `then` on each row piece of every tile while it is in cache (see
 /// engine::gemm::RowsThen).
 pub(crate) fn conv_forward_gemm_then(w: MatRef, g: &Patches, x: &[f32], then: Option<RowsThen>) -> Option<Vec<f32>> {
-    let len = w.rows * g.cols();
+    written(w.rows * g.cols(), |c| conv_forward_gemm_uninit(w, g, x, c, then))
+}
+
+/// A new buffer of `len` floats that `fill` writes all of, or None when `fill` declines (returns
+/// false, having written nothing): the `_then` forms of the uninit passes.
+pub(crate) fn written(len: usize, fill: impl FnOnce(&mut [MaybeUninit<f32>]) -> bool) -> Option<Vec<f32>> {
     let mut c: Vec<f32> = Vec::with_capacity(len);
-    conv_forward_gemm_uninit(w, g, x, &mut c.spare_capacity_mut()[..len], then).then(|| {
-        // SAFETY: the product wrote all of it.
+    fill(&mut c.spare_capacity_mut()[..len]).then(|| {
+        // SAFETY: `fill` wrote all of it (its contract).
         unsafe { c.set_len(len) };
         c
     })

@@ -19,6 +19,7 @@ pub mod gemm;
 pub mod im2col;
 pub mod implicit_gemm;
 pub mod loss;
+pub mod pixel_conv;
 pub mod pool;
 pub mod reduce;
 pub mod resize;

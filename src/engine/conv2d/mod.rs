@@ -7,6 +7,7 @@ use super::gemm::{gemm, gemm_new, gemm_new_ld, gemm_new_then, gemm_uninit_then, 
 pub use super::im2col::RectSpec;
 use super::im2col::{col2im_new, im2col_new, Patches};
 use super::implicit_gemm::{conv_forward_gemm_then, conv_forward_gemm_uninit};
+use super::pixel_conv::{conv_rows_then, conv_rows_uninit};
 use super::reduce::add_row_sums;
 use super::Shape4;
 use std::mem::MaybeUninit;
@@ -87,7 +88,8 @@ pub fn conv2d_infer_then(
     let y = if spec.is_pointwise() {
         gemm_new_then(w, MatRef::rm(x, geom.rows(), geom.cols()), geom.cols(), Some(&rows))
     } else {
-        conv_forward_gemm_then(w, &geom, x, Some(&rows))
+        conv_rows_then(w, &geom, x, Some(&rows))
+            .or_else(|| conv_forward_gemm_then(w, &geom, x, Some(&rows)))
             .unwrap_or_else(|| gemm_new_then(w, geom.col_matrix(&im2col_new(&geom, x)), geom.cols(), Some(&rows)))
     };
     (y, Shape4 { c: cout, n: xs.n, h: geom.oh, w: geom.ow })
@@ -121,7 +123,7 @@ pub fn conv2d_infer_uninit(
     let rows = then.rows(bias);
     if spec.is_pointwise() {
         gemm_uninit_then(w, MatRef::rm(x, geom.rows(), geom.cols()), y, geom.cols(), Some(&rows));
-    } else if !conv_forward_gemm_uninit(w, &geom, x, y, Some(&rows)) {
+    } else if !conv_rows_uninit(w, &geom, x, y, Some(&rows)) && !conv_forward_gemm_uninit(w, &geom, x, y, Some(&rows)) {
         // Nothing keeps the columns, so the kernel reads each tile's block where it is made
         // (just above); where that path does not apply, im2col first.
         gemm_uninit_then(w, geom.col_matrix(&im2col_new(&geom, x)), y, geom.cols(), Some(&rows));
