@@ -29,11 +29,21 @@ pub(crate) const NR: usize = 6;
 pub(crate) fn block_len(mi: usize, nj: usize, k: usize) -> usize {
     if k == 0 {
         0
-    } else if mi <= 64 && nj <= 64 {
+    } else if mi <= SMALL && nj <= SMALL {
         k.min(KC_MAX)
     } else {
         k.div_ceil(k.div_ceil(KC_MAX))
     }
+}
+
+/// The side up to which a tile takes the crate's small-product blocks.
+const SMALL: usize = 64;
+
+/// Whether every tile of an m x n x k product, however C is cut, sums in the same blocks of 512
+/// and there are several of them: C fits one small-product tile and k is longer than a block.
+/// Then the blocks may be computed apart and added in order (engine::gemm's `block_parts`).
+pub(crate) fn blocks_apart(m: usize, n: usize, k: usize) -> bool {
+    m <= SMALL && n <= SMALL && k > KC_MAX
 }
 
 /// Whether the crate computes an `mi x nj x k` tile (as engine::gemm calls it) with its

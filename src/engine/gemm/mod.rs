@@ -95,7 +95,7 @@ fn tile_shape_capped(m: usize, n: usize, k: usize, max_tiles: usize) -> (usize, 
 /// How many tiles (independent single-threaded products) an m x n x k GEMM is cut into on
 /// `threads` threads: the most cores it can keep busy.
 pub fn tile_count(m: usize, n: usize, k: usize, threads: usize) -> usize {
-    if splits_reduction(m, n, k) {
+    if blocks::blocks_apart(m, n, k) {
         return k.div_ceil(block_len(m, n, k));
     }
     let (mt, nt) = run_tile_shape(m, n, k, threads);
@@ -211,7 +211,7 @@ unsafe fn gemm_raw(a: MatRef, b: MatRef, c: *mut f32, ldc: usize, accumulate: bo
     assert_eq!(b.rows, k, "gemm: inner dimensions differ");
     check_extent(&a);
     check_extent(&b);
-    if then.is_none() && splits_reduction(m, n, k) {
+    if then.is_none() && blocks::blocks_apart(m, n, k) {
         return block_parts(a, b, c, ldc, accumulate);
     }
     let (mt, nt) = run_tile_shape(m, n, k, rayon::current_num_threads());
@@ -293,12 +293,6 @@ unsafe fn tile(
             kc: block_len(mi, nj, k),
         });
     }
-}
-
-/// Whether an m x n x k product runs as `block_parts`: C within one 64 x 64 tile (where every
-/// cut gives the same 512-long blocks, `block_len`) and more than one block of reduction.
-fn splits_reduction(m: usize, n: usize, k: usize) -> bool {
-    m <= MR && n <= MR && k > KC_MAX
 }
 
 /// A product whose C fits one micro-kernel tile (m, n <= 64) over a reduction of several
